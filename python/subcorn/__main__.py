@@ -1,0 +1,5 @@
+import sys
+
+from subcorn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,15 @@
+"""Typed stub of subcorn's C++ extension."""
+
+from typing import Any
+
+class StartupError(RuntimeError): ...
+
+def serve(settings: dict[str, Any], /) -> tuple[int, str, bool]:
+    """Binds, runs the shards until SIGINT/SIGTERM and their drain.
+    Returns (exit_code, error message, interpreters_left)."""
+
+def _shard_serve(
+    handle: int, app: Any, loop: Any, state: dict[str, Any], log_exception: Any, root_path: str, /
+) -> None: ...
+def _shard_failed(handle: int, message: str, /) -> None: ...
+def _shard_stop_requested(handle: int, /) -> bool: ...

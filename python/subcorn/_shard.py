@@ -1,0 +1,84 @@
+"""The code each shard runs inside its own sub-interpreter.
+
+The C++ shard thread creates the interpreter and calls run(); run() imports
+the app, runs lifespan startup, hands the loop to the engine
+(_native._shard_serve returns once shutdown has drained every connection),
+then runs lifespan shutdown and the interpreter's atexit hooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import json
+import sys
+import threading
+from typing import Any
+
+from subcorn import _logging, _native
+from subcorn._importer import AppLoadError, load_app
+from subcorn._lifespan import Lifespan
+
+SHUTDOWN_STEP_TIMEOUT = 10.0
+
+
+def run(handle: int, config_json: str) -> bool:
+    """Serves one shard; True when no other thread is left, so the
+    interpreter can be ended safely."""
+    cfg = json.loads(config_json)
+    logger = _logging.setup(cfg["log_level"])
+    if cfg["app_dir"] not in sys.path:
+        sys.path.insert(0, cfg["app_dir"])
+    try:
+        app = load_app(cfg["app"], cfg["factory"])
+    except AppLoadError as exc:
+        _native._shard_failed(handle, f"Error loading ASGI app. {exc}")
+        return _no_threads_left()
+
+    def log_exception(message: str, exc: BaseException) -> None:
+        logger.error(message, exc_info=exc)
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    lifespan = Lifespan(app, {}, cfg["lifespan"], logger)
+    try:
+        if not loop.run_until_complete(lifespan.startup()):
+            _native._shard_failed(handle, f"Application startup failed: {lifespan.error}")
+        elif not _native._shard_stop_requested(handle):
+            _native._shard_serve(
+                handle, app, loop, lifespan.state, log_exception, cfg["root_path"]
+            )
+        _cancel_remaining_tasks(loop, keep=lifespan.task)
+        loop.run_until_complete(_bounded(lifespan.shutdown(), "lifespan shutdown", logger))
+        loop.run_until_complete(_bounded(loop.shutdown_asyncgens(), "async generators", logger))
+        loop.run_until_complete(
+            _bounded(loop.shutdown_default_executor(), "the default executor", logger)
+        )
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+    # The app's atexit hooks close what they opened (a psycopg pool's workers
+    # otherwise stall the interpreter's end for 20 s: DESIGN.md section 8).
+    atexit._run_exitfuncs()
+    return _no_threads_left()
+
+
+async def _bounded(awaitable: Any, what: str, logger: Any) -> None:
+    try:
+        await asyncio.wait_for(awaitable, SHUTDOWN_STEP_TIMEOUT)
+    except TimeoutError:
+        logger.warning("Gave up waiting for %s after %.0f s", what, SHUTDOWN_STEP_TIMEOUT)
+
+
+def _cancel_remaining_tasks(loop: asyncio.AbstractEventLoop, keep: Any) -> None:
+    """Requests still running after the grace period are cancelled."""
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done() and t is not keep]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.wait(tasks, timeout=SHUTDOWN_STEP_TIMEOUT))
+
+
+def _no_threads_left() -> bool:
+    me = threading.current_thread()
+    return not any(t is not me and t.is_alive() for t in threading.enumerate())

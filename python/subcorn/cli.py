@@ -1,0 +1,120 @@
+"""The command line: flags named like uvicorn's, each also read from a
+SUBCORN_* environment variable (the flag wins)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from subcorn import __version__, _logging
+from subcorn.config import Config, ConfigError, Lifespan, LogLevel, default_workers
+
+
+def _env(name: str, default: object = None) -> object:
+    return os.environ.get(f"SUBCORN_{name.upper()}", default)
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(f"SUBCORN_{name.upper()}")
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="subcorn",
+        description="Serve an ASGI app from many own-GIL sub-interpreters in one process.",
+        epilog="Every flag can also be set as SUBCORN_<FLAG>, e.g. SUBCORN_WORKERS=4.",
+    )
+    p.add_argument("app", nargs="?", default=_env("app"),
+                   help="the app as module:attribute, e.g. main:app (SUBCORN_APP)")
+    p.add_argument("--factory", action=argparse.BooleanOptionalAction,
+                   default=_env_bool("factory", False),
+                   help="APP is a factory: call it to get the app")
+    p.add_argument("--host", default=_env("host", "127.0.0.1"),
+                   help="bind to this address (default: %(default)s)")
+    p.add_argument("--port", type=int, default=int(_env("port", 8000)),
+                   help="bind to this port (default: %(default)s)")
+    p.add_argument("--uds", default=_env("uds"), help="bind to this unix domain socket")
+    p.add_argument("--fd", type=int, default=_env("fd") and int(_env("fd")),
+                   help="serve on this inherited socket file descriptor")
+    p.add_argument("--workers", type=int, default=int(_env("workers", default_workers())),
+                   help="number of worker interpreters (default: CPU count, %(default)s)")
+    p.add_argument("--app-dir", default=_env("app_dir", "."),
+                   help="look for APP in this directory (default: current directory)")
+    p.add_argument("--lifespan", choices=[m.value for m in Lifespan],
+                   default=_env("lifespan", "auto"), help="lifespan protocol (default: auto)")
+    p.add_argument("--root-path", default=_env("root_path", ""),
+                   help="the path the app is mounted at behind a proxy (ASGI root_path)")
+    p.add_argument("--timeout-keep-alive", type=float,
+                   default=float(_env("timeout_keep_alive", 5)),
+                   help="close idle keep-alive connections after this many seconds (default: 5)")
+    p.add_argument("--timeout-request-header", type=float,
+                   default=float(_env("timeout_request_header", 10)),
+                   help="answer 408 when a request head takes longer than this (default: 10)")
+    p.add_argument("--timeout-graceful-shutdown", type=float,
+                   default=float(_env("timeout_graceful_shutdown", 30)),
+                   help="on SIGINT/SIGTERM, let requests finish for this long (default: 30)")
+    p.add_argument("--limit-concurrency", type=int,
+                   default=_env("limit_concurrency") and int(_env("limit_concurrency")),
+                   help="answer 503 to requests beyond this many at once")
+    p.add_argument("--backlog", type=int, default=int(_env("backlog", 2048)),
+                   help="listen backlog (default: 2048)")
+    p.add_argument("--log-level", choices=[lv.value for lv in LogLevel],
+                   default=_env("log_level", "info"), help="log level (default: info)")
+    p.add_argument("--access-log", action=argparse.BooleanOptionalAction,
+                   default=_env_bool("access_log", True), help="log every request (default: on)")
+    p.add_argument("--version", action="version", version=f"subcorn {__version__}",
+                   help="print the version and exit")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logger = _logging.setup(args.log_level)
+    if not args.app:
+        parser.print_usage(sys.stderr)
+        logger.error("No app given: subcorn module:app")
+        return 1
+    try:
+        config = Config(
+            app=args.app, factory=args.factory, host=args.host, port=args.port,
+            uds=args.uds, fd=args.fd, workers=args.workers, app_dir=args.app_dir,
+            lifespan=Lifespan(args.lifespan), root_path=args.root_path,
+            timeout_keep_alive=args.timeout_keep_alive,
+            timeout_request_header=args.timeout_request_header,
+            timeout_graceful_shutdown=args.timeout_graceful_shutdown,
+            limit_concurrency=args.limit_concurrency, backlog=args.backlog,
+            log_level=LogLevel(args.log_level), access_log=args.access_log,
+        )
+    except ConfigError as exc:
+        logger.error("%s", exc)
+        return 1
+    return serve(config, logger)
+
+
+def serve(config: Config, logger: object) -> int:
+    from subcorn import _native  # the extension: imported only to serve
+
+    log = _logging.setup(str(config.log_level))
+    log.info("Started server process [%d]", os.getpid())
+    log.info(
+        "Serving %s with %d worker%s in interpreters mode (one process, own-GIL sub-interpreters) on %s",
+        config.app, config.workers, "" if config.workers == 1 else "s", config.address,
+    )
+    code, error, interpreters_left = _native.serve(config.engine_settings())
+    if code != 0 and error:
+        log.error("%s", error)
+    else:
+        log.info("Finished server process [%d]", os.getpid())
+    if interpreters_left:
+        # An interpreter whose app left threads running is not finalized
+        # (that can hang or crash): exit around it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

@@ -1,0 +1,118 @@
+"""Every setting of the server, typed, validated, with its default.
+
+This dataclass is the single source of truth: the CLI builds one from flags
+and SUBCORN_* environment variables, and the engine receives it as plain data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import os
+
+
+class Lifespan(enum.StrEnum):
+    AUTO = "auto"
+    ON = "on"
+    OFF = "off"
+
+
+class LogLevel(enum.StrEnum):
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    DEBUG = "debug"
+    TRACE = "trace"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; the CLI prints it and exits 1."""
+
+
+def default_workers() -> int:
+    return os.process_cpu_count() or 1
+
+
+@dataclasses.dataclass
+class Config:
+    app: str
+    factory: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8000
+    uds: str | None = None
+    fd: int | None = None
+    workers: int = dataclasses.field(default_factory=default_workers)
+    app_dir: str = "."
+    lifespan: Lifespan = Lifespan.AUTO
+    root_path: str = ""
+    timeout_keep_alive: float = 5.0
+    timeout_request_header: float = 10.0
+    timeout_graceful_shutdown: float = 30.0
+    limit_concurrency: int | None = None
+    backlog: int = 2048
+    log_level: LogLevel = LogLevel.INFO
+    access_log: bool = True
+
+    def __post_init__(self) -> None:
+        module, sep, attr = self.app.partition(":")
+        if not sep or not module or not attr:
+            raise ConfigError(
+                f'Import string "{self.app}" must be in format "<module>:<attribute>".'
+            )
+        if self.workers < 1:
+            raise ConfigError(f"--workers must be at least 1, not {self.workers}")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"--port must be between 0 and 65535, not {self.port}")
+        if self.limit_concurrency is not None and self.limit_concurrency < 1:
+            raise ConfigError("--limit-concurrency must be at least 1")
+        if self.backlog < 1:
+            raise ConfigError("--backlog must be at least 1")
+        for name in ("timeout_keep_alive", "timeout_request_header", "timeout_graceful_shutdown"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must not be negative")
+        if self.root_path and not self.root_path.startswith("/"):
+            raise ConfigError(f'--root-path must start with "/", not "{self.root_path}"')
+        self.root_path = self.root_path.rstrip("/")
+        self.app_dir = os.path.abspath(self.app_dir)
+
+    @property
+    def address(self) -> str:
+        if self.fd is not None:
+            return f"fd://{self.fd}"
+        if self.uds:
+            return f"unix:{self.uds}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def shard_config(self) -> str:
+        """What each shard's interpreter needs, as JSON (only plain data crosses)."""
+        return json.dumps(
+            {
+                "app": self.app,
+                "factory": self.factory,
+                "app_dir": self.app_dir,
+                "lifespan": str(self.lifespan),
+                "root_path": self.root_path,
+                "log_level": str(self.log_level),
+            }
+        )
+
+    def engine_settings(self) -> dict[str, object]:
+        """The settings the C++ engine reads (src/server/settings.h)."""
+        return {
+            "app": self.app,
+            "host": self.host,
+            "port": self.port,
+            "uds": self.uds,
+            "fd": self.fd,
+            "workers": self.workers,
+            "backlog": self.backlog,
+            "limit_concurrency": self.limit_concurrency or 0,
+            "timeout_keep_alive": self.timeout_keep_alive,
+            "timeout_request_header": self.timeout_request_header,
+            "timeout_graceful_shutdown": self.timeout_graceful_shutdown,
+            "access_log": self.access_log,
+            "shard_config": self.shard_config(),
+        }

@@ -1,0 +1,84 @@
+// Sans-IO HTTP/1.1 request parser: bytes in, one event out at a time.
+//
+// Rules:
+// - No sockets, no Python. The caller owns the bytes; the parser never reads
+//   past what it is given and reports how much it consumed.
+// - Exactly one event per call, so the caller can stop between requests
+//   (pipelining: bytes of the next request stay unconsumed until asked for).
+// - The request head is copied into parser-owned storage (a head may arrive in
+//   many pieces); header names are lowercased there, once, as ASGI and WSGI want.
+// - Every protocol error carries the status to answer with (400, 413, 431, 501),
+//   after which the parser is dead and the connection must close.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "http/limits.h"
+
+namespace subcorn::http {
+
+struct Header {
+  std::string_view name;   // lowercased
+  std::string_view value;  // as received, surrounding whitespace trimmed
+};
+
+struct RequestHead {
+  std::string_view method;  // "GET"
+  std::string_view target;  // raw request target, e.g. "/a%20b?x=1"
+  int version_major = 1;
+  int version_minor = 1;
+  std::vector<Header> headers;  // in order received, repeats kept
+  bool keep_alive = true;       // from version and Connection header
+  bool chunked = false;         // Transfer-Encoding: chunked
+  int64_t content_length = -1;  // -1 when absent
+  bool expect_continue = false; // Expect: 100-continue
+  bool upgrade = false;         // Connection: upgrade with an Upgrade header
+};
+
+enum class EventType {
+  NeedMore,         // all input consumed, no complete event yet
+  Head,             // head() is valid until the next Head
+  Body,             // event.body views the caller's input
+  MessageComplete,  // the request (and its body, if any) is done
+  Error,            // event.status/reason; the parser accepts nothing more
+};
+
+struct Event {
+  EventType type = EventType::NeedMore;
+  std::string_view body;     // Body only; points into the input given to next()
+  int status = 0;            // Error only: 400, 413, 431 or 501
+  std::string_view reason;   // Error only: short text for logs
+};
+
+class RequestParser {
+ public:
+  explicit RequestParser(const Limits& limits = Limits{});
+  ~RequestParser();
+  RequestParser(const RequestParser&) = delete;
+  RequestParser& operator=(const RequestParser&) = delete;
+
+  // Parses from `input` until one event is produced or input runs out.
+  // `*consumed` is set to the bytes used; feed the rest in the next call.
+  Event next(std::string_view input, size_t* consumed);
+
+  const RequestHead& head() const noexcept;
+
+  // True between Head and MessageComplete.
+  bool in_message() const noexcept;
+
+  // Forget any partial state and be ready for a new request (used after an
+  // upgrade is refused, never on the hot path).
+  void reset();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace subcorn::http

@@ -1,0 +1,155 @@
+#include "io/socket.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace subcorn::io {
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+std::string describe(const std::string& host, int port) {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+Peer address_of(const sockaddr_storage& ss) {
+  Peer p;
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
+    p.host = buf;
+    p.port = ntohs(in->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
+    p.host = buf;
+    p.port = ntohs(in6->sin6_port);
+  }
+  return p;
+}
+
+}  // namespace
+
+bool listen_tcp(const std::string& host, int port, int backlog, Listener* out, std::string* error) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  std::string service = std::to_string(port);
+  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &res);
+  if (rc != 0) {
+    *error = "could not resolve host '" + host + "': " + gai_strerror(rc);
+    return false;
+  }
+  int last_err = 0;
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) { last_err = errno; continue; }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
+      last_err = errno;
+      close(fd);
+      continue;
+    }
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+    Peer bound = address_of(ss);
+    *out = Listener{fd, false, bound.host, bound.port};
+    freeaddrinfo(res);
+    return true;
+  }
+  freeaddrinfo(res);
+  *error = "could not bind to " + describe(host, port) + ": " + errno_text(last_err);
+  return false;
+}
+
+bool listen_unix(const std::string& path, int backlog, Listener* out, std::string* error) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof addr.sun_path) {
+    *error = "unix socket path is too long: " + path;
+    return false;
+  }
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  // A socket file left by an earlier run would make bind fail; replace it,
+  // but never delete anything that is not a socket.
+  struct stat st{};
+  if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path.c_str());
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      listen(fd, backlog) != 0) {
+    int err = errno;
+    if (fd >= 0) close(fd);
+    *error = "could not bind to unix socket " + path + ": " + errno_text(err);
+    return false;
+  }
+  chmod(path.c_str(), 0666);
+  *out = Listener{fd, true, path, 0};
+  return true;
+}
+
+bool adopt_listener(int fd, int backlog, Listener* out, std::string* error) {
+  int type = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) {
+    *error = "file descriptor " + std::to_string(fd) + " is not a stream socket";
+    return false;
+  }
+  int flags = fcntl(fd, F_GETFL);
+  fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  if (listen(fd, backlog) != 0) {
+    *error = "file descriptor " + std::to_string(fd) + " cannot listen: " + errno_text(errno);
+    return false;
+  }
+  sockaddr_storage ss{};
+  len = sizeof ss;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (ss.ss_family == AF_UNIX) {
+    auto* un = reinterpret_cast<sockaddr_un*>(&ss);
+    *out = Listener{fd, true, un->sun_path, 0};
+  } else {
+    Peer bound = address_of(ss);
+    *out = Listener{fd, false, bound.host, bound.port};
+  }
+  return true;
+}
+
+int accept_connection(int listen_fd, bool unix_socket) {
+  int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) return -errno;
+  if (!unix_socket) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  return fd;
+}
+
+Peer peer_address(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {};
+  return address_of(ss);
+}
+
+Peer local_address(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {};
+  return address_of(ss);
+}
+
+}  // namespace subcorn::io

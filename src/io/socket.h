@@ -1,0 +1,38 @@
+// Listening sockets and accepted connections. Errors are values: a message a
+// user can read ("could not bind to 127.0.0.1:8000: Address already in use").
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <string>
+
+namespace subcorn::io {
+
+struct Listener {
+  int fd = -1;
+  bool unix_socket = false;
+  std::string host;  // numeric address, or the socket path for a unix socket
+  int port = 0;      // the bound port (resolved when 0 was asked for)
+};
+
+// Binds and listens. On failure returns false and sets `error`.
+bool listen_tcp(const std::string& host, int port, int backlog, Listener* out, std::string* error);
+bool listen_unix(const std::string& path, int backlog, Listener* out, std::string* error);
+// Adopts an already bound (and possibly listening) socket, as with --fd.
+bool adopt_listener(int fd, int backlog, Listener* out, std::string* error);
+
+struct Peer {
+  std::string host;  // numeric; empty for a unix socket
+  int port = 0;
+};
+
+// Accepts one connection (non-blocking, close-on-exec, TCP_NODELAY).
+// Returns the fd, or -errno (-EAGAIN when none is waiting).
+int accept_connection(int listen_fd, bool unix_socket);
+
+// The numeric address of either end of a connected socket.
+Peer peer_address(int fd);
+Peer local_address(int fd);
+
+}  // namespace subcorn::io

@@ -1,0 +1,192 @@
+// subcorn._native: the extension's entry point. Multi-phase init, one module
+// state per interpreter (it is imported by the main interpreter, which calls
+// serve(), and by every shard's sub-interpreter, which calls _shard_serve()).
+// The only file that sees every layer below it. C++ exceptions never cross
+// into CPython: every entry point catches them.
+#include <Python.h>
+
+#include <exception>
+#include <memory>
+
+#include "py/module_state.h"
+#include "server/server.h"
+#include "server/shard.h"
+
+namespace {
+
+using subcorn::py::ModuleState;
+using subcorn::server::Server;
+using subcorn::server::Settings;
+using subcorn::server::Shard;
+
+ModuleState* state_of(PyObject* module) {
+  return static_cast<ModuleState*>(PyModule_GetState(module));
+}
+
+// ---- reading the settings dict ------------------------------------------------
+
+bool get_string(PyObject* d, const char* key, std::string* out) {
+  PyObject* v = PyDict_GetItemString(d, key);
+  if (!v || v == Py_None) return true;
+  const char* s = PyUnicode_AsUTF8(v);
+  if (!s) return false;
+  *out = s;
+  return true;
+}
+
+template <typename T>
+bool get_number(PyObject* d, const char* key, T* out) {
+  PyObject* v = PyDict_GetItemString(d, key);
+  if (!v || v == Py_None) return true;
+  double x = PyFloat_AsDouble(v);
+  if (x == -1.0 && PyErr_Occurred()) return false;
+  *out = static_cast<T>(x);
+  return true;
+}
+
+bool get_bool(PyObject* d, const char* key, bool* out) {
+  PyObject* v = PyDict_GetItemString(d, key);
+  if (!v || v == Py_None) return true;
+  int b = PyObject_IsTrue(v);
+  if (b < 0) return false;
+  *out = b != 0;
+  return true;
+}
+
+bool read_settings(PyObject* d, Settings* s) {
+  if (!PyDict_Check(d)) {
+    PyErr_SetString(PyExc_TypeError, "serve() takes a dict of settings");
+    return false;
+  }
+  return get_string(d, "app", &s->app) && get_string(d, "host", &s->host) &&
+         get_number(d, "port", &s->port) && get_string(d, "uds", &s->uds) &&
+         get_number(d, "fd", &s->fd) && get_number(d, "workers", &s->workers) &&
+         get_number(d, "backlog", &s->backlog) &&
+         get_number(d, "limit_concurrency", &s->limit_concurrency) &&
+         get_number(d, "timeout_keep_alive", &s->timeout_keep_alive) &&
+         get_number(d, "timeout_request_header", &s->timeout_request_header) &&
+         get_number(d, "timeout_graceful_shutdown", &s->timeout_graceful_shutdown) &&
+         get_number(d, "timeout_shutdown_watchdog", &s->timeout_shutdown_watchdog) &&
+         get_bool(d, "access_log", &s->access_log) &&
+         get_string(d, "shard_config", &s->shard_config);
+}
+
+// ---- main interpreter: serve() --------------------------------------------------------
+
+PyObject* serve(PyObject* module, PyObject* settings_dict) {
+  if (PyInterpreterState_Get() != PyInterpreterState_Main()) {
+    PyErr_SetString(PyExc_RuntimeError, "serve() runs in the main interpreter only");
+    return nullptr;
+  }
+  Settings settings;
+  if (!read_settings(settings_dict, &settings)) return nullptr;
+  try {
+    auto server = std::make_unique<Server>(std::move(settings));
+    std::string error;
+    if (!server->bind(&error)) return Py_BuildValue("(isO)", 1, error.c_str(), Py_False);
+    subcorn::server::RunResult result;
+    Py_BEGIN_ALLOW_THREADS
+    result = server->run();
+    server.reset();
+    Py_END_ALLOW_THREADS
+    return Py_BuildValue("(isO)", result.exit_code, result.error.c_str(),
+                         result.interpreters_left ? Py_True : Py_False);
+  } catch (const std::exception& e) {
+    PyErr_Format(state_of(module)->startup_error, "internal error: %s", e.what());
+    return nullptr;
+  }
+}
+
+// ---- shard interpreters: the _shard_* functions ----------------------------------------
+
+Shard* shard_from(PyObject* handle) {
+  unsigned long long p = PyLong_AsUnsignedLongLong(handle);
+  if (p == static_cast<unsigned long long>(-1) && PyErr_Occurred()) return nullptr;
+  return reinterpret_cast<Shard*>(static_cast<uintptr_t>(p));
+}
+
+PyObject* shard_serve(PyObject* module, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 6) {
+    PyErr_SetString(PyExc_TypeError,
+                    "_shard_serve(handle, app, loop, state, log_exception, root_path)");
+    return nullptr;
+  }
+  Shard* shard = shard_from(args[0]);
+  if (!shard) return nullptr;
+  try {
+    return shard->serve(module, args[1], args[2], args[3], args[4], args[5]);
+  } catch (const std::exception& e) {
+    PyErr_Format(PyExc_RuntimeError, "internal error in the shard: %s", e.what());
+    return nullptr;
+  }
+}
+
+PyObject* shard_failed(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 2) {
+    PyErr_SetString(PyExc_TypeError, "_shard_failed(handle, message)");
+    return nullptr;
+  }
+  Shard* shard = shard_from(args[0]);
+  const char* message = shard ? PyUnicode_AsUTF8(args[1]) : nullptr;
+  if (!message) return nullptr;
+  shard->fail(message);
+  Py_RETURN_NONE;
+}
+
+PyObject* shard_stop_requested(PyObject*, PyObject* handle) {
+  Shard* shard = shard_from(handle);
+  if (!shard) return nullptr;
+  return PyBool_FromLong(shard->stop_requested());
+}
+
+PyMethodDef methods[] = {
+    {"serve", serve, METH_O,
+     "serve(settings: dict) -> (exit_code, error, interpreters_left)\n\n"
+     "Binds, starts the shards and serves until SIGINT/SIGTERM."},
+    {"_shard_serve", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(shard_serve)),
+     METH_FASTCALL, "Serve this shard's connections (inside a shard's interpreter)."},
+    {"_shard_failed", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(shard_failed)),
+     METH_FASTCALL, "Report that this shard cannot start."},
+    {"_shard_stop_requested", shard_stop_requested, METH_O, "True once shutdown began."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+int exec_module(PyObject* module) {
+  return subcorn::py::module_state_init(module, state_of(module));
+}
+
+int traverse_module(PyObject* module, visitproc visit, void* arg) {
+  ModuleState* st = state_of(module);
+  return st ? subcorn::py::module_state_traverse(st, visit, arg) : 0;
+}
+
+int clear_module(PyObject* module) {
+  ModuleState* st = state_of(module);
+  if (st) subcorn::py::module_state_clear(st);
+  return 0;
+}
+
+void free_module(void* module) { clear_module(static_cast<PyObject*>(module)); }
+
+PyModuleDef_Slot slots[] = {
+    {Py_mod_exec, reinterpret_cast<void*>(exec_module)},
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+    {0, nullptr},
+};
+
+PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    "subcorn._native",
+    "subcorn's C++ engine.",
+    sizeof(ModuleState),
+    methods,
+    slots,
+    traverse_module,
+    clear_module,
+    free_module,
+};
+
+}  // namespace
+
+PyMODINIT_FUNC PyInit__native(void) { return PyModuleDef_Init(&module_def); }

@@ -1,0 +1,25 @@
+// What a shard's interpreter needs to run requests: the app and the asyncio
+// loop it runs on, plus objects prepared once instead of per request.
+#pragma once
+
+#include "py/module_state.h"
+#include "py/ref.h"
+
+namespace subcorn::py {
+
+struct AppContext {
+  ModuleState* st = nullptr;
+  Ref app;            // the ASGI callable
+  Ref loop;           // the shard's asyncio event loop
+  Ref task_type;      // asyncio.Task (started eagerly, see http_cycle.cpp)
+  Ref create_future;  // loop.create_future, bound once
+  Ref state;          // lifespan state; each request gets a shallow copy
+  Ref root_path;      // str
+  Ref log_exception;  // callable(message: str, exc: BaseException)
+};
+
+// Logs `exc` (which is the current exception when null) with the shard's
+// logger; never raises.
+void log_app_exception(AppContext& ctx, const char* message, PyObject* exc = nullptr);
+
+}  // namespace subcorn::py

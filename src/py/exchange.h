@@ -1,0 +1,41 @@
+// Exchange: one request/response as the app adapters (ASGI here, WSGI later)
+// see it. The server's connection implements it; py/ calls it and never
+// reaches into server/ any other way. All calls happen on the shard thread
+// with the shard's interpreter attached.
+#pragma once
+
+#include <string_view>
+
+namespace subcorn::py {
+
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+
+  // --- the request body, for receive() ---
+  enum class BodyState { Data, Wait, Gone };
+  // Data: `data` holds the body bytes buffered so far (possibly empty when the
+  // body just ended) and `more` says whether more will come; call
+  // consume_body() after copying them. Wait: nothing new yet; the exchange
+  // will call cycle_wake_receive() when there is. Gone: the client left.
+  virtual BodyState peek_body(std::string_view& data, bool& more) = 0;
+  virtual void consume_body() = 0;
+  // A receive() is about to wait: the moment to send "100 Continue".
+  virtual void body_wanted() = 0;
+
+  // --- the response, for send() ---
+  // Each returns nullptr, or an error message for the app (RuntimeError).
+  virtual const char* start_response(int status) = 0;
+  virtual const char* add_header(std::string_view name, std::string_view value) = 0;
+  enum class Sent { Done, Blocked, Gone };
+  // Blocked: written to the buffer, but the client reads slowly; the exchange
+  // calls cycle_wake_send() when the buffer drains. `error` is set on misuse.
+  virtual Sent send_body(std::string_view data, bool more, const char** error) = 0;
+  virtual bool response_started() const = 0;
+  virtual bool response_complete() const = 0;
+
+  // The app's coroutine ended; `failed` when it raised (already logged).
+  virtual void app_finished(bool failed) = 0;
+};
+
+}  // namespace subcorn::py

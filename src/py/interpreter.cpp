@@ -1,0 +1,70 @@
+#include "py/interpreter.h"
+
+#include "py/ref.h"
+
+namespace subcorn::py {
+
+bool SubInterpreter::create(std::string* error) {
+  main_tstate_ = PyThreadState_New(PyInterpreterState_Main());
+  if (!main_tstate_) {
+    *error = "could not create a thread state";
+    return false;
+  }
+  PyEval_RestoreThread(main_tstate_);  // takes the main GIL, briefly
+  PyInterpreterConfig config = {
+      .use_main_obmalloc = 0,
+      .allow_fork = 0,
+      .allow_exec = 0,
+      .allow_threads = 1,
+      .allow_daemon_threads = 1,
+      .check_multi_interp_extensions = 1,
+      .gil = PyInterpreterConfig_OWN_GIL,
+  };
+  PyStatus status = Py_NewInterpreterFromConfig(&tstate_, &config);
+  if (PyStatus_Exception(status)) {
+    *error = std::string("could not create a sub-interpreter: ") +
+             (status.err_msg ? status.err_msg : "unknown error");
+    PyThreadState_Clear(main_tstate_);
+    PyThreadState_DeleteCurrent();
+    main_tstate_ = nullptr;
+    return false;
+  }
+  // Own GIL: the main GIL was released by the swap; tstate_ is attached.
+  return true;
+}
+
+void SubInterpreter::finish(bool end) {
+  if (end) {
+    Py_EndInterpreter(tstate_);  // leaves no thread state attached
+  } else {
+    PyEval_SaveThread();
+  }
+  tstate_ = nullptr;
+  PyEval_RestoreThread(main_tstate_);
+  PyThreadState_Clear(main_tstate_);
+  PyThreadState_DeleteCurrent();
+  main_tstate_ = nullptr;
+}
+
+std::string format_current_exception() {
+  Ref exc = Ref::steal(PyErr_GetRaisedException());
+  if (!exc) return {};
+  Ref traceback = Ref::steal(PyImport_ImportModule("traceback"));
+  Ref lines = traceback ? Ref::steal(PyObject_CallMethod(traceback.get(), "format_exception",
+                                                         "O", exc.get()))
+                        : Ref();
+  Ref empty = Ref::steal(PyUnicode_FromString(""));
+  Ref text = lines && empty ? Ref::steal(PyUnicode_Join(empty.get(), lines.get())) : Ref();
+  if (!text) {
+    PyErr_Clear();
+    text = Ref::steal(PyObject_Str(exc.get()));
+  }
+  const char* utf8 = text ? PyUnicode_AsUTF8(text.get()) : nullptr;
+  if (!utf8) {
+    PyErr_Clear();
+    return "(an exception that could not be formatted)";
+  }
+  return utf8;
+}
+
+}  // namespace subcorn::py

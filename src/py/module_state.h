@@ -1,0 +1,68 @@
+// Per-interpreter state of the extension module: its heap types, its
+// exception, and every name the hot path looks up, interned once per
+// interpreter (never as process globals: each interpreter has its own GIL).
+#pragma once
+
+#include <Python.h>
+
+namespace subcorn::py {
+
+// X(field, "text")
+#define SUBCORN_INTERNED_NAMES(X)                  \
+  X(type, "type")                                 \
+  X(asgi, "asgi")                                 \
+  X(version, "version")                           \
+  X(spec_version, "spec_version")                 \
+  X(http_version, "http_version")                 \
+  X(server, "server")                             \
+  X(client, "client")                             \
+  X(scheme, "scheme")                             \
+  X(method, "method")                             \
+  X(root_path, "root_path")                       \
+  X(path, "path")                                 \
+  X(raw_path, "raw_path")                         \
+  X(query_string, "query_string")                 \
+  X(headers, "headers")                           \
+  X(state, "state")                               \
+  X(status, "status")                             \
+  X(body, "body")                                 \
+  X(more_body, "more_body")                       \
+  X(http, "http")                                 \
+  X(http_request, "http.request")                 \
+  X(http_disconnect, "http.disconnect")           \
+  X(http_response_start, "http.response.start")   \
+  X(http_response_body, "http.response.body")     \
+  X(http_response_trailers, "http.response.trailers") \
+  X(loop, "loop")                                 \
+  X(eager_start, "eager_start")                   \
+  X(create_future, "create_future")               \
+  X(set_result, "set_result")                     \
+  X(done, "done")                                 \
+  X(cancelled, "cancelled")                       \
+  X(exception, "exception")                       \
+  X(add_done_callback, "add_done_callback")       \
+  X(cancel, "cancel")                             \
+  X(stop, "stop")                                 \
+  X(copy, "copy")
+
+struct ModuleState {
+  PyTypeObject* cycle_type = nullptr;   // HttpCycle: receive/send of one request
+  PyTypeObject* ready_type = nullptr;   // an awaitable that is already done
+  PyObject* startup_error = nullptr;    // subcorn._native.StartupError
+#define SUBCORN_DECLARE_NAME(field, text) PyObject* s_##field = nullptr;
+  SUBCORN_INTERNED_NAMES(SUBCORN_DECLARE_NAME)
+#undef SUBCORN_DECLARE_NAME
+  PyObject* v_http11 = nullptr;      // "1.1"
+  PyObject* v_http10 = nullptr;      // "1.0"
+  PyObject* v_asgi = nullptr;        // {"version": "3.0", "spec_version": "2.4"}
+  PyObject* v_empty_bytes = nullptr; // b""
+  PyObject* v_disconnect = nullptr;  // {"type": "http.disconnect"} (copied per use)
+  PyObject* task_kwnames = nullptr;  // ("loop", "eager_start")
+};
+
+// Fills and clears the state; exec/traverse/clear of the module call these.
+int module_state_init(PyObject* module, ModuleState* st);
+int module_state_traverse(ModuleState* st, visitproc visit, void* arg);
+void module_state_clear(ModuleState* st);
+
+}  // namespace subcorn::py

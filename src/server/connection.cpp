@@ -1,0 +1,508 @@
+#include "server/connection.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+
+#include "http/response.h"
+#include "py/http_cycle.h"
+#include "server/shard.h"
+
+namespace subcorn::server {
+namespace {
+
+constexpr size_t READ_CHUNK = 64 * 1024;
+// Above this much unread request body, or unparsed pipelined input, stop
+// reading from the socket until the app catches up (backpressure).
+constexpr size_t INPUT_HIGH_WATER = 256 * 1024;
+// A send() waits for the client to read once this much is unsent.
+constexpr size_t OUTPUT_HIGH_WATER = 64 * 1024;
+// How long a lingering close drains input before it gives up.
+constexpr double LINGER_SECONDS = 2.0;
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x += 32;
+    if (y >= 'A' && y <= 'Z') y += 32;
+    if (x != y) return false;
+  }
+  return true;
+}
+
+bool contains_token(std::string_view value, std::string_view token) {
+  size_t pos = 0;
+  while (pos <= value.size()) {
+    size_t comma = value.find(',', pos);
+    std::string_view part = value.substr(pos, comma == std::string_view::npos ? value.npos : comma - pos);
+    while (!part.empty() && (part.front() == ' ' || part.front() == '\t')) part.remove_prefix(1);
+    while (!part.empty() && (part.back() == ' ' || part.back() == '\t')) part.remove_suffix(1);
+    if (iequals(part, token)) return true;
+    if (comma == std::string_view::npos) break;
+    pos = comma + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+Connection::Connection(Shard& shard, int fd) : shard_(shard), fd_(fd), parser_(shard.limits()) {
+  io::Peer peer = io::peer_address(fd);
+  io::Peer local = io::local_address(fd);
+  bool unix_socket = shard.listener_is_unix();
+  if (unix_socket) local.host = shard.listener_path();
+  info_ = py::make_connection_info(peer.host, peer.port, local.host, local.port, unix_socket);
+  if (!info_.client || !info_.server) PyErr_Clear();
+  peer_ = unix_socket ? std::string("unix") : peer.host + ":" + std::to_string(peer.port);
+  last_activity_ = shard.now();
+  interest_ = EPOLLIN | EPOLLRDHUP;
+  shard.poller().add(fd, interest_, reinterpret_cast<uint64_t>(this));
+}
+
+Connection::~Connection() { close(); }
+
+// ---- reading and parsing ----------------------------------------------------
+
+void Connection::on_events(uint32_t events) {
+  if (events & (EPOLLERR)) {
+    close();
+    return;
+  }
+  if (events & EPOLLOUT) {
+    if (!flush()) return;
+  }
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) on_readable();
+}
+
+void Connection::on_readable() {
+  if (lingering_) {
+    char sink[16384];
+    ssize_t n;
+    while ((n = ::recv(fd_, sink, sizeof sink, 0)) > 0) {}
+    if (n == 0 || (errno != EAGAIN && errno != EINTR)) close();
+    return;
+  }
+  if (reading_paused_) return;
+  for (;;) {
+    if (in_pos_ > 0 && in_pos_ == in_.size()) {
+      in_.clear();
+      in_pos_ = 0;
+    }
+    size_t old = in_.size();
+    in_.resize(old + READ_CHUNK);
+    ssize_t n = ::recv(fd_, in_.data() + old, READ_CHUNK, 0);
+    in_.resize(old + (n > 0 ? n : 0));
+    if (n > 0) {
+      last_activity_ = shard_.now();
+      if (static_cast<size_t>(n) < READ_CHUNK) break;
+      if (in_.size() - in_pos_ >= INPUT_HIGH_WATER) break;
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
+    // EOF or a reset: the client is gone. Answer nothing more; an app still
+    // running learns it from receive().
+    close();
+    return;
+  }
+  process_input();
+}
+
+void Connection::process_input() {
+  while (!closed()) {
+    // One request at a time: pipelined bytes wait until this one is answered.
+    if (request_active_ && body_complete_) break;
+    if (request_active_ && body_.size() >= INPUT_HIGH_WATER) break;
+    if (in_pos_ == in_.size()) break;
+    if (!request_active_ && !parser_.in_message() && request_began_ == 0)
+      request_began_ = shard_.now();
+    size_t consumed = 0;
+    http::Event ev = parser_.next(std::string_view(in_).substr(in_pos_), &consumed);
+    in_pos_ += consumed;
+    switch (ev.type) {
+      case http::EventType::NeedMore:
+        break;
+      case http::EventType::Head:
+        begin_request();
+        continue;
+      case http::EventType::Body:
+        if (app_running_ && !client_gone_) {
+          body_.append(ev.body);
+          if (cycle_) py::cycle_wake_receive(cycle_.get());
+        }
+        continue;
+      case http::EventType::MessageComplete:
+        body_complete_ = true;
+        request_began_ = 0;
+        if (cycle_) py::cycle_wake_receive(cycle_.get());
+        if (!app_running_ && response_complete_) end_request();
+        continue;
+      case http::EventType::Error:
+        if (request_active_ && (app_running_ || !response_complete_)) {
+          // The body went bad under a running app: it sees a disconnect.
+          close();
+        } else {
+          send_error_and_close(ev.status);
+        }
+        return;
+    }
+    break;
+  }
+  if (closed()) return;
+  if (in_pos_ == in_.size()) {
+    in_.clear();
+    in_pos_ = 0;
+  }
+  update_interest();
+}
+
+void Connection::update_interest() {
+  if (closed()) return;
+  // Stop reading while a request's unread body or the pipelined backlog is
+  // large; resume once the app has taken it.
+  bool backlog = !lingering_ && ((in_.size() - in_pos_) >= INPUT_HIGH_WATER ||
+                                 (request_active_ && body_.size() >= INPUT_HIGH_WATER));
+  reading_paused_ = backlog;
+  uint32_t want = (backlog ? 0u : static_cast<uint32_t>(EPOLLIN | EPOLLRDHUP)) |
+                  (want_write_ ? static_cast<uint32_t>(EPOLLOUT) : 0u);
+  if (want != interest_) {
+    interest_ = want;
+    shard_.poller().modify(fd_, want, reinterpret_cast<uint64_t>(this));
+  }
+}
+
+// ---- one request --------------------------------------------------------------
+
+void Connection::begin_request() {
+  const http::RequestHead& head = parser_.head();
+  request_active_ = true;
+  app_running_ = true;
+  body_complete_ = false;
+  body_delivered_end_ = false;
+  app_failed_ = false;
+  body_.clear();
+  expect_continue_ = head.expect_continue && (head.chunked || head.content_length > 0);
+  keep_alive_ = head.keep_alive && !draining_;
+  head_request_ = head.method == "HEAD";
+  http10_ = head.version_major == 1 && head.version_minor == 0;
+  response_started_ = response_head_sent_ = response_complete_ = false;
+  status_ = 0;
+  declared_length_ = -1;
+  body_sent_ = 0;
+  chunked_ = no_body_status_ = app_set_connection_close_ = false;
+
+  if (!shard_.acquire_request_slot()) {
+    app_running_ = false;
+    send_error_and_close(503);
+    return;
+  }
+  counted_in_flight_ = true;
+  in_dispatch_ = true;
+  cycle_ = py::start_http_cycle(shard_.app(), shard_.scope_template(), this, head, info_);
+  in_dispatch_ = false;
+  if (!app_running_) app_finished(app_failed_);  // it finished inside the call
+}
+
+void Connection::app_finished(bool failed) {
+  app_running_ = false;
+  if (in_dispatch_) {  // begin_request finishes the job
+    app_failed_ = failed;
+    return;
+  }
+  if (counted_in_flight_) {
+    counted_in_flight_ = false;
+    shard_.release_request_slot();
+  }
+  if (closed()) return;
+  if (!response_started_ || (response_started_ && !response_head_sent_ && failed)) {
+    if (!failed) shard_.log_error("ASGI callable returned without starting response.");
+    // Nothing was written: answer 500 and close (the body may be unread).
+    send_error_and_close(500);
+    return;
+  }
+  if (!response_complete_) {
+    if (!failed) shard_.log_error("ASGI callable returned without completing response.");
+    close();
+    return;
+  }
+  if (body_complete_) {
+    end_request();
+    if (!closed()) process_input();
+  }
+  // Otherwise the rest of the request body is read and dropped first.
+}
+
+void Connection::end_request() {
+  if (cycle_) {
+    py::Ref cycle = std::move(cycle_);
+    py::cycle_detach(cycle.get());
+  }
+  request_active_ = false;
+  request_began_ = 0;
+  body_.clear();
+  if (!keep_alive_ || draining_) {
+    if (out_pos_ == out_.size()) close();
+    // else: flush() closes once the response is out.
+    return;
+  }
+}
+
+// ---- py::Exchange: the request body ---------------------------------------------
+
+py::Exchange::BodyState Connection::peek_body(std::string_view& data, bool& more) {
+  if (closed() || client_gone_ || response_complete_) return BodyState::Gone;
+  if (body_.empty() && !body_complete_) return BodyState::Wait;
+  if (body_.empty() && body_complete_ && body_delivered_end_) return BodyState::Wait;
+  data = body_;
+  more = !body_complete_;
+  return BodyState::Data;
+}
+
+void Connection::consume_body() {
+  if (body_complete_) body_delivered_end_ = true;
+  body_.clear();
+  if (reading_paused_) {
+    process_input();
+  }
+}
+
+void Connection::body_wanted() {
+  if (expect_continue_ && !response_started_) {
+    expect_continue_ = false;
+    std::string_view cont = http::continue_response();
+    out_.append(cont);
+    flush();
+  }
+}
+
+// ---- py::Exchange: the response ---------------------------------------------------
+
+const char* Connection::start_response(int status) {
+  if (response_started_) return "Unexpected ASGI message 'http.response.start' sent, after response already started.";
+  response_started_ = true;
+  expect_continue_ = false;  // the app answers without reading the body
+  status_ = status;
+  no_body_status_ = status < 200 || status == 204 || status == 304;
+  head_.clear();
+  http::append_status_line(head_, status, http10_);
+  return nullptr;
+}
+
+const char* Connection::add_header(std::string_view name, std::string_view value) {
+  if (!http::valid_header_name(name) || !http::valid_header_value(value)) {
+    response_started_ = false;  // nothing usable was started
+    return "Invalid HTTP header name or value in response.";
+  }
+  if (iequals(name, "content-length")) {
+    int64_t n = -1;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || p != value.data() + value.size() || n < 0) {
+      response_started_ = false;
+      return "Invalid Content-Length header in response.";
+    }
+    declared_length_ = n;
+  } else if (iequals(name, "connection")) {
+    if (contains_token(value, "close")) app_set_connection_close_ = true;
+    return nullptr;  // the server decides what to say about the connection
+  } else if (iequals(name, "transfer-encoding")) {
+    return nullptr;  // the server frames the body itself
+  }
+  http::append_header(head_, name, value);
+  return nullptr;
+}
+
+void Connection::finish_head(size_t first_body_size, bool more) {
+  if (app_set_connection_close_) keep_alive_ = false;
+  if (!no_body_status_ && declared_length_ < 0) {
+    if (!more) {
+      // The whole body is in this one message: say its length.
+      declared_length_ = static_cast<int64_t>(first_body_size);
+      char digits[24];
+      auto [end, ec] = std::to_chars(digits, digits + sizeof digits, declared_length_);
+      (void)ec;
+      http::append_header(head_, "content-length", std::string_view(digits, end - digits));
+    } else if (!http10_) {
+      chunked_ = true;
+      http::append_header(head_, "transfer-encoding", "chunked");
+    } else {
+      keep_alive_ = false;  // HTTP/1.0: the end of the body is the close
+    }
+  }
+  http::append_header(head_, "date", shard_.date());
+  http::append_header(head_, "server", "subcorn");
+  if (!keep_alive_) {
+    http::append_header(head_, "connection", "close");
+  } else if (http10_) {
+    http::append_header(head_, "connection", "keep-alive");
+  }
+  head_.append("\r\n");
+  out_.append(head_);
+  response_head_sent_ = true;
+}
+
+py::Exchange::Sent Connection::send_body(std::string_view data, bool more, const char** error) {
+  if (closed()) {
+    if (!more) response_complete_ = true;
+    return Sent::Gone;
+  }
+  if (!response_head_sent_) finish_head(data.size(), more);
+  if (declared_length_ >= 0 && !no_body_status_ &&
+      body_sent_ + static_cast<int64_t>(data.size()) > declared_length_) {
+    *error = "Response content longer than Content-Length";
+    return Sent::Done;
+  }
+  body_sent_ += static_cast<int64_t>(data.size());
+  if (!head_request_ && !no_body_status_) {
+    if (chunked_) {
+      http::append_chunk(out_, data);
+      if (!more) out_.append(http::last_chunk());
+    } else {
+      out_.append(data);
+    }
+  }
+  if (!more) {
+    response_complete_ = true;
+    if (declared_length_ >= 0 && body_sent_ < declared_length_ && !head_request_ &&
+        !no_body_status_) {
+      keep_alive_ = false;  // short body: the client can only tell by the close
+      out_.clear();
+      out_pos_ = 0;
+    }
+    if (shard_.access_log_enabled()) log_access();
+    if (cycle_) py::cycle_wake_receive(cycle_.get());
+  }
+  if (!flush()) return Sent::Gone;
+  if (out_.size() - out_pos_ >= OUTPUT_HIGH_WATER) return Sent::Blocked;
+  return Sent::Done;
+}
+
+void Connection::log_access() {
+  const http::RequestHead& head = parser_.head();
+  std::string line;
+  line.reserve(96);
+  line.append("INFO:     ").append(peer_).append(" - \"");
+  line.append(head.method).append(" ").append(head.target);
+  line.append(http10_ ? " HTTP/1.0\" " : " HTTP/1.1\" ");
+  line.append(std::to_string(status_)).append("\n");
+  shard_.write_access_log(line);
+}
+
+// ---- writing and closing -----------------------------------------------------------
+
+bool Connection::flush() {
+  while (out_pos_ < out_.size()) {
+    ssize_t n = ::send(fd_, out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
+    if (n > 0) {
+      out_pos_ += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      if (!want_write_) {
+        want_write_ = true;
+        update_interest();
+      }
+      return true;
+    }
+    close();
+    return false;
+  }
+  out_.clear();
+  out_pos_ = 0;
+  if (want_write_) {
+    want_write_ = false;
+    update_interest();
+  }
+  if (cycle_) py::cycle_wake_send(cycle_.get());
+  if (!request_active_ && (!keep_alive_ || draining_)) {
+    close_gracefully();
+    return !closed();
+  }
+  return true;
+}
+
+void Connection::close_gracefully() {
+  // Closing with unread input makes the kernel send a reset, which can destroy
+  // the response before the client reads it. Stop writing, then read and drop
+  // what still comes for a moment (a "lingering close", as nginx does).
+  bool unread = in_pos_ < in_.size() || (parser_.in_message() && !body_complete_) || linger_;
+  if (!unread) {
+    close();
+    return;
+  }
+  if (lingering_) return;
+  lingering_ = true;
+  linger_began_ = shard_.now();
+  ::shutdown(fd_, SHUT_WR);
+  in_.clear();
+  in_pos_ = 0;
+  reading_paused_ = false;
+  update_interest();
+}
+
+void Connection::send_error_and_close(int status) {
+  keep_alive_ = false;
+  if (response_head_sent_) {
+    close();
+    return;
+  }
+  out_.append(http::error_response(status));
+  response_started_ = response_head_sent_ = response_complete_ = true;
+  status_ = status;
+  if (request_active_ && shard_.access_log_enabled()) log_access();
+  request_active_ = false;
+  if (cycle_) {
+    py::Ref cycle = std::move(cycle_);
+    py::cycle_detach(cycle.get());
+  }
+  // What the client sends next is not answered, only drained (see close_gracefully).
+  linger_ = true;
+  flush();
+}
+
+void Connection::drain() {
+  draining_ = true;
+  keep_alive_ = false;
+  if (!request_active_ && out_pos_ == out_.size()) close();
+}
+
+void Connection::abort() {
+  if (cycle_) py::cycle_cancel(cycle_.get());
+  close();
+}
+
+void Connection::on_tick(double now) {
+  if (closed()) return;
+  const Settings& s = shard_.settings();
+  if (lingering_) {
+    if (now - linger_began_ > LINGER_SECONDS) close();
+    return;
+  }
+  if (request_active_) return;  // the app's time is the app's business
+  if (request_began_ > 0 && now - request_began_ > s.timeout_request_header) {
+    send_error_and_close(408);
+    return;
+  }
+  if (request_began_ == 0 && now - last_activity_ > s.timeout_keep_alive) close();
+}
+
+void Connection::close() {
+  if (fd_ < 0) return;
+  shard_.poller().remove(fd_);
+  ::close(fd_);
+  fd_ = -1;
+  client_gone_ = true;
+  if (counted_in_flight_) {
+    counted_in_flight_ = false;
+    shard_.release_request_slot();
+  }
+  if (cycle_) {
+    py::Ref cycle = std::move(cycle_);
+    py::cycle_detach(cycle.get());
+  }
+  shard_.connection_closed(this);
+}
+
+}  // namespace subcorn::server

@@ -1,0 +1,112 @@
+// Connection: one client socket of a shard. Glue between the sans-IO parser,
+// the socket and the app adapter: it reads, parses one request at a time
+// (pipelined requests wait, unparsed, until the response before them is
+// done), frames the response (content-length, chunked or close-delimited)
+// and writes it, and keeps the keep-alive and timeout rules.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "http/request_parser.h"
+#include "io/socket.h"
+#include "py/asgi_scope.h"
+#include "py/exchange.h"
+#include "py/ref.h"
+
+namespace subcorn::server {
+
+class Shard;
+
+class Connection final : public py::Exchange {
+ public:
+  Connection(Shard& shard, int fd);
+  ~Connection() override;
+
+  int fd() const noexcept { return fd_; }
+  bool closed() const noexcept { return fd_ < 0; }
+  size_t slot = 0;  // index in the shard's table
+
+  void on_events(uint32_t events);
+  // Once a second: enforce the keep-alive, header and shutdown timeouts.
+  void on_tick(double now);
+  // Graceful shutdown: close now if idle, else after the current response.
+  void drain();
+  // Shutdown ran out of time: cancel the app and close.
+  void abort();
+
+  // --- py::Exchange ---
+  BodyState peek_body(std::string_view& data, bool& more) override;
+  void consume_body() override;
+  void body_wanted() override;
+  const char* start_response(int status) override;
+  const char* add_header(std::string_view name, std::string_view value) override;
+  Sent send_body(std::string_view data, bool more, const char** error) override;
+  bool response_started() const override { return response_started_; }
+  bool response_complete() const override { return response_complete_; }
+  void app_finished(bool failed) override;
+
+ private:
+  void on_readable();
+  void process_input();
+  void begin_request();
+  void end_request();
+  void finish_head(size_t first_body_size, bool more);
+  bool flush();  // false when the connection closed
+  void update_interest();
+  void send_error_and_close(int status);
+  void close_gracefully();
+  void close();
+  void log_access();
+
+  Shard& shard_;
+  int fd_;
+  http::RequestParser parser_;
+  py::ConnectionInfo info_;
+  std::string peer_;  // "host:port" for the access log
+
+  std::string in_;      // bytes read but not parsed yet, from in_pos_
+  size_t in_pos_ = 0;
+  std::string out_;     // bytes to write, from out_pos_
+  size_t out_pos_ = 0;
+  bool want_write_ = false;
+  bool reading_paused_ = false;
+  uint32_t interest_ = 0;
+
+  // The request in flight (request_active_), one at a time.
+  py::Ref cycle_;
+  bool request_active_ = false;
+  bool app_running_ = false;
+  bool in_dispatch_ = false;     // inside begin_request: defer the end
+  bool body_complete_ = false;
+  bool client_gone_ = false;
+  bool expect_continue_ = false; // 100 Continue not sent yet
+  std::string body_;             // request body buffered for receive()
+  bool keep_alive_ = true;
+  bool head_request_ = false;
+  bool http10_ = false;
+  bool counted_in_flight_ = false;
+  bool app_failed_ = false;        // how the app ended, when it ended inside begin_request
+  bool body_delivered_end_ = false; // receive() has returned more_body=False
+
+  // The response of that request.
+  bool response_started_ = false;
+  bool response_head_sent_ = false;
+  bool response_complete_ = false;
+  int status_ = 0;
+  std::string head_;             // status line and app headers, until the first body
+  int64_t declared_length_ = -1; // the app's content-length
+  int64_t body_sent_ = 0;
+  bool chunked_ = false;
+  bool no_body_status_ = false;  // 1xx, 204, 304
+  bool app_set_connection_close_ = false;
+
+  double last_activity_ = 0;     // for the keep-alive timeout
+  double request_began_ = 0;     // first byte of a head, for the header timeout
+  bool draining_ = false;
+  bool linger_ = false;          // close with a lingering close (after an error)
+  bool lingering_ = false;       // writing is shut; input is read and dropped
+  double linger_began_ = 0;
+};
+
+}  // namespace subcorn::server

@@ -1,0 +1,197 @@
+#include "server/server.h"
+
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "server/shard.h"
+
+namespace subcorn::server {
+namespace {
+
+constexpr uint64_t TOKEN_SIGNAL = 1;
+constexpr uint64_t TOKEN_NOTIFY = 2;
+constexpr uint64_t TOKEN_LISTENER = 3;
+constexpr int ACCEPTS_PER_WAKE = 128;
+
+void log_line(const char* level, const std::string& message) {
+  std::string line = std::string(level) + message + "\n";
+  (void)!::write(STDERR_FILENO, line.data(), line.size());
+}
+
+std::string address_text(const io::Listener& l) {
+  if (l.unix_socket) return "unix:" + l.host;
+  std::string host = l.host.find(':') != std::string::npos ? "[" + l.host + "]" : l.host;
+  return "http://" + host + ":" + std::to_string(l.port);
+}
+
+}  // namespace
+
+Server::Server(Settings settings) : settings_(std::move(settings)) {
+  notify_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
+
+Server::~Server() {
+  shards_.clear();
+  if (listener_.fd >= 0) ::close(listener_.fd);
+  if (notify_fd_ >= 0) ::close(notify_fd_);
+  if (signal_fd_ >= 0) ::close(signal_fd_);
+}
+
+bool Server::bind(std::string* error) {
+  if (settings_.fd >= 0) return io::adopt_listener(settings_.fd, settings_.backlog, &listener_, error);
+  if (!settings_.uds.empty()) return io::listen_unix(settings_.uds, settings_.backlog, &listener_, error);
+  return io::listen_tcp(settings_.host, settings_.port, settings_.backlog, &listener_, error);
+}
+
+void Server::notify() {
+  uint64_t one = 1;
+  (void)!::write(notify_fd_, &one, sizeof one);
+}
+
+void Server::shard_finished() {
+  shards_running_.fetch_sub(1);
+  notify();
+}
+
+RunResult Server::run() {
+  RunResult result;
+  // Signals are read from a signalfd by this thread alone; the shard threads
+  // inherit the blocked mask, so none of them is interrupted by one.
+  sigset_t mask, old_mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &mask, &old_mask);
+  signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  poller_.add(signal_fd_, EPOLLIN, TOKEN_SIGNAL);
+  poller_.add(notify_fd_, EPOLLIN, TOKEN_NOTIFY);
+
+  int workers = settings_.workers < 1 ? 1 : settings_.workers;
+  shards_running_.store(workers);
+  for (int i = 0; i < workers; ++i) shards_.push_back(std::make_unique<Shard>(*this, i));
+  for (auto& shard : shards_) shard->start();
+
+  epoll_event events[16];
+  while (shards_running_.load() > 0) {
+    int timeout_ms = -1;
+    if (stopping_) {
+      double left = watchdog_deadline_ - monotonic_seconds();
+      if (left <= 0) {
+        log_line("ERROR:    ", "Shutdown watchdog fired: " + std::to_string(shards_running_.load()) +
+                                   " worker(s) did not finish in time; exiting.");
+        fflush(nullptr);
+        _exit(1);
+      }
+      timeout_ms = static_cast<int>(left * 1000) + 1;
+    }
+    int n = poller_.wait(events, 16, timeout_ms);
+    for (int i = 0; i < n; ++i) {
+      switch (events[i].data.u64) {
+        case TOKEN_SIGNAL: {
+          signalfd_siginfo info{};
+          while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
+            if (stopping_) {
+              log_line("WARNING:  ", "Second signal: exiting at once.");
+              fflush(nullptr);
+              _exit(1);
+            }
+            begin_shutdown(info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+          }
+          break;
+        }
+        case TOKEN_NOTIFY: {
+          uint64_t count;
+          (void)!::read(notify_fd_, &count, sizeof count);
+          check_shards(result);
+          break;
+        }
+        case TOKEN_LISTENER:
+          accept_ready();
+          break;
+      }
+    }
+  }
+  for (auto& shard : shards_) {
+    shard->join();
+    if (shard->interpreter_left_alive()) result.interpreters_left = true;
+  }
+  check_shards(result);
+  if (!settings_.uds.empty() && listener_.fd >= 0) unlink(settings_.uds.c_str());
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  return result;
+}
+
+void Server::check_shards(RunResult& result) {
+  int ready = 0;
+  for (auto& shard : shards_) {
+    if (shard->state() == Shard::State::Failed && result.exit_code == 0) {
+      result.exit_code = 1;
+      result.error = shard->failure();
+      begin_shutdown(nullptr);
+    }
+    if (shard->state() == Shard::State::Ready) ++ready;
+  }
+  // Serve as soon as the first shard is ready; the others join as they come.
+  if (ready > 0 && !accepting_ && !stopping_) {
+    accepting_ = true;
+    poller_.add(listener_.fd, EPOLLIN, TOKEN_LISTENER);
+  }
+  if (ready == static_cast<int>(shards_.size()) && !announced_ready_ && !stopping_) {
+    announced_ready_ = true;
+    log_line("INFO:     ", "Application startup complete (" + std::to_string(ready) +
+                               " interpreter" + (ready == 1 ? "" : "s") + ").");
+    log_line("INFO:     ", "subcorn running on " + address_text(listener_) +
+                               " (Press CTRL+C to quit)");
+  }
+}
+
+void Server::begin_shutdown(const char* why) {
+  if (stopping_) return;
+  stopping_ = true;
+  if (why) log_line("INFO:     ", std::string("Shutting down (") + why + ")");
+  // Stop accepting: new connections are refused from now on.
+  if (accepting_) poller_.remove(listener_.fd);
+  accepting_ = false;
+  ::close(listener_.fd);
+  listener_.fd = -1;
+  watchdog_deadline_ = monotonic_seconds() + settings_.timeout_graceful_shutdown +
+                       settings_.timeout_shutdown_watchdog;
+  for (auto& shard : shards_) shard->request_stop();
+}
+
+Shard* Server::least_loaded() {
+  Shard* best = nullptr;
+  size_t count = shards_.size();
+  for (size_t k = 0; k < count; ++k) {
+    Shard* s = shards_[(next_shard_ + k) % count].get();
+    if (s->state() != Shard::State::Ready) continue;
+    if (!best || s->connection_count() < best->connection_count()) best = s;
+  }
+  if (best) next_shard_ = (static_cast<size_t>(best->index()) + 1) % count;
+  return best;
+}
+
+void Server::accept_ready() {
+  for (int i = 0; i < ACCEPTS_PER_WAKE; ++i) {
+    int fd = io::accept_connection(listener_.fd, listener_.unix_socket);
+    if (fd < 0) {
+      if (fd == -EAGAIN || fd == -EINTR || fd == -ECONNABORTED) return;
+      log_line("ERROR:    ", std::string("accept failed: ") + std::strerror(-fd));
+      return;
+    }
+    Shard* shard = least_loaded();
+    if (!shard) {
+      ::close(fd);
+      return;
+    }
+    shard->hand_over(fd);
+  }
+}
+
+}  // namespace subcorn::server

@@ -1,0 +1,66 @@
+// Server: the process-wide part, run by the main interpreter's thread with its
+// GIL released. It binds the listening socket, starts the shards, accepts
+// every connection itself and hands each to the shard with the fewest
+// (ties go round-robin), so load spreads evenly instead of by the kernel's
+// hash; and it waits for SIGINT/SIGTERM, then drains the shards within the
+// grace period, under a watchdog that bounds the whole shutdown.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/poller.h"
+#include "io/socket.h"
+#include "server/settings.h"
+
+namespace subcorn::server {
+
+class Shard;
+
+struct RunResult {
+  int exit_code = 0;
+  std::string error;               // for the user, when exit_code != 0
+  bool interpreters_left = false;  // the process must exit without finalizing
+};
+
+class Server {
+ public:
+  explicit Server(Settings settings);
+  ~Server();
+
+  // Binds the listening socket; false (and `error`) when it cannot.
+  bool bind(std::string* error);
+  // Serves until a signal has been handled and every shard finished.
+  RunResult run();
+
+  const Settings& settings() const noexcept { return settings_; }
+  const io::Listener& listener() const noexcept { return listener_; }
+
+  // From shard threads.
+  void notify();          // a shard changed state
+  void shard_finished();  // a shard thread is about to end
+  std::atomic<long> in_flight{0};
+
+ private:
+  void accept_ready();
+  Shard* least_loaded();
+  void begin_shutdown(const char* why);
+  void check_shards(RunResult& result);
+
+  Settings settings_;
+  io::Listener listener_;
+  io::Poller poller_;
+  int notify_fd_ = -1;
+  int signal_fd_ = -1;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<int> shards_running_{0};
+  size_t next_shard_ = 0;
+  bool accepting_ = false;
+  bool announced_ready_ = false;
+  bool stopping_ = false;
+  double watchdog_deadline_ = 0;
+};
+
+}  // namespace subcorn::server

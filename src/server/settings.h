@@ -1,0 +1,27 @@
+// The engine's settings: plain data, filled from the Python Config by
+// module.cpp (python/subcorn/config.py is the single source of truth for
+// names, defaults and validation).
+#pragma once
+
+#include <string>
+
+namespace subcorn::server {
+
+struct Settings {
+  std::string app;           // import string, for log lines
+  std::string host = "127.0.0.1";
+  int port = 8000;
+  std::string uds;           // serve on this unix socket instead of host:port
+  int fd = -1;               // serve on this inherited socket instead
+  int workers = 1;
+  int backlog = 2048;
+  long limit_concurrency = 0;           // 0: no limit; beyond it, 503
+  double timeout_keep_alive = 5.0;      // idle keep-alive connections close
+  double timeout_request_header = 10.0; // a request head must arrive within this
+  double timeout_graceful_shutdown = 30.0;
+  double timeout_shutdown_watchdog = 15.0; // beyond the grace period, for lifespan and atexit
+  bool access_log = true;
+  std::string shard_config;  // JSON given to subcorn._shard.run in every shard
+};
+
+}  // namespace subcorn::server

@@ -1,0 +1,295 @@
+#include "server/shard.h"
+
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "py/asgi_scope.h"
+#include "py/interpreter.h"
+#include "server/connection.h"
+#include "server/server.h"
+
+namespace subcorn::server {
+namespace {
+
+constexpr uint64_t TOKEN_WAKE = 1;
+constexpr uint64_t TOKEN_TIMER = 2;
+constexpr int MAX_EVENTS = 256;
+
+void write_all(int fd, std::string_view text) {
+  while (!text.empty()) {
+    ssize_t n = ::write(fd, text.data(), text.size());
+    if (n <= 0) return;
+    text.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+// The asyncio reader callback: self is a capsule holding the Shard.
+PyObject* shard_poll(PyObject* capsule, PyObject*) {
+  auto* shard = static_cast<Shard*>(PyCapsule_GetPointer(capsule, "subcorn.shard"));
+  if (!shard) return nullptr;
+  shard->on_poll();
+  if (PyErr_Occurred()) return nullptr;
+  Py_RETURN_NONE;
+}
+
+PyMethodDef poll_def = {"_poll", shard_poll, METH_NOARGS, "process the shard's ready sockets"};
+
+}  // namespace
+
+double monotonic_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+Shard::Shard(Server& server, int index) : server_(server), index_(index) {
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  itimerspec every_second{{1, 0}, {1, 0}};
+  timerfd_settime(timer_fd_, 0, &every_second, nullptr);
+  poller_.add(wake_fd_, EPOLLIN, TOKEN_WAKE);
+  poller_.add(timer_fd_, EPOLLIN, TOKEN_TIMER);
+}
+
+Shard::~Shard() {
+  join();
+  for (int fd : inbox_) ::close(fd);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+  if (timer_fd_ >= 0) ::close(timer_fd_);
+}
+
+const Settings& Shard::settings() const noexcept { return server_.settings(); }
+bool Shard::listener_is_unix() const noexcept { return server_.listener().unix_socket; }
+const std::string& Shard::listener_path() const noexcept { return server_.listener().host; }
+bool Shard::access_log_enabled() const noexcept { return server_.settings().access_log; }
+
+// ---- the acceptor's side ---------------------------------------------------------
+
+void Shard::start() { thread_ = std::thread([this] { thread_main(); }); }
+
+void Shard::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Shard::hand_over(int fd) {
+  bool was_empty;
+  {
+    std::lock_guard lock(mutex_);
+    was_empty = inbox_.empty();
+    inbox_.push_back(fd);
+  }
+  connections_.fetch_add(1, std::memory_order_relaxed);
+  if (was_empty) {
+    uint64_t one = 1;
+    (void)::write(wake_fd_, &one, sizeof one);
+  }
+}
+
+void Shard::request_stop() {
+  stop_requested_.store(true);
+  uint64_t one = 1;
+  (void)::write(wake_fd_, &one, sizeof one);
+}
+
+std::string Shard::failure() const {
+  std::lock_guard lock(mutex_);
+  return failure_;
+}
+
+void Shard::fail(std::string message) {
+  {
+    std::lock_guard lock(mutex_);
+    if (failure_.empty()) failure_ = std::move(message);
+  }
+  set_state(State::Failed);
+}
+
+void Shard::set_state(State s) {
+  state_.store(s);
+  server_.notify();
+}
+
+// ---- the shard thread --------------------------------------------------------------
+
+void Shard::thread_main() {
+  py::SubInterpreter interp;
+  std::string error;
+  if (!interp.create(&error)) {
+    fail(error);
+    server_.shard_finished();
+    return;
+  }
+  bool no_threads_left = true;
+  {
+    py::Ref module = py::Ref::steal(PyImport_ImportModule("subcorn._shard"));
+    py::Ref result;
+    if (module) {
+      result = py::Ref::steal(PyObject_CallMethod(
+          module.get(), "run", "Ks", static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(this)),
+          settings().shard_config.c_str()));
+    }
+    if (!result) {
+      fail("worker " + std::to_string(index_) + " crashed:\n" + py::format_current_exception());
+    } else {
+      no_threads_left = PyObject_IsTrue(result.get()) == 1;
+    }
+    // Every Python object of this interpreter goes before the interpreter.
+    table_.clear();
+    graveyard_.clear();
+    scope_template_.reset();
+    app_ = py::AppContext{};
+  }
+  // Ending an interpreter waits for its non-daemon threads and may crash in a
+  // daemon thread that is running bytecode: with threads left, leave it alive
+  // and let the process exit around it (DESIGN.md section 8).
+  interpreter_left_alive_ = !no_threads_left;
+  interp.finish(no_threads_left);
+  server_.shard_finished();
+}
+
+PyObject* Shard::serve(PyObject* module, PyObject* app, PyObject* loop, PyObject* state,
+                       PyObject* log_exception, PyObject* root_path) {
+  app_.st = static_cast<py::ModuleState*>(PyModule_GetState(module));
+  app_.app = py::Ref::borrow(app);
+  app_.loop = py::Ref::borrow(loop);
+  app_.state = py::Ref::borrow(state);
+  app_.log_exception = py::Ref::borrow(log_exception);
+  app_.root_path = py::Ref::borrow(root_path);
+  py::Ref asyncio = py::Ref::steal(PyImport_ImportModule("asyncio"));
+  if (!asyncio) return nullptr;
+  app_.task_type = py::Ref::steal(PyObject_GetAttrString(asyncio.get(), "Task"));
+  app_.create_future = py::Ref::steal(PyObject_GetAttrString(loop, "create_future"));
+  if (!app_.task_type || !app_.create_future) return nullptr;
+  scope_template_ = py::make_scope_template(app_);
+  if (!scope_template_) return nullptr;
+
+  py::Ref capsule = py::Ref::steal(PyCapsule_New(this, "subcorn.shard", nullptr));
+  py::Ref reader = capsule ? py::Ref::steal(PyCFunction_New(&poll_def, capsule.get())) : py::Ref();
+  py::Ref epfd = py::Ref::steal(PyLong_FromLong(poller_.fd()));
+  if (!reader || !epfd) return nullptr;
+  py::Ref added = py::Ref::steal(
+      PyObject_CallMethod(loop, "add_reader", "OO", epfd.get(), reader.get()));
+  if (!added) return nullptr;
+
+  now_ = monotonic_seconds();
+  set_state(State::Ready);
+  py::Ref ran = py::Ref::steal(PyObject_CallMethod(loop, "run_forever", nullptr));
+  py::Ref removed = py::Ref::steal(PyObject_CallMethod(loop, "remove_reader", "O", epfd.get()));
+  if (!removed) PyErr_Clear();
+  // Whatever is left after the grace period is closed now.
+  std::vector<Connection*> left;
+  for (auto& c : table_) left.push_back(c.get());
+  for (Connection* c : left) c->abort();
+  flush_access_log();
+  graveyard_.clear();
+  if (!ran) return nullptr;
+  Py_RETURN_NONE;
+}
+
+void Shard::on_poll() {
+  now_ = monotonic_seconds();
+  epoll_event events[MAX_EVENTS];
+  int n = poller_.wait(events, MAX_EVENTS, 0);
+  for (int i = 0; i < n; ++i) {
+    uint64_t token = events[i].data.u64;
+    if (token == TOKEN_WAKE) {
+      uint64_t count;
+      (void)::read(wake_fd_, &count, sizeof count);
+      adopt_handed_over();
+      if (stop_requested_.load() && !draining_) begin_drain();
+    } else if (token == TOKEN_TIMER) {
+      uint64_t count;
+      (void)::read(timer_fd_, &count, sizeof count);
+      tick();
+    } else {
+      auto* conn = reinterpret_cast<Connection*>(token);
+      if (!conn->closed()) conn->on_events(events[i].events);
+    }
+  }
+  flush_access_log();
+  graveyard_.clear();
+  if (draining_ && table_.empty() && !loop_stopped_) {
+    loop_stopped_ = true;
+    py::Ref r = py::Ref::steal(PyObject_CallMethodNoArgs(app_.loop.get(), app_.st->s_stop));
+    if (!r) PyErr_WriteUnraisable(app_.loop.get());
+  }
+}
+
+void Shard::adopt_handed_over() {
+  std::vector<int> fds;
+  {
+    std::lock_guard lock(mutex_);
+    fds.swap(inbox_);
+  }
+  for (int fd : fds) {
+    auto conn = std::make_unique<Connection>(*this, fd);
+    conn->slot = table_.size();
+    table_.push_back(std::move(conn));
+    if (draining_) table_.back()->drain();
+  }
+}
+
+void Shard::connection_closed(Connection* conn) {
+  size_t slot = conn->slot;
+  if (slot >= table_.size() || table_[slot].get() != conn) return;
+  graveyard_.push_back(std::move(table_[slot]));
+  if (slot + 1 != table_.size()) {
+    table_[slot] = std::move(table_.back());
+    table_[slot]->slot = slot;
+  }
+  table_.pop_back();
+  connections_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Shard::begin_drain() {
+  draining_ = true;
+  drain_deadline_ = now_ + settings().timeout_graceful_shutdown;
+  std::vector<Connection*> all;
+  for (auto& c : table_) all.push_back(c.get());
+  for (Connection* c : all) c->drain();
+}
+
+void Shard::tick() {
+  std::vector<Connection*> all;
+  for (auto& c : table_) all.push_back(c.get());
+  bool out_of_time = draining_ && now_ > drain_deadline_;
+  if (out_of_time && !all.empty())
+    log_error("Graceful shutdown timed out: cancelling the requests still running.");
+  for (Connection* c : all) {
+    if (c->closed()) continue;
+    if (out_of_time) c->abort();
+    else c->on_tick(now_);
+  }
+}
+
+bool Shard::acquire_request_slot() {
+  long limit = settings().limit_concurrency;
+  if (limit <= 0) return true;
+  if (server_.in_flight.fetch_add(1) < limit) return true;
+  server_.in_flight.fetch_sub(1);
+  return false;
+}
+
+void Shard::release_request_slot() {
+  if (settings().limit_concurrency > 0) server_.in_flight.fetch_sub(1);
+}
+
+void Shard::write_access_log(std::string_view line) {
+  access_log_.append(line);
+  if (access_log_.size() > 16 * 1024) flush_access_log();
+}
+
+void Shard::flush_access_log() {
+  if (access_log_.empty()) return;
+  write_all(STDOUT_FILENO, access_log_);
+  access_log_.clear();
+}
+
+void Shard::log_error(const char* message) {
+  std::string line = std::string("ERROR:    ") + message + "\n";
+  write_all(STDERR_FILENO, line);
+}
+
+}  // namespace subcorn::server

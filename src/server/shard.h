@@ -1,0 +1,106 @@
+// Shard: one OS thread that owns one own-GIL sub-interpreter, one epoll loop
+// and the connections the acceptor hands it. The app's asyncio loop waits on
+// the shard's epoll fd (loop.add_reader), so one wait serves both the app's
+// asyncio work and the shard's sockets, and no request crosses a thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http/limits.h"
+#include "http/response.h"
+#include "io/poller.h"
+#include "py/app_context.h"
+#include "server/settings.h"
+
+namespace subcorn::server {
+
+class Connection;
+class Server;
+
+class Shard {
+ public:
+  enum class State { Starting, Ready, Failed, Finished };
+
+  Shard(Server& server, int index);
+  ~Shard();
+
+  // --- from the acceptor thread (thread-safe) ---
+  void start();
+  void join();
+  void hand_over(int fd);
+  void request_stop();
+  State state() const noexcept { return state_.load(); }
+  int connection_count() const noexcept { return connections_.load(std::memory_order_relaxed); }
+  int index() const noexcept { return index_; }
+  std::string failure() const;          // the message when state() == Failed
+  bool interpreter_left_alive() const noexcept { return interpreter_left_alive_; }
+
+  // --- from the shard's own interpreter (subcorn._native._shard_*) ---
+  // Serves until a stop request has drained every connection.
+  PyObject* serve(PyObject* module, PyObject* app, PyObject* loop, PyObject* state,
+                  PyObject* log_exception, PyObject* root_path);
+  void fail(std::string message);
+  bool stop_requested() const noexcept { return stop_requested_.load(); }
+
+  // --- for connections (shard thread) ---
+  io::Poller& poller() noexcept { return poller_; }
+  py::AppContext& app() noexcept { return app_; }
+  PyObject* scope_template() const noexcept { return scope_template_.get(); }
+  std::string_view date() { return date_.now(); }
+  double now() const noexcept { return now_; }
+  const Settings& settings() const noexcept;
+  const http::Limits& limits() const noexcept { return limits_; }
+  bool listener_is_unix() const noexcept;
+  const std::string& listener_path() const noexcept;
+  bool acquire_request_slot();
+  void release_request_slot();
+  void connection_closed(Connection* conn);
+  bool access_log_enabled() const noexcept;
+  void write_access_log(std::string_view line);
+  void log_error(const char* message);
+
+  void on_poll();  // the asyncio reader callback
+
+ private:
+  void thread_main();
+  void adopt_handed_over();
+  void begin_drain();
+  void tick();
+  void flush_access_log();
+  void set_state(State s);
+
+  Server& server_;
+  const int index_;
+  std::thread thread_;
+  std::atomic<State> state_{State::Starting};
+  mutable std::mutex mutex_;            // guards inbox_ and failure_
+  std::vector<int> inbox_;
+  std::string failure_;
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<int> connections_{0};
+  bool interpreter_left_alive_ = false;
+
+  io::Poller poller_;
+  int wake_fd_ = -1;   // eventfd: handed-over connections, stop requests
+  int timer_fd_ = -1;  // timerfd: once a second, timeouts
+  http::Limits limits_;
+  http::DateCache date_;
+  double now_ = 0;
+  py::AppContext app_;
+  py::Ref scope_template_;
+  std::vector<std::unique_ptr<Connection>> table_;
+  std::vector<std::unique_ptr<Connection>> graveyard_;  // freed after the poll
+  std::string access_log_;
+  bool draining_ = false;
+  double drain_deadline_ = 0;
+  bool loop_stopped_ = false;
+};
+
+double monotonic_seconds();
+
+}  // namespace subcorn::server
