@@ -118,3 +118,8 @@ def serve(config: Config, logger: object) -> int:
         sys.stderr.flush()
         os._exit(code)
     return code
+
+
+def main_exit() -> None:
+    """The console script's entry point."""
+    sys.exit(main())

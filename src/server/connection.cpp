@@ -111,11 +111,35 @@ void Connection::on_readable() {
 }
 
 void Connection::process_input() {
+  for (;;) {
+    parse_buffered();
+    if (closed() || !start_pending_) break;
+    // The head and whatever of the body had already arrived are parsed: a
+    // request that is malformed further on is refused before the app sees it,
+    // and a small body reaches the app's first receive() whole.
+    start_pending_ = false;
+    start_app();
+    // An app that answered at once ends its request here; go on with the
+    // pipelined requests behind it without recursing.
+    if (closed() || request_active_) break;
+  }
+  if (closed()) return;
+  if (in_pos_ == in_.size()) {
+    in_.clear();
+    in_pos_ = 0;
+  }
+  update_interest();
+}
+
+void Connection::parse_buffered() {
+  bool body_arrived = false;
   while (!closed()) {
     // One request at a time: pipelined bytes wait until this one is answered.
     if (request_active_ && body_complete_) break;
     if (request_active_ && body_.size() >= INPUT_HIGH_WATER) break;
-    if (in_pos_ == in_.size()) break;
+    // With the input used up, a request in its body still gets one more call:
+    // the end of a body can be known without another byte.
+    if (in_pos_ == in_.size() && !parser_.in_message()) break;
     if (!request_active_ && !parser_.in_message() && request_began_ == 0)
       request_began_ = shard_.now();
     size_t consumed = 0;
@@ -125,37 +149,34 @@ void Connection::process_input() {
       case http::EventType::NeedMore:
         break;
       case http::EventType::Head:
-        begin_request();
+        prepare_request();
         continue;
       case http::EventType::Body:
-        if (app_running_ && !client_gone_) {
+        // Kept for the app; dropped once the app has finished without it.
+        if ((start_pending_ || app_running_) && !client_gone_) {
           body_.append(ev.body);
-          if (cycle_) py::cycle_wake_receive(cycle_.get());
+          body_arrived = true;  // wake receive() once, after this batch
         }
         continue;
       case http::EventType::MessageComplete:
         body_complete_ = true;
         request_began_ = 0;
-        if (cycle_) py::cycle_wake_receive(cycle_.get());
-        if (!app_running_ && response_complete_) end_request();
+        body_arrived = true;
+        if (!start_pending_ && !app_running_ && response_complete_) end_request();
         continue;
       case http::EventType::Error:
-        if (request_active_ && (app_running_ || !response_complete_)) {
+        if (request_active_ && !start_pending_ && (app_running_ || !response_complete_)) {
           // The body went bad under a running app: it sees a disconnect.
           close();
         } else {
+          start_pending_ = false;
           send_error_and_close(ev.status);
         }
         return;
     }
     break;
   }
-  if (closed()) return;
-  if (in_pos_ == in_.size()) {
-    in_.clear();
-    in_pos_ = 0;
-  }
-  update_interest();
+  if (body_arrived && cycle_ && !closed()) py::cycle_wake_receive(cycle_.get());
 }
 
 void Connection::update_interest() {
@@ -175,10 +196,11 @@ void Connection::update_interest() {
 
 // ---- one request --------------------------------------------------------------
 
-void Connection::begin_request() {
+void Connection::prepare_request() {
   const http::RequestHead& head = parser_.head();
   request_active_ = true;
-  app_running_ = true;
+  start_pending_ = true;
+  app_running_ = false;
   body_complete_ = false;
   body_delivered_end_ = false;
   app_failed_ = false;
@@ -192,31 +214,39 @@ void Connection::begin_request() {
   declared_length_ = -1;
   body_sent_ = 0;
   chunked_ = no_body_status_ = app_set_connection_close_ = false;
+}
 
+void Connection::start_app() {
   if (!shard_.acquire_request_slot()) {
-    app_running_ = false;
     send_error_and_close(503);
     return;
   }
   counted_in_flight_ = true;
+  app_running_ = true;
   in_dispatch_ = true;
-  cycle_ = py::start_http_cycle(shard_.app(), shard_.scope_template(), this, head, info_);
+  cycle_ = py::start_http_cycle(shard_.app(), shard_.scope_template(), this, parser_.head(), info_);
   in_dispatch_ = false;
-  if (!app_running_) app_finished(app_failed_);  // it finished inside the call
+  if (!app_running_) complete_app(app_failed_);  // it finished inside the call
 }
 
 void Connection::app_finished(bool failed) {
   app_running_ = false;
-  if (in_dispatch_) {  // begin_request finishes the job
+  if (in_dispatch_) {  // start_app finishes the job
     app_failed_ = failed;
     return;
   }
+  complete_app(failed);
+  // Finished later, from the asyncio loop: serve what is pipelined behind.
+  if (!closed() && !request_active_) process_input();
+}
+
+void Connection::complete_app(bool failed) {
   if (counted_in_flight_) {
     counted_in_flight_ = false;
     shard_.release_request_slot();
   }
   if (closed()) return;
-  if (!response_started_ || (response_started_ && !response_head_sent_ && failed)) {
+  if (!response_started_ || (!response_head_sent_ && failed)) {
     if (!failed) shard_.log_error("ASGI callable returned without starting response.");
     // Nothing was written: answer 500 and close (the body may be unread).
     send_error_and_close(500);
@@ -227,11 +257,8 @@ void Connection::app_finished(bool failed) {
     close();
     return;
   }
-  if (body_complete_) {
-    end_request();
-    if (!closed()) process_input();
-  }
   // Otherwise the rest of the request body is read and dropped first.
+  if (body_complete_) end_request();
 }
 
 void Connection::end_request() {

@@ -49,7 +49,10 @@ class Connection final : public py::Exchange {
  private:
   void on_readable();
   void process_input();
-  void begin_request();
+  void parse_buffered();
+  void prepare_request();
+  void start_app();
+  void complete_app(bool failed);
   void end_request();
   void finish_head(size_t first_body_size, bool more);
   bool flush();  // false when the connection closed
@@ -77,7 +80,8 @@ class Connection final : public py::Exchange {
   py::Ref cycle_;
   bool request_active_ = false;
   bool app_running_ = false;
-  bool in_dispatch_ = false;     // inside begin_request: defer the end
+  bool start_pending_ = false;   // head parsed, app not started yet
+  bool in_dispatch_ = false;     // inside start_app: defer the end
   bool body_complete_ = false;
   bool client_gone_ = false;
   bool expect_continue_ = false; // 100 Continue not sent yet
@@ -86,7 +90,7 @@ class Connection final : public py::Exchange {
   bool head_request_ = false;
   bool http10_ = false;
   bool counted_in_flight_ = false;
-  bool app_failed_ = false;        // how the app ended, when it ended inside begin_request
+  bool app_failed_ = false;        // how the app ended, when it ended inside start_app
   bool body_delivered_end_ = false; // receive() has returned more_body=False
 
   // The response of that request.

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Every test of the project, run inside the ./dev environment by `./dev test`
+# (which has already built the extension in place). Stages:
+#   1. C++ unit tests of the sans-IO HTTP layer, under ASan and UBSan (ctest)
+#   2. a short libFuzzer smoke run of the parser
+#   3. pytest: the real server against real clients, and `pip install .`
+# Ends with one line "N passed, M failed"; the exit code is the result.
+set -u
+cd "$(dirname "$0")/.."
+REPORTS=build/reports
+rm -rf "$REPORTS" && mkdir -p "$REPORTS"
+status=0
+
+echo "== C++ unit tests (ASan, UBSan)"
+cmake -S . -B build/cpptests -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+  -DSUBCORN_EXTENSION=OFF -DSUBCORN_TESTS=ON >/dev/null &&
+  cmake --build build/cpptests &&
+  ctest --test-dir build/cpptests --output-on-failure --output-junit "$PWD/$REPORTS/ctest.xml" ||
+  status=1
+
+echo "== fuzz smoke run (${SUBCORN_FUZZ_SECONDS:-15}s per target)"
+fuzz_failures=0
+sh tests/fuzz/run.sh "${SUBCORN_FUZZ_SECONDS:-15}" >"$REPORTS/fuzz.log" 2>&1 || {
+  tail -40 "$REPORTS/fuzz.log"; fuzz_failures=1; status=1
+}
+echo "<testsuite name=\"fuzz\" tests=\"1\" failures=\"$fuzz_failures\"/>" >"$REPORTS/fuzz.xml"
+
+echo "== integration tests (pytest)"
+python3.14 -m pytest -p no:cacheprovider -q tests/py tests/install "$@" \
+  --junitxml="$REPORTS/pytest.xml" || status=1
+
+python3.14 tests/summarize.py "$REPORTS"/*.xml || status=1
+exit $status
