@@ -65,6 +65,21 @@ class RequestParser {
 
   // Parses from `input` until one event is produced or input runs out.
   // `*consumed` is set to the bytes used; feed the rest in the next call.
+  //
+  // Call it in a loop until NeedMore (or Error), also when the input left is
+  // empty: an event may need no bytes (MessageComplete right after the Head
+  // of a request without a body, or after the Body that ended the input).
+  // - Head consumes the whole head, through the blank line's CRLF.
+  // - Body consumes exactly its view; chunk framing is consumed silently.
+  // - MessageComplete consumes through the last byte of the request (the
+  //   final CRLF of a chunked body), never a byte of the next request.
+  // - Error: `*consumed` is how far parsing got (for logs only). Every later
+  //   call returns the same Error and consumes nothing, until reset().
+  // After a request with keep_alive false, further bytes other than empty
+  // lines are an Error (400). After an upgrade request's MessageComplete, a
+  // server that switches protocols stops calling next(); one that does not
+  // switch goes on calling it and gets HTTP/1.1 again. CONNECT is the same
+  // (its Head has upgrade false: there is no Upgrade header).
   Event next(std::string_view input, size_t* consumed);
 
   const RequestHead& head() const noexcept;
@@ -73,7 +88,8 @@ class RequestParser {
   bool in_message() const noexcept;
 
   // Forget any partial state and be ready for a new request (used after an
-  // upgrade is refused, never on the hot path).
+  // upgrade is refused, never on the hot path). Also clears an Error and
+  // head(), whose views must not be used afterwards.
   void reset();
 
  private:
