@@ -67,7 +67,7 @@ bool read_settings(PyObject* d, Settings* s) {
          get_number(d, "timeout_request_header", &s->timeout_request_header) &&
          get_number(d, "timeout_graceful_shutdown", &s->timeout_graceful_shutdown) &&
          get_number(d, "timeout_shutdown_watchdog", &s->timeout_shutdown_watchdog) &&
-         get_bool(d, "access_log", &s->access_log) &&
+         get_bool(d, "access_log", &s->access_log) && get_bool(d, "log_info", &s->log_info) &&
          get_string(d, "shard_config", &s->shard_config);
 }
 

@@ -114,5 +114,6 @@ class Config:
             "timeout_request_header": self.timeout_request_header,
             "timeout_graceful_shutdown": self.timeout_graceful_shutdown,
             "access_log": self.access_log,
+            "log_info": self.log_level in (LogLevel.INFO, LogLevel.DEBUG, LogLevel.TRACE),
             "shard_config": self.shard_config(),
         }

@@ -144,9 +144,9 @@ void Server::check_shards(RunResult& result) {
   }
   if (ready == static_cast<int>(shards_.size()) && !announced_ready_ && !stopping_) {
     announced_ready_ = true;
-    log_line("INFO:     ", "Application startup complete (" + std::to_string(ready) +
+    if (settings_.log_info) log_line("INFO:     ", "Application startup complete (" + std::to_string(ready) +
                                " interpreter" + (ready == 1 ? "" : "s") + ").");
-    log_line("INFO:     ", "subcorn running on " + address_text(listener_) +
+    if (settings_.log_info) log_line("INFO:     ", "subcorn running on " + address_text(listener_) +
                                " (Press CTRL+C to quit)");
   }
 }
@@ -154,7 +154,7 @@ void Server::check_shards(RunResult& result) {
 void Server::begin_shutdown(const char* why) {
   if (stopping_) return;
   stopping_ = true;
-  if (why) log_line("INFO:     ", std::string("Shutting down (") + why + ")");
+  if (why && settings_.log_info) log_line("INFO:     ", std::string("Shutting down (") + why + ")");
   // Stop accepting: new connections are refused from now on.
   if (accepting_) poller_.remove(listener_.fd);
   accepting_ = false;

@@ -21,6 +21,7 @@ struct Settings {
   double timeout_graceful_shutdown = 30.0;
   double timeout_shutdown_watchdog = 15.0; // beyond the grace period, for lifespan and atexit
   bool access_log = true;
+  bool log_info = true;      // --log-level info or lower: say what the server does
   std::string shard_config;  // JSON given to subcorn._shard.run in every shard
 };
 
