@@ -1,0 +1,77 @@
+"""Fixtures: the `server` factory, and the `subcorn_only` marker's rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import APPS, CLEAN_EXITS, IS_UVICORN, STOP_TIMEOUT, Server, free_port
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "subcorn_only: behaviour only subcorn promises; "
+        "skipped only when SUBCORN_TEST_SERVER=uvicorn")
+
+
+def pytest_collection_modifyitems(config, items):
+    # Under subcorn (the default) nothing is skipped: a subcorn_only test must
+    # run and pass there. Only the uvicorn check run leaves them out.
+    if not IS_UVICORN:
+        return
+    skip = pytest.mark.skip(reason="subcorn_only: not a uvicorn behaviour")
+    for item in items:
+        if item.get_closest_marker("subcorn_only"):
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def server(tmp_path):
+    """Factory: server("module:attr", *flags, workers=1, env={...}) starts the
+    server under test, waits until it accepts connections and returns a Server
+    (.port, .url, .proc, .stderr, .output, .stop()).
+
+    address=False leaves out --host/--port/--workers (a test that gives them
+    another way); uds=PATH serves on a unix socket; fd=N passes an inherited
+    listening socket (give its port too). At teardown every server still running
+    gets SIGTERM and, after STOP_TIMEOUT, SIGKILL; not exiting on SIGTERM or
+    dying of a signal fails the test. The logs are printed (shown on failure)."""
+    started: list[Server] = []
+
+    def start(app, *flags, workers=1, env=None, port=None, uds=None, fd=None,
+              address=True, wait=True) -> Server:
+        args = [app, "--app-dir", str(APPS)]
+        if address:
+            if uds:
+                args += ["--uds", uds]
+            elif fd is not None:
+                args += ["--fd", str(fd)]
+            else:
+                port = port or free_port()
+                args += ["--host", "127.0.0.1", "--port", str(port)]
+            args += ["--workers", str(workers)]
+        if IS_UVICORN:
+            args += ["--http", "httptools"]
+        args += [str(f) for f in flags]
+        s = Server(args, tmp_path / f"server{len(started)}", env=dict(env or {}), port=port,
+                   uds=uds, pass_fds=(fd,) if fd is not None else ())
+        started.append(s)
+        s.start()
+        if wait:
+            s.wait_ready()
+        return s
+
+    yield start
+
+    problems = []
+    for s in started:
+        observed = s.returncode is not None
+        if s.proc.poll() is None:
+            if s.stop() is None:
+                problems.append(f"did not exit within {STOP_TIMEOUT}s of SIGTERM (killed)")
+            elif s.returncode not in CLEAN_EXITS:
+                problems.append(f"exited with {s.returncode} after SIGTERM")
+        elif not observed and s.proc.returncode < 0:
+            problems.append(f"died of signal {-s.proc.returncode} during the test")
+        print(s.describe())
+    if problems:
+        pytest.fail("server: " + "; ".join(problems), pytrace=False)

@@ -1,0 +1,105 @@
+"""Graceful shutdown on SIGTERM: drain in-flight requests, close idle
+connections, refuse new ones, exit within the grace period."""
+
+import threading
+import time
+
+import httpx
+import pytest
+
+from harness import CLEAN_EXITS, RawConn
+
+APP = "paths:app"
+PAD = 100_000
+
+
+def in_background(fn):
+    """Runs fn() in a thread; returns a function that joins and gives its result."""
+    result = {}
+
+    def run():
+        try:
+            result["value"] = fn()
+        except BaseException as exc:  # handed to the test
+            result["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+
+    def join(timeout=30):
+        t.join(timeout)
+        assert not t.is_alive(), "background request still running"
+        if "error" in result:
+            raise result["error"]
+        return result["value"]
+    return join
+
+
+def assert_not_served(port):
+    """A new connection is refused, or closed without an answer."""
+    try:
+        c = RawConn(port, timeout=3)
+    except ConnectionRefusedError:
+        return
+    with c:
+        try:
+            c.request("GET", "/late")
+            data = c.read_until_close(timeout=3)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        assert data == b"", f"a connection made after SIGTERM was served: {data[:100]!r}"
+
+
+def test_in_flight_request_completes(server):
+    s = server(APP, "--timeout-graceful-shutdown", "10")
+    slow = in_background(lambda: httpx.get(s.url + f"/slow?sleep=2&pad={PAD}", timeout=15))
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    s.terminate()
+    time.sleep(0.3)
+    assert_not_served(s.port)
+    r = slow()
+    assert r.status_code == 200
+    assert r.content == b"path=/slow" + b"." * PAD
+    assert s.wait(timeout=12) in CLEAN_EXITS
+    assert time.monotonic() - t0 < 10
+
+
+def test_idle_keep_alive_connection_closed_at_shutdown(server):
+    s = server(APP, "--timeout-keep-alive", "60")
+    with RawConn(s.port) as c:
+        c.request("GET", "/idle")
+        assert c.read_response().status == 200
+        s.terminate()
+        assert c.closed_within(5) is not None, "idle connection kept open during shutdown"
+    assert s.wait(timeout=10) in CLEAN_EXITS
+
+
+def test_grace_period_bounds_shutdown(server):
+    s = server(APP, "--timeout-graceful-shutdown", "1")
+    with RawConn(s.port) as c:
+        c.request("GET", "/too-slow?sleep=30")
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        s.terminate()
+        assert s.wait(timeout=8) in CLEAN_EXITS
+        assert time.monotonic() - t0 < 6
+        data = c.read_until_close(timeout=3)
+    assert b"path=/too-slow" not in data
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_exits_despite_stuck_and_busy_threads(server, attempt):
+    # Closing an interpreter waits for its non-daemon threads, forever for this
+    # one: subcorn must end the process anyway (a teardown watchdog), without
+    # crashing on the busy daemon thread, and exit 0. Repeated: such a crash
+    # showed in 5 of 20 runs when measured (DESIGN.md section 8).
+    grace = 2
+    s = server("threads:app", "--timeout-graceful-shutdown", str(grace), workers=2)
+    assert httpx.get(s.url + "/").text == "threads running"
+    t0 = time.monotonic()
+    s.terminate()
+    rc = s.wait(timeout=grace + 8)
+    assert rc in CLEAN_EXITS, s.describe()
+    assert time.monotonic() - t0 < grace + 8
+    assert "Fatal Python error" not in s.output
