@@ -4,4 +4,12 @@ It runs many copies of an ASGI app in one process, each in its own
 sub-interpreter with its own GIL. Run it with ``subcorn module:app``.
 """
 
+import os
+
 __version__ = "0.1.0"
+
+# ./dev builds the extension outside the source tree and points here, so a
+# work tree never holds a stale binary that `pip install .` could pick up.
+_dev_ext_dir = os.environ.get("SUBCORN_DEV_EXT_DIR")
+if _dev_ext_dir:
+    __path__.append(_dev_ext_dir)
