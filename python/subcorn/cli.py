@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["check"]:
+        from subcorn import check  # the compatibility probe: subcorn check APP
+
+        return check.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     logger = _logging.setup(args.log_level)
