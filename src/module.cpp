@@ -106,15 +106,18 @@ Shard* shard_from(PyObject* handle) {
 }
 
 PyObject* shard_serve(PyObject* module, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs != 6) {
+  if (nargs != 7) {
     PyErr_SetString(PyExc_TypeError,
-                    "_shard_serve(handle, app, loop, state, log_exception, root_path)");
+                    "_shard_serve(handle, app, loop, state, log_exception, root_path, interface)");
     return nullptr;
   }
   Shard* shard = shard_from(args[0]);
   if (!shard) return nullptr;
+  const char* interface = PyUnicode_AsUTF8(args[6]);
+  if (!interface) return nullptr;
   try {
-    return shard->serve(module, args[1], args[2], args[3], args[4], args[5]);
+    return shard->serve(module, args[1], args[2], args[3], args[4], args[5],
+                        std::string_view(interface) == "wsgi");
   } catch (const std::exception& e) {
     PyErr_Format(PyExc_RuntimeError, "internal error in the shard: %s", e.what());
     return nullptr;

@@ -18,11 +18,12 @@ from typing import Any
 from subcorn import _logging, _native
 from subcorn._importer import AppLoadError, load_app
 from subcorn._lifespan import Lifespan
+from subcorn._wsgi import detect_interface
 
 SHUTDOWN_STEP_TIMEOUT = 10.0
 
 
-def run(handle: int, config_json: str) -> bool:
+def run(handle: int, config_json: str, index: int = 0) -> bool:
     """Serves one shard; True when no other thread is left, so the
     interpreter can be ended safely."""
     cfg = json.loads(config_json)
@@ -32,21 +33,29 @@ def run(handle: int, config_json: str) -> bool:
     try:
         app = load_app(cfg["app"], cfg["factory"])
     except AppLoadError as exc:
-        _native._shard_failed(handle, f"Error loading ASGI app. {exc}")
+        _native._shard_failed(handle, f"Error loading app. {exc}")
         return _no_threads_left()
+
+    interface = cfg["interface"]
+    if interface == "auto":
+        interface, why = detect_interface(app)
+        if index == 0:
+            logger.info("Serving %s as %s (%s)", cfg["app"], interface.upper(), why)
+    # WSGI has no lifespan protocol.
+    lifespan_mode = "off" if interface == "wsgi" else cfg["lifespan"]
 
     def log_exception(message: str, exc: BaseException) -> None:
         logger.error(message, exc_info=exc)
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    lifespan = Lifespan(app, {}, cfg["lifespan"], logger)
+    lifespan = Lifespan(app, {}, lifespan_mode, logger)
     try:
         if not loop.run_until_complete(lifespan.startup()):
             _native._shard_failed(handle, f"Application startup failed: {lifespan.error}")
         elif not _native._shard_stop_requested(handle):
             _native._shard_serve(
-                handle, app, loop, lifespan.state, log_exception, cfg["root_path"]
+                handle, app, loop, lifespan.state, log_exception, cfg["root_path"], interface
             )
         _cancel_remaining_tasks(loop, keep=lifespan.task)
         loop.run_until_complete(_bounded(lifespan.shutdown(), "lifespan shutdown", logger))

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from subcorn import __version__, _logging
-from subcorn.config import Config, ConfigError, Lifespan, LogLevel, default_workers
+from subcorn.config import Config, ConfigError, Interface, Lifespan, LogLevel, default_workers
 
 
 def _env(name: str, default: object = None) -> object:
@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="look for APP in this directory (default: current directory)")
     p.add_argument("--lifespan", choices=[m.value for m in Lifespan],
                    default=_env("lifespan", "auto"), help="lifespan protocol (default: auto)")
+    p.add_argument("--interface", choices=[i.value for i in Interface],
+                   default=_env("interface", "auto"),
+                   help="how to call the app: auto tells ASGI from WSGI (default: auto)")
     p.add_argument("--root-path", default=_env("root_path", ""),
                    help="the path the app is mounted at behind a proxy (ASGI root_path)")
     p.add_argument("--timeout-keep-alive", type=float,
@@ -89,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = Config(
             app=args.app, factory=args.factory, host=args.host, port=args.port,
             uds=args.uds, fd=args.fd, workers=args.workers, app_dir=args.app_dir,
-            lifespan=Lifespan(args.lifespan), root_path=args.root_path,
+            lifespan=Lifespan(args.lifespan), interface=Interface(args.interface),
+            root_path=args.root_path,
             timeout_keep_alive=args.timeout_keep_alive,
             timeout_request_header=args.timeout_request_header,
             timeout_graceful_shutdown=args.timeout_graceful_shutdown,

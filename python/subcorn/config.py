@@ -18,6 +18,12 @@ class Lifespan(enum.StrEnum):
     OFF = "off"
 
 
+class Interface(enum.StrEnum):
+    AUTO = "auto"
+    ASGI = "asgi"
+    WSGI = "wsgi"
+
+
 class LogLevel(enum.StrEnum):
     CRITICAL = "critical"
     ERROR = "error"
@@ -46,6 +52,7 @@ class Config:
     workers: int = dataclasses.field(default_factory=default_workers)
     app_dir: str = "."
     lifespan: Lifespan = Lifespan.AUTO
+    interface: Interface = Interface.AUTO
     root_path: str = ""
     timeout_keep_alive: float = 5.0
     timeout_request_header: float = 10.0
@@ -94,6 +101,7 @@ class Config:
                 "factory": self.factory,
                 "app_dir": self.app_dir,
                 "lifespan": str(self.lifespan),
+                "interface": str(self.interface),
                 "root_path": self.root_path,
                 "log_level": str(self.log_level),
             }

@@ -16,6 +16,9 @@ struct AppContext {
   Ref state;          // lifespan state; each request gets a shallow copy
   Ref root_path;      // str
   Ref log_exception;  // callable(message: str, exc: BaseException)
+  bool wsgi = false;  // the app is a WSGI callable
+  Ref bytes_io;       // io.BytesIO, for wsgi.input
+  Ref file_wrapper;   // subcorn._wsgi.FileWrapper, for wsgi.file_wrapper
 };
 
 // Logs `exc` (which is the current exception when null) with the shard's

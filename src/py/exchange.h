@@ -31,6 +31,9 @@ class Exchange {
   // Blocked: written to the buffer, but the client reads slowly; the exchange
   // calls cycle_wake_send() when the buffer drains. `error` is set on misuse.
   virtual Sent send_body(std::string_view data, bool more, const char** error) = 0;
+  // Sends `count` bytes of file `fd` from `offset` with sendfile(); the
+  // exchange owns fd from now on and closes it.
+  virtual Sent send_file(int fd, long long offset, long long count, const char** error) = 0;
   virtual bool response_started() const = 0;
   virtual bool response_complete() const = 0;
 

@@ -43,11 +43,13 @@ namespace subcorn::py {
   X(add_done_callback, "add_done_callback")       \
   X(cancel, "cancel")                             \
   X(stop, "stop")                                 \
-  X(copy, "copy")
+  X(copy, "copy")                                 \
+  X(close, "close")
 
 struct ModuleState {
   PyTypeObject* cycle_type = nullptr;   // HttpCycle: receive/send of one request
   PyTypeObject* ready_type = nullptr;   // an awaitable that is already done
+  PyTypeObject* start_response_type = nullptr;  // WSGI start_response of one request
   PyObject* startup_error = nullptr;    // subcorn._native.StartupError
 #define SUBCORN_DECLARE_NAME(field, text) PyObject* s_##field = nullptr;
   SUBCORN_INTERNED_NAMES(SUBCORN_DECLARE_NAME)

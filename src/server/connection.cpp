@@ -1,5 +1,6 @@
 #include "server/connection.h"
 
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 
 #include "http/response.h"
 #include "py/http_cycle.h"
+#include "py/wsgi.h"
 #include "server/shard.h"
 
 namespace subcorn::server {
@@ -114,6 +116,9 @@ void Connection::process_input() {
   for (;;) {
     parse_buffered();
     if (closed() || !start_pending_) break;
+    // A WSGI app runs synchronously and reads wsgi.input from memory: it
+    // starts once the whole body is here.
+    if (shard_.app().wsgi && !body_complete_) break;
     // The head and whatever of the body had already arrived are parsed: a
     // request that is malformed further on is refused before the app sees it,
     // and a small body reaches the app's first receive() whole.
@@ -136,7 +141,7 @@ void Connection::parse_buffered() {
   while (!closed()) {
     // One request at a time: pipelined bytes wait until this one is answered.
     if (request_active_ && body_complete_) break;
-    if (request_active_ && body_.size() >= INPUT_HIGH_WATER) break;
+    if (request_active_ && app_running_ && body_.size() >= INPUT_HIGH_WATER) break;
     // With the input used up, a request in its body still gets one more call:
     // the end of a body can be known without another byte.
     if (in_pos_ == in_.size() && !parser_.in_message()) break;
@@ -214,6 +219,8 @@ void Connection::prepare_request() {
   declared_length_ = -1;
   body_sent_ = 0;
   chunked_ = no_body_status_ = app_set_connection_close_ = false;
+  // WSGI reads the body before the app runs: ask for it now.
+  if (shard_.app().wsgi) body_wanted();
 }
 
 void Connection::start_app() {
@@ -224,7 +231,11 @@ void Connection::start_app() {
   counted_in_flight_ = true;
   app_running_ = true;
   in_dispatch_ = true;
-  cycle_ = py::start_http_cycle(shard_.app(), shard_.scope_template(), this, parser_.head(), info_);
+  if (shard_.app().wsgi) {
+    py::run_wsgi(shard_.app(), shard_.scope_template(), this, parser_.head(), body_, info_);
+  } else {
+    cycle_ = py::start_http_cycle(shard_.app(), shard_.scope_template(), this, parser_.head(), info_);
+  }
   in_dispatch_ = false;
   if (!app_running_) complete_app(app_failed_);  // it finished inside the call
 }
@@ -270,7 +281,7 @@ void Connection::end_request() {
   request_began_ = 0;
   body_.clear();
   if (!keep_alive_ || draining_) {
-    if (out_pos_ == out_.size()) close();
+    if (!output_pending()) close();
     // else: flush() closes once the response is out.
     return;
   }
@@ -419,7 +430,12 @@ void Connection::log_access() {
 // ---- writing and closing -----------------------------------------------------------
 
 bool Connection::flush() {
-  while (out_pos_ < out_.size()) {
+  for (;;) {
+    if (out_pos_ == out_.size() && file_fd_ >= 0) {
+      if (!send_file_part()) return !closed();
+      continue;
+    }
+    if (out_pos_ >= out_.size()) break;
     ssize_t n = ::send(fd_, out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
     if (n > 0) {
       out_pos_ += static_cast<size_t>(n);
@@ -469,6 +485,64 @@ void Connection::close_gracefully() {
   update_interest();
 }
 
+// Sends from the pending file; false when the socket is full or closed.
+bool Connection::send_file_part() {
+  while (file_left_ > 0) {
+    off_t offset = static_cast<off_t>(file_offset_);
+    ssize_t n = ::sendfile(fd_, file_fd_, &offset, static_cast<size_t>(std::min<long long>(file_left_, 1 << 20)));
+    if (n > 0) {
+      file_offset_ += n;
+      file_left_ -= n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      if (!want_write_) {
+        want_write_ = true;
+        update_interest();
+      }
+      return false;
+    }
+    // The file shrank under us or the client left: the framing is broken.
+    close();
+    return false;
+  }
+  ::close(file_fd_);
+  file_fd_ = -1;
+  if (chunked_) out_.append("\r\n").append(http::last_chunk());
+  return true;
+}
+
+py::Exchange::Sent Connection::send_file(int fd, long long offset, long long count,
+                                         const char** error) {
+  if (closed() || count < 0) {
+    ::close(fd);
+    response_complete_ = true;
+    return Sent::Gone;
+  }
+  if (!response_head_sent_) {
+    finish_head(static_cast<size_t>(count), false);
+  } else if (chunked_) {
+    // Already streaming chunks: the file is one more chunk.
+    char size_line[32];
+    int len = std::snprintf(size_line, sizeof size_line, "%llx\r\n", count);
+    out_.append(size_line, static_cast<size_t>(len));
+  }
+  (void)error;
+  response_complete_ = true;
+  if (head_request_ || no_body_status_ || count == 0) {
+    ::close(fd);
+    if (chunked_) out_.append(http::last_chunk());
+  } else {
+    file_fd_ = fd;
+    file_offset_ = offset;
+    file_left_ = count;
+    body_sent_ += count;
+  }
+  if (shard_.access_log_enabled()) log_access();
+  return flush() ? Sent::Done : Sent::Gone;
+}
+
 void Connection::send_error_and_close(int status) {
   keep_alive_ = false;
   if (response_head_sent_) {
@@ -492,7 +566,7 @@ void Connection::send_error_and_close(int status) {
 void Connection::drain() {
   draining_ = true;
   keep_alive_ = false;
-  if (!request_active_ && out_pos_ == out_.size()) close();
+  if (!request_active_ && !output_pending()) close();
 }
 
 void Connection::abort() {
@@ -516,6 +590,10 @@ void Connection::on_tick(double now) {
 }
 
 void Connection::close() {
+  if (file_fd_ >= 0) {
+    ::close(file_fd_);
+    file_fd_ = -1;
+  }
   if (fd_ < 0) return;
   shard_.poller().remove(fd_);
   ::close(fd_);

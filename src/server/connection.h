@@ -42,6 +42,7 @@ class Connection final : public py::Exchange {
   const char* start_response(int status) override;
   const char* add_header(std::string_view name, std::string_view value) override;
   Sent send_body(std::string_view data, bool more, const char** error) override;
+  Sent send_file(int fd, long long offset, long long count, const char** error) override;
   bool response_started() const override { return response_started_; }
   bool response_complete() const override { return response_complete_; }
   void app_finished(bool failed) override;
@@ -56,6 +57,8 @@ class Connection final : public py::Exchange {
   void end_request();
   void finish_head(size_t first_body_size, bool more);
   bool flush();  // false when the connection closed
+  bool send_file_part();
+  bool output_pending() const noexcept { return out_pos_ < out_.size() || file_fd_ >= 0; }
   void update_interest();
   void send_error_and_close(int status);
   void close_gracefully();
@@ -72,6 +75,9 @@ class Connection final : public py::Exchange {
   size_t in_pos_ = 0;
   std::string out_;     // bytes to write, from out_pos_
   size_t out_pos_ = 0;
+  int file_fd_ = -1;            // a file being sent after out_ (wsgi.file_wrapper)
+  long long file_offset_ = 0;
+  long long file_left_ = 0;
   bool want_write_ = false;
   bool reading_paused_ = false;
   uint32_t interest_ = 0;

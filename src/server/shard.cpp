@@ -7,6 +7,7 @@
 
 #include "py/asgi_scope.h"
 #include "py/interpreter.h"
+#include "py/wsgi.h"
 #include "server/connection.h"
 #include "server/server.h"
 
@@ -127,8 +128,8 @@ void Shard::thread_main() {
     py::Ref result;
     if (module) {
       result = py::Ref::steal(PyObject_CallMethod(
-          module.get(), "run", "Ks", static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(this)),
-          settings().shard_config.c_str()));
+          module.get(), "run", "Ksi", static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(this)),
+          settings().shard_config.c_str(), index_));
     }
     if (!result) {
       fail("worker " + std::to_string(index_) + " crashed:\n" + py::format_current_exception());
@@ -150,7 +151,7 @@ void Shard::thread_main() {
 }
 
 PyObject* Shard::serve(PyObject* module, PyObject* app, PyObject* loop, PyObject* state,
-                       PyObject* log_exception, PyObject* root_path) {
+                       PyObject* log_exception, PyObject* root_path, bool wsgi) {
   app_.st = static_cast<py::ModuleState*>(PyModule_GetState(module));
   app_.app = py::Ref::borrow(app);
   app_.loop = py::Ref::borrow(loop);
@@ -162,7 +163,18 @@ PyObject* Shard::serve(PyObject* module, PyObject* app, PyObject* loop, PyObject
   app_.task_type = py::Ref::steal(PyObject_GetAttrString(asyncio.get(), "Task"));
   app_.create_future = py::Ref::steal(PyObject_GetAttrString(loop, "create_future"));
   if (!app_.task_type || !app_.create_future) return nullptr;
-  scope_template_ = py::make_scope_template(app_);
+  app_.wsgi = wsgi;
+  if (wsgi) {
+    py::Ref io = py::Ref::steal(PyImport_ImportModule("io"));
+    py::Ref wsgi_module = py::Ref::steal(PyImport_ImportModule("subcorn._wsgi"));
+    if (!io || !wsgi_module) return nullptr;
+    app_.bytes_io = py::Ref::steal(PyObject_GetAttrString(io.get(), "BytesIO"));
+    app_.file_wrapper = py::Ref::steal(PyObject_GetAttrString(wsgi_module.get(), "FileWrapper"));
+    if (!app_.bytes_io || !app_.file_wrapper) return nullptr;
+    scope_template_ = py::make_wsgi_environ_template(app_, false);
+  } else {
+    scope_template_ = py::make_scope_template(app_);
+  }
   if (!scope_template_) return nullptr;
 
   py::Ref capsule = py::Ref::steal(PyCapsule_New(this, "subcorn.shard", nullptr));

@@ -43,13 +43,14 @@ class Shard {
   // --- from the shard's own interpreter (subcorn._native._shard_*) ---
   // Serves until a stop request has drained every connection.
   PyObject* serve(PyObject* module, PyObject* app, PyObject* loop, PyObject* state,
-                  PyObject* log_exception, PyObject* root_path);
+                  PyObject* log_exception, PyObject* root_path, bool wsgi);
   void fail(std::string message);
   bool stop_requested() const noexcept { return stop_requested_.load(); }
 
   // --- for connections (shard thread) ---
   io::Poller& poller() noexcept { return poller_; }
   py::AppContext& app() noexcept { return app_; }
+  // The ASGI scope's template, or the WSGI environ's.
   PyObject* scope_template() const noexcept { return scope_template_.get(); }
   std::string_view date() { return date_.now(); }
   double now() const noexcept { return now_; }

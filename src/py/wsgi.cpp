@@ -1,0 +1,383 @@
+#include "py/wsgi.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+namespace subcorn::py {
+namespace {
+
+// ---- start_response / write: one StartResponse object per request ----------
+
+struct StartResponseObject {
+  PyObject_HEAD
+  Exchange* ex;        // null once the request is over
+  PyObject* status;    // str, e.g. "200 OK", until the headers are sent
+  PyObject* headers;   // list of (name, value) str pairs
+  bool headers_sent;
+};
+
+StartResponseObject* as_sr(PyObject* o) { return reinterpret_cast<StartResponseObject*>(o); }
+
+// Latin-1 text of a str (PEP 3333: "native strings" hold bytes as latin-1).
+bool latin1(PyObject* s, std::string& out, const char* what) {
+  if (!PyUnicode_Check(s)) {
+    PyErr_Format(PyExc_TypeError, "%s must be str, not %.100s", what, Py_TYPE(s)->tp_name);
+    return false;
+  }
+  Ref b = Ref::steal(PyUnicode_AsLatin1String(s));
+  if (!b) return false;
+  out.assign(PyBytes_AS_STRING(b.get()), PyBytes_GET_SIZE(b.get()));
+  return true;
+}
+
+// Hands status and headers to the exchange, before the first body bytes.
+bool send_headers(StartResponseObject* sr) {
+  if (sr->headers_sent) return true;
+  if (!sr->status) {
+    PyErr_SetString(PyExc_AssertionError, "write() before start_response()");
+    return false;
+  }
+  std::string status;
+  if (!latin1(sr->status, status, "status")) return false;
+  int code = 0;
+  size_t i = 0;
+  for (; i < status.size() && i < 3 && status[i] >= '0' && status[i] <= '9'; ++i)
+    code = code * 10 + (status[i] - '0');
+  if (i != 3 || (status.size() > 3 && status[3] != ' ')) {
+    PyErr_Format(PyExc_ValueError, "invalid WSGI status %R", sr->status);
+    return false;
+  }
+  if (const char* err = sr->ex->start_response(code)) {
+    PyErr_SetString(PyExc_RuntimeError, err);
+    return false;
+  }
+  Py_ssize_t n = PyList_GET_SIZE(sr->headers);
+  std::string name, value;
+  for (Py_ssize_t k = 0; k < n; ++k) {
+    PyObject* pair = PyList_GET_ITEM(sr->headers, k);
+    if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+      PyErr_SetString(PyExc_TypeError, "each header must be a (name, value) tuple");
+      return false;
+    }
+    if (!latin1(PyTuple_GET_ITEM(pair, 0), name, "header name") ||
+        !latin1(PyTuple_GET_ITEM(pair, 1), value, "header value"))
+      return false;
+    if (const char* err = sr->ex->add_header(name, value)) {
+      PyErr_SetString(PyExc_ValueError, err);
+      return false;
+    }
+  }
+  sr->headers_sent = true;
+  return true;
+}
+
+bool send_chunk(StartResponseObject* sr, std::string_view data, bool more) {
+  if (!sr->ex) return true;
+  if (!send_headers(sr)) return false;
+  const char* err = nullptr;
+  sr->ex->send_body(data, more, &err);  // buffered: this thread never waits
+  if (err) {
+    PyErr_SetString(PyExc_RuntimeError, err);
+    return false;
+  }
+  return true;
+}
+
+PyObject* sr_write(PyObject* self, PyObject* data) {
+  Py_buffer view;
+  if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) return nullptr;
+  bool ok = view.len == 0 ||
+            send_chunk(as_sr(self), {static_cast<const char*>(view.buf), size_t(view.len)}, true);
+  PyBuffer_Release(&view);
+  if (!ok) return nullptr;
+  Py_RETURN_NONE;
+}
+
+PyMethodDef write_def = {"write", sr_write, METH_O, "WSGI write(data)"};
+
+PyObject* sr_call(PyObject* self, PyObject* args, PyObject* kwargs) {
+  StartResponseObject* sr = as_sr(self);
+  static const char* keywords[] = {"status", "headers", "exc_info", nullptr};
+  PyObject *status, *headers, *exc_info = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "UO|O:start_response",
+                                   const_cast<char**>(keywords), &status, &headers, &exc_info))
+    return nullptr;
+  if (exc_info != Py_None) {
+    // PEP 3333: after the headers went out, an error can only be re-raised.
+    if (sr->headers_sent) {
+      if (!PyTuple_Check(exc_info) || PyTuple_GET_SIZE(exc_info) < 2) {
+        PyErr_SetString(PyExc_TypeError, "exc_info must be a (type, value, traceback) tuple");
+        return nullptr;
+      }
+      PyErr_SetRaisedException(Py_NewRef(PyTuple_GET_ITEM(exc_info, 1)));
+      return nullptr;
+    }
+  } else if (sr->status) {
+    PyErr_SetString(PyExc_AssertionError, "start_response() called twice without exc_info");
+    return nullptr;
+  }
+  Ref list = Ref::steal(PySequence_List(headers));
+  if (!list) return nullptr;
+  Py_XSETREF(sr->status, Py_NewRef(status));
+  Py_XSETREF(sr->headers, list.release());
+  return PyCFunction_New(&write_def, self);
+}
+
+void sr_dealloc(PyObject* self) {
+  PyTypeObject* tp = Py_TYPE(self);
+  Py_XDECREF(as_sr(self)->status);
+  Py_XDECREF(as_sr(self)->headers);
+  PyObject_Free(self);
+  Py_DECREF(tp);
+}
+
+PyType_Slot sr_slots[] = {
+    {Py_tp_dealloc, reinterpret_cast<void*>(sr_dealloc)},
+    {Py_tp_call, reinterpret_cast<void*>(sr_call)},
+    {0, nullptr},
+};
+
+PyType_Spec sr_spec = {"subcorn._native.StartResponse", sizeof(StartResponseObject), 0,
+                       Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE |
+                           Py_TPFLAGS_DISALLOW_INSTANTIATION,
+                       sr_slots};
+
+// ---- the environ ---------------------------------------------------------------------
+
+bool set_str(PyObject* d, const char* key, std::string_view value) {
+  Ref v = Ref::steal(PyUnicode_DecodeLatin1(value.data(), value.size(), nullptr));
+  return v && PyDict_SetItemString(d, key, v.get()) == 0;
+}
+
+bool set_obj(PyObject* d, const char* key, PyObject* value) {
+  return value && PyDict_SetItemString(d, key, value) == 0;
+}
+
+// "HTTP_" + the name uppercased with '-' as '_'. Names with '_' are dropped
+// (as gunicorn does): "X_Forwarded" and "X-Forwarded" would collide, which
+// lets a client spoof a header a proxy set.
+bool cgi_name(std::string_view name, std::string& out) {
+  out.assign("HTTP_");
+  for (char c : name) {
+    if (c == '_') return false;
+    out.push_back(c == '-' ? '_' : (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c);
+  }
+  return true;
+}
+
+Ref build_environ(AppContext& ctx, PyObject* tmpl, const http::RequestHead& head,
+                  std::string_view body, const ConnectionInfo& conn) {
+  Ref env = Ref::steal(PyDict_Copy(tmpl));
+  if (!env) return {};
+  PyObject* d = env.get();
+
+  std::string_view target = head.target;
+  size_t q = target.find('?');
+  std::string_view raw_path = target.substr(0, q);
+  std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  std::string path = percent_decode(raw_path);
+  // SCRIPT_NAME is the mount point; PATH_INFO what lies below it.
+  std::string script_name;
+  if (PyUnicode_GET_LENGTH(ctx.root_path.get()) > 0) {
+    const char* root = PyUnicode_AsUTF8(ctx.root_path.get());
+    if (!root) return {};
+    script_name = root;
+    if (path.compare(0, script_name.size(), script_name) == 0 &&
+        (path.size() == script_name.size() || path[script_name.size()] == '/'))
+      path.erase(0, script_name.size());
+  }
+  if (!set_str(d, "REQUEST_METHOD", head.method) || !set_str(d, "SCRIPT_NAME", script_name) ||
+      !set_str(d, "PATH_INFO", path) || !set_str(d, "QUERY_STRING", query) ||
+      !set_str(d, "SERVER_PROTOCOL", head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1") ||
+      !set_str(d, "RAW_URI", target))
+    return {};
+
+  std::string key;
+  bool have_length = false;
+  for (const http::Header& h : head.headers) {
+    if (h.name == "content-type") {
+      if (!set_str(d, "CONTENT_TYPE", h.value)) return {};
+      continue;
+    }
+    if (h.name == "content-length") {
+      have_length = true;
+      if (!set_str(d, "CONTENT_LENGTH", std::to_string(body.size()))) return {};
+      continue;
+    }
+    if (!cgi_name(h.name, key)) continue;
+    Ref value = Ref::steal(PyUnicode_DecodeLatin1(h.value.data(), h.value.size(), nullptr));
+    if (!value) return {};
+    PyObject* old = PyDict_GetItemString(d, key.c_str());
+    if (old && PyUnicode_Check(old) && key != "HTTP_CONTENT_TYPE") {
+      // Repeated headers are joined, as RFC 9110 allows for lists.
+      Ref sep = Ref::steal(PyUnicode_FromString(","));
+      Ref joined = Ref::steal(PyUnicode_Concat(old, sep.get()));
+      if (!joined) return {};
+      value = Ref::steal(PyUnicode_Concat(joined.get(), value.get()));
+      if (!value) return {};
+    }
+    if (PyDict_SetItemString(d, key.c_str(), value.get()) < 0) return {};
+  }
+  if (!have_length && (head.chunked || !body.empty())) {
+    // A chunked body was read whole: its length is known now.
+    if (!set_str(d, "CONTENT_LENGTH", std::to_string(body.size()))) return {};
+  }
+
+  // Addresses: ("host", port) tuples from the connection.
+  PyObject* server = conn.server.get();
+  PyObject* client = conn.client.get();
+  if (server && PyTuple_Check(server)) {
+    if (!set_obj(d, "SERVER_NAME", PyTuple_GET_ITEM(server, 0))) return {};
+    Ref port = Ref::steal(PyObject_Str(PyTuple_GET_ITEM(server, 1)));
+    if (!set_obj(d, "SERVER_PORT", port.get())) return {};
+  }
+  if (client && PyTuple_Check(client)) {
+    if (!set_obj(d, "REMOTE_ADDR", PyTuple_GET_ITEM(client, 0))) return {};
+    Ref port = Ref::steal(PyObject_Str(PyTuple_GET_ITEM(client, 1)));
+    if (!set_obj(d, "REMOTE_PORT", port.get())) return {};
+  }
+
+  Ref data = Ref::steal(PyBytes_FromStringAndSize(body.data(), body.size()));
+  Ref input = data ? Ref::steal(PyObject_CallOneArg(ctx.bytes_io.get(), data.get())) : Ref();
+  if (!set_obj(d, "wsgi.input", input.get())) return {};
+  return env;
+}
+
+// Sends a FileWrapper's file with sendfile() when it is a regular file.
+// Returns 1 when sent, 0 when the caller should iterate instead, -1 on error.
+int try_send_file(AppContext& ctx, StartResponseObject* sr, PyObject* result) {
+  if (!PyObject_TypeCheck(result, reinterpret_cast<PyTypeObject*>(ctx.file_wrapper.get())))
+    return 0;
+  Ref filelike = Ref::steal(PyObject_GetAttrString(result, "filelike"));
+  Ref fileno = filelike ? Ref::steal(PyObject_CallMethod(filelike.get(), "fileno", nullptr)) : Ref();
+  if (!fileno) {
+    PyErr_Clear();
+    return 0;
+  }
+  int fd = PyLong_AsInt(fileno.get());
+  struct stat st{};
+  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    PyErr_Clear();
+    return 0;
+  }
+  // Start where the file object stands (an app may have seeked).
+  Ref pos = Ref::steal(PyObject_CallMethod(filelike.get(), "tell", nullptr));
+  long long offset = pos ? PyLong_AsLongLong(pos.get()) : 0;
+  if (offset < 0 || PyErr_Occurred()) {
+    PyErr_Clear();
+    offset = 0;
+  }
+  if (!send_headers(sr)) return -1;
+  int copy = ::dup(fd);
+  if (copy < 0) return 0;
+  const char* err = nullptr;
+  sr->ex->send_file(copy, offset, static_cast<long long>(st.st_size) - offset, &err);
+  if (err) {
+    PyErr_SetString(PyExc_RuntimeError, err);
+    return -1;
+  }
+  return 1;
+}
+
+// Iterates the response, one chunk behind, so that the last chunk is known
+// to be last: a body that comes as one chunk gets a Content-Length.
+bool write_iterable(StartResponseObject* sr, PyObject* result) {
+  Ref it = Ref::steal(PyObject_GetIter(result));
+  if (!it) return false;
+  Ref pending;
+  while (Ref chunk = Ref::steal(PyIter_Next(it.get()))) {
+    if (!PyBytes_Check(chunk.get())) {
+      PyErr_Format(PyExc_TypeError, "WSGI response items must be bytes, not %.100s",
+                   Py_TYPE(chunk.get())->tp_name);
+      return false;
+    }
+    if (PyBytes_GET_SIZE(chunk.get()) == 0) continue;
+    if (pending && !send_chunk(sr, {PyBytes_AS_STRING(pending.get()),
+                                    size_t(PyBytes_GET_SIZE(pending.get()))}, true))
+      return false;
+    pending = std::move(chunk);
+  }
+  if (PyErr_Occurred()) return false;
+  std::string_view last;
+  if (pending) last = {PyBytes_AS_STRING(pending.get()), size_t(PyBytes_GET_SIZE(pending.get()))};
+  return send_chunk(sr, last, false);
+}
+
+}  // namespace
+
+int register_wsgi_types(PyObject* module, ModuleState* st) {
+  st->start_response_type = reinterpret_cast<PyTypeObject*>(
+      PyType_FromModuleAndSpec(module, &sr_spec, nullptr));
+  return st->start_response_type ? 0 : -1;
+}
+
+Ref make_wsgi_environ_template(AppContext& ctx, bool multithread) {
+  Ref env = Ref::steal(PyDict_New());
+  Ref sys = Ref::steal(PyImport_ImportModule("sys"));
+  Ref errors = sys ? Ref::steal(PyObject_GetAttrString(sys.get(), "stderr")) : Ref();
+  Ref version = Ref::steal(Py_BuildValue("(ii)", 1, 0));
+  if (!env || !errors || !version) return {};
+  PyObject* d = env.get();
+  if (!set_obj(d, "wsgi.version", version.get()) || !set_str(d, "wsgi.url_scheme", "http") ||
+      !set_obj(d, "wsgi.errors", errors.get()) ||
+      !set_obj(d, "wsgi.multithread", multithread ? Py_True : Py_False) ||
+      // Every interpreter has its own copy of the app, as a process would.
+      !set_obj(d, "wsgi.multiprocess", Py_True) || !set_obj(d, "wsgi.run_once", Py_False) ||
+      !set_obj(d, "wsgi.input_terminated", Py_True) ||
+      !set_obj(d, "wsgi.file_wrapper", ctx.file_wrapper.get()) ||
+      !set_str(d, "SCRIPT_NAME", "") || !set_str(d, "SERVER_SOFTWARE", "subcorn"))
+    return {};
+  return env;
+}
+
+void run_wsgi(AppContext& ctx, PyObject* environ_template, Exchange* ex,
+              const http::RequestHead& head, std::string_view body,
+              const ConnectionInfo& conn) {
+  ModuleState* st = ctx.st;
+  bool failed = true;
+  auto* sr = PyObject_New(StartResponseObject, st->start_response_type);
+  if (!sr) {
+    log_app_exception(ctx, "Could not start the request");
+    ex->app_finished(true);
+    return;
+  }
+  sr->ex = ex;
+  sr->status = nullptr;
+  sr->headers = nullptr;
+  sr->headers_sent = false;
+  Ref start_response = Ref::steal(reinterpret_cast<PyObject*>(sr));
+
+  Ref environ = build_environ(ctx, environ_template, head, body, conn);
+  Ref result;
+  if (environ) {
+    PyObject* args[] = {environ.get(), start_response.get()};
+    result = Ref::steal(PyObject_Vectorcall(ctx.app.get(), args, 2, nullptr));
+  }
+  if (result) {
+    int sent = try_send_file(ctx, sr, result.get());
+    if (sent == 1) {
+      failed = false;
+    } else if (sent == 0) {
+      failed = !write_iterable(sr, result.get());
+    }
+    if (failed) log_app_exception(ctx, "Exception in WSGI application");
+    // PEP 3333: close() is called whatever happened.
+    if (PyObject_HasAttrWithError(result.get(), st->s_close) == 1) {
+      Ref r = Ref::steal(PyObject_CallMethodNoArgs(result.get(), st->s_close));
+      if (!r) {
+        log_app_exception(ctx, "Exception closing the WSGI response");
+        failed = true;
+      }
+    }
+    PyErr_Clear();
+  } else {
+    log_app_exception(ctx, "Exception in WSGI application");
+  }
+  sr->ex = nullptr;
+  ex->app_finished(failed);
+}
+
+}  // namespace subcorn::py
