@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve on this inherited socket file descriptor")
     p.add_argument("--workers", type=int, default=int(_env("workers", default_workers())),
                    help="number of worker interpreters (default: CPU count, %(default)s)")
+    p.add_argument("--threads", type=int, default=int(_env("threads", 1)),
+                   help="WSGI: threads per worker interpreter, so a view that waits on "
+                        "a database does not hold up the others (default: 1)")
     p.add_argument("--app-dir", default=_env("app_dir", "."),
                    help="look for APP in this directory (default: current directory)")
     p.add_argument("--lifespan", choices=[m.value for m in Lifespan],
@@ -91,7 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = Config(
             app=args.app, factory=args.factory, host=args.host, port=args.port,
-            uds=args.uds, fd=args.fd, workers=args.workers, app_dir=args.app_dir,
+            uds=args.uds, fd=args.fd, workers=args.workers, threads=args.threads,
+            app_dir=args.app_dir,
             lifespan=Lifespan(args.lifespan), interface=Interface(args.interface),
             root_path=args.root_path,
             timeout_keep_alive=args.timeout_keep_alive,

@@ -50,6 +50,7 @@ class Config:
     uds: str | None = None
     fd: int | None = None
     workers: int = dataclasses.field(default_factory=default_workers)
+    threads: int = 1
     app_dir: str = "."
     lifespan: Lifespan = Lifespan.AUTO
     interface: Interface = Interface.AUTO
@@ -68,6 +69,8 @@ class Config:
             raise ConfigError(
                 f'Import string "{self.app}" must be in format "<module>:<attribute>".'
             )
+        if self.threads < 1:
+            raise ConfigError(f"--threads must be at least 1, not {self.threads}")
         if self.workers < 1:
             raise ConfigError(f"--workers must be at least 1, not {self.workers}")
         if not 0 <= self.port <= 65535:
@@ -116,6 +119,7 @@ class Config:
             "uds": self.uds,
             "fd": self.fd,
             "workers": self.workers,
+            "threads": self.threads,
             "backlog": self.backlog,
             "limit_concurrency": self.limit_concurrency or 0,
             "timeout_keep_alive": self.timeout_keep_alive,

@@ -231,7 +231,10 @@ void Connection::start_app() {
   counted_in_flight_ = true;
   app_running_ = true;
   in_dispatch_ = true;
-  if (shard_.app().wsgi) {
+  if (shard_.app().wsgi && shard_.workers().running()) {
+    busy_.store(true);
+    shard_.workers().submit([this] { run_wsgi_job(); });
+  } else if (shard_.app().wsgi) {
     py::run_wsgi(shard_.app(), shard_.scope_template(), this, parser_.head(), body_, info_);
   } else {
     cycle_ = py::start_http_cycle(shard_.app(), shard_.scope_template(), this, parser_.head(), info_);
@@ -240,7 +243,38 @@ void Connection::start_app() {
   if (!app_running_) complete_app(app_failed_);  // it finished inside the call
 }
 
+// On a worker thread, with the interpreter's GIL held. Connections are only
+// touched with that GIL held (the shard thread holds it in on_poll and runs no
+// Python code on a WSGI connection's path), so the GIL is what serialises the
+// worker and the shard here.
+void Connection::run_wsgi_job() {
+  py::run_wsgi(shard_.app(), shard_.scope_template(), this, parser_.head(), body_, info_);
+  // Nothing of this connection is touched after app_finished(), which
+  // cleared busy_: the shard may free it once this thread lets go of the GIL.
+}
+
+void Connection::release_drain_waiter() {
+  if (!busy_.load()) return;
+  {
+    std::lock_guard lock(drain_mutex_);
+    waiting_for_drain_ = false;
+  }
+  drain_cv_.notify_all();
+}
+
+void Connection::wait_drained() {
+  {
+    std::lock_guard lock(drain_mutex_);
+    waiting_for_drain_ = true;
+  }
+  Py_BEGIN_ALLOW_THREADS
+  std::unique_lock lock(drain_mutex_);
+  drain_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return !waiting_for_drain_; });
+  Py_END_ALLOW_THREADS
+}
+
 void Connection::app_finished(bool failed) {
+  busy_.store(false);
   app_running_ = false;
   if (in_dispatch_) {  // start_app finishes the job
     app_failed_ = failed;
@@ -412,6 +446,10 @@ py::Exchange::Sent Connection::send_body(std::string_view data, bool more, const
     if (cycle_) py::cycle_wake_receive(cycle_.get());
   }
   if (!flush()) return Sent::Gone;
+  // A worker thread can wait for a slow client (the shard thread flushes);
+  // the shard thread itself buffers instead.
+  while (busy_.load() && !closed() && out_.size() - out_pos_ >= OUTPUT_HIGH_WATER) wait_drained();
+  if (closed()) return Sent::Gone;
   if (out_.size() - out_pos_ >= OUTPUT_HIGH_WATER) return Sent::Blocked;
   return Sent::Done;
 }
@@ -454,6 +492,7 @@ bool Connection::flush() {
   }
   out_.clear();
   out_pos_ = 0;
+  release_drain_waiter();
   if (want_write_) {
     want_write_ = false;
     update_interest();
@@ -599,6 +638,7 @@ void Connection::close() {
   ::close(fd_);
   fd_ = -1;
   client_gone_ = true;
+  release_drain_waiter();
   if (counted_in_flight_) {
     counted_in_flight_ = false;
     shard_.release_request_slot();

@@ -5,7 +5,10 @@
 // and writes it, and keeps the keep-alive and timeout rules.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 #include "http/request_parser.h"
@@ -25,6 +28,8 @@ class Connection final : public py::Exchange {
 
   int fd() const noexcept { return fd_; }
   bool closed() const noexcept { return fd_ < 0; }
+  // A worker thread is running the app for this connection.
+  bool busy() const noexcept { return busy_.load(); }
   size_t slot = 0;  // index in the shard's table
 
   void on_events(uint32_t events);
@@ -64,6 +69,9 @@ class Connection final : public py::Exchange {
   void close_gracefully();
   void close();
   void log_access();
+  void run_wsgi_job();
+  void wait_drained();
+  void release_drain_waiter();
 
   Shard& shard_;
   int fd_;
@@ -114,6 +122,11 @@ class Connection final : public py::Exchange {
   double last_activity_ = 0;     // for the keep-alive timeout
   double request_began_ = 0;     // first byte of a head, for the header timeout
   bool draining_ = false;
+  std::atomic<bool> busy_{false};
+  // A worker thread waits here (without the GIL) for a slow client to read.
+  std::mutex drain_mutex_;
+  std::condition_variable drain_cv_;
+  bool waiting_for_drain_ = false;
   bool linger_ = false;          // close with a lingering close (after an error)
   bool lingering_ = false;       // writing is shut; input is read and dropped
   double linger_began_ = 0;

@@ -14,6 +14,7 @@ struct Settings {
   std::string uds;           // serve on this unix socket instead of host:port
   int fd = -1;               // serve on this inherited socket instead
   int workers = 1;
+  int threads = 1;           // WSGI: threads per interpreter (1: on the shard thread)
   int backlog = 2048;
   long limit_concurrency = 0;           // 0: no limit; beyond it, 503
   double timeout_keep_alive = 5.0;      // idle keep-alive connections close

@@ -171,7 +171,8 @@ PyObject* Shard::serve(PyObject* module, PyObject* app, PyObject* loop, PyObject
     app_.bytes_io = py::Ref::steal(PyObject_GetAttrString(io.get(), "BytesIO"));
     app_.file_wrapper = py::Ref::steal(PyObject_GetAttrString(wsgi_module.get(), "FileWrapper"));
     if (!app_.bytes_io || !app_.file_wrapper) return nullptr;
-    scope_template_ = py::make_wsgi_environ_template(app_, false);
+    scope_template_ = py::make_wsgi_environ_template(app_, settings().threads > 1);
+    if (settings().threads > 1) workers_.start(settings().threads);
   } else {
     scope_template_ = py::make_scope_template(app_);
   }
@@ -190,6 +191,7 @@ PyObject* Shard::serve(PyObject* module, PyObject* app, PyObject* loop, PyObject
   py::Ref ran = py::Ref::steal(PyObject_CallMethod(loop, "run_forever", nullptr));
   py::Ref removed = py::Ref::steal(PyObject_CallMethod(loop, "remove_reader", "O", epfd.get()));
   if (!removed) PyErr_Clear();
+  workers_.stop();  // lets the requests they run finish
   // Whatever is left after the grace period is closed now.
   std::vector<Connection*> left;
   for (auto& c : table_) left.push_back(c.get());
@@ -221,7 +223,8 @@ void Shard::on_poll() {
     }
   }
   flush_access_log();
-  graveyard_.clear();
+  // A connection a worker thread still answers on is freed once it is done.
+  std::erase_if(graveyard_, [](const std::unique_ptr<Connection>& c) { return !c->busy(); });
   if (draining_ && table_.empty() && !loop_stopped_) {
     loop_stopped_ = true;
     py::Ref r = py::Ref::steal(PyObject_CallMethodNoArgs(app_.loop.get(), app_.st->s_stop));

@@ -15,6 +15,7 @@
 #include "http/response.h"
 #include "io/poller.h"
 #include "py/app_context.h"
+#include "py/worker_threads.h"
 #include "server/settings.h"
 
 namespace subcorn::server {
@@ -50,6 +51,7 @@ class Shard {
   // --- for connections (shard thread) ---
   io::Poller& poller() noexcept { return poller_; }
   py::AppContext& app() noexcept { return app_; }
+  py::WorkerThreads& workers() noexcept { return workers_; }
   // The ASGI scope's template, or the WSGI environ's.
   PyObject* scope_template() const noexcept { return scope_template_.get(); }
   std::string_view date() { return date_.now(); }
@@ -94,6 +96,7 @@ class Shard {
   double now_ = 0;
   py::AppContext app_;
   py::Ref scope_template_;
+  py::WorkerThreads workers_;  // WSGI with --threads > 1
   std::vector<std::unique_ptr<Connection>> table_;
   std::vector<std::unique_ptr<Connection>> graveyard_;  // freed after the poll
   std::string access_log_;
