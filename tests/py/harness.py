@@ -55,10 +55,12 @@ def base_command() -> list[str]:
 
 
 def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for a server process: ours without any SUBCORN_*/UVICORN_*
-    variable (so only what a test sets reaches the server's flag parsing)."""
+    """The environment for a server process: ours without the SUBCORN_*/UVICORN_*
+    variables that could be read as flags (so a server gets only the flags its
+    test gives). The dev environment's own SUBCORN_DEV_* (where the dev build of
+    the extension is) are kept."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SUBCORN_", "UVICORN_"))}
+           if k.startswith("SUBCORN_DEV_") or not k.startswith(("SUBCORN_", "UVICORN_"))}
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra or {})
     return env
