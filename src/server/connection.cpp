@@ -188,8 +188,9 @@ void Connection::update_interest() {
   if (closed()) return;
   // Stop reading while a request's unread body or the pipelined backlog is
   // large; resume once the app has taken it.
+  // (A WSGI request's body is read whole before its app starts: no pause.)
   bool backlog = !lingering_ && ((in_.size() - in_pos_) >= INPUT_HIGH_WATER ||
-                                 (request_active_ && body_.size() >= INPUT_HIGH_WATER));
+                                 (app_running_ && body_.size() >= INPUT_HIGH_WATER));
   reading_paused_ = backlog;
   uint32_t want = (backlog ? 0u : static_cast<uint32_t>(EPOLLIN | EPOLLRDHUP)) |
                   (want_write_ ? static_cast<uint32_t>(EPOLLOUT) : 0u);

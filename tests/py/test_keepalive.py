@@ -77,16 +77,15 @@ def test_keep_alive_timeout_restarts_per_request(server):
 def test_slow_header_client_is_disconnected(server):
     # uvicorn starts no timer until a whole request has arrived, so a client
     # that sends half a head and stalls holds the connection forever. subcorn
-    # must bound it (a header timeout of at most the keep-alive timeout plus a
-    # few seconds): answer 408 or just close.
-    s = server(APP, "--timeout-keep-alive", "1")
+    # bounds it with --timeout-request-header (default 10 s): 408, then close.
+    s = server(APP, "--timeout-keep-alive", "1", "--timeout-request-header", "2")
     with RawConn(s.port) as c:
         c.send(b"GET /slow HTTP/1.1\r\nHost: testserver\r\nX-Partial: ")
         closed_after = c.closed_within(10)
         answered = c.buf
     assert closed_after is not None, "half-sent request head held the connection open for 10 s"
-    if answered:
-        assert parse_status(answered)[1] == 408, answered
+    assert 1.5 <= closed_after <= 5, closed_after
+    assert parse_status(answered)[1] == 408, answered
 
 
 @pytest.mark.subcorn_only

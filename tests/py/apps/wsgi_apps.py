@@ -1,0 +1,131 @@
+"""WSGI fixture apps for test_wsgi.py: one function per behaviour."""
+
+import json
+import os
+import sys
+import threading
+import time
+
+
+def environ_echo(environ, start_response):
+    """The environ as JSON (non-str values as their repr or type name)."""
+    out = {}
+    for key, value in environ.items():
+        if isinstance(value, (str, bool, int)) or value is None:
+            out[key] = value
+        elif isinstance(value, tuple):
+            out[key] = list(value)
+        else:
+            out[key] = type(value).__name__
+    out["errors_is_stderr"] = environ["wsgi.errors"] is sys.stderr
+    body = json.dumps(out).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
+def input_methods(environ, start_response):
+    """Reads wsgi.input with the method named by the path."""
+    stream = environ["wsgi.input"]
+    how = environ["PATH_INFO"].strip("/")
+    if how == "read":
+        result = [stream.read().decode()]
+    elif how == "read-sized":
+        parts = []
+        while chunk := stream.read(3):
+            parts.append(chunk.decode())
+        result = parts
+    elif how == "readline":
+        result = [stream.readline().decode(), stream.readline().decode()]
+    elif how == "readlines":
+        result = [line.decode() for line in stream.readlines()]
+    else:
+        result = [line.decode() for line in stream]
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(result).encode()]
+
+
+def exc_info_before_headers(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    try:
+        raise ValueError("changed my mind")
+    except ValueError:
+        start_response("503 Service Unavailable", [("Content-Type", "text/plain")],
+                       sys.exc_info())
+    return [b"replaced"]
+
+
+def exc_info_after_headers(environ, start_response):
+    write = start_response("200 OK", [("Content-Type", "text/plain")])
+    write(b"partial")
+    try:
+        raise ValueError("too late")
+    except ValueError:
+        start_response("500 Internal Server Error", [], sys.exc_info())
+    return [b"never"]
+
+
+def uses_write(environ, start_response):
+    write = start_response("200 OK", [("Content-Type", "text/plain")])
+    write(b"one ")
+    write(b"two ")
+    return [b"three"]
+
+
+class ClosingBody:
+    """A response iterable that records close(), optionally failing mid-way."""
+
+    def __init__(self, marker, fail):
+        self.marker = marker
+        self.fail = fail
+
+    def __iter__(self):
+        yield b"first "
+        if self.fail:
+            raise RuntimeError("iteration failed")
+        yield b"second"
+
+    def close(self):
+        with open(self.marker, "a") as f:
+            f.write("closed\n")
+
+
+def closing(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return ClosingBody(os.environ["WSGI_CLOSE_MARKER"], environ["PATH_INFO"] == "/fail")
+
+
+def file_wrapper(environ, start_response):
+    f = open(os.environ["WSGI_FILE"], "rb")
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    return environ["wsgi.file_wrapper"](f)
+
+
+def streaming(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return (f"part {i}\n".encode() for i in range(4))
+
+
+def raises(environ, start_response):
+    if environ["PATH_INFO"] == "/boom":
+        raise KeyError("wsgi boom")
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"fine"]
+
+
+def slow(environ, start_response):
+    """Blocks like a view waiting on a database; says which thread ran it."""
+    if environ["PATH_INFO"] == "/slow":
+        time.sleep(1.0)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [threading.current_thread().name.encode()]
+
+
+class ClassApp:
+    """PEP 3333 allows a class: the instance is the response iterable."""
+
+    def __init__(self, environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        self.body = b"class app"
+
+    def __iter__(self):
+        yield self.body

@@ -1,0 +1,239 @@
+"""`subcorn check APP`: the compatibility probe (python/subcorn/check.py).
+
+Each test runs `python3.14 -m subcorn check` as a subprocess against a fixture
+app in apps/check_*.py. Some fixtures need Debian packages of libraries that
+refuse sub-interpreters or lose their accelerators there (python3-yaml,
+python3-psycopg-c, python3-sqlalchemy-ext, python3-cryptography,
+python3-psycopg2): the dev root installs them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from harness import APPS, HERE, server_env
+
+pytestmark = pytest.mark.subcorn_only
+
+REFUSED = "does not support loading in subinterpreters"
+
+# The keys of `subcorn check --json`, as docs/compatibility.md lists them.
+TOP_KEYS = {"schema", "compatible", "exit_code", "app", "verdict", "reason", "failure",
+            "extension_modules", "slower_paths", "requests", "notes", "interface", "python",
+            "interpreter_config", "seconds", "output"}
+FAILURE_KEYS = {"stage", "error", "module", "package", "version", "system_package", "message",
+                "path", "where", "traceback"}
+EXTENSION_KEYS = {"module", "origin", "package", "version", "system_package", "stdlib",
+                  "subinterpreters"}
+SLOWER_KEYS = {"module", "package", "what", "effect", "message"}
+REQUEST_KEYS = {"path", "status", "error", "ok"}
+
+
+def check(app: str, *flags: str, env: dict[str, str] | None = None,
+          timeout: float = 90) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "subcorn", "check", app, "--app-dir", str(APPS), *flags]
+    return subprocess.run(cmd, env=server_env(env), cwd=HERE, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def check_json(app: str, *flags: str, **kw) -> tuple[int, dict]:
+    done = check(app, "--json", *flags, **kw)
+    assert done.stdout.strip(), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def slower_modules(report: dict) -> list[str]:
+    return [s["module"] for s in report["slower_paths"]]
+
+
+def test_pure_asgi_app_is_compatible():
+    done = check("check_pure:app")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("compatible: serves in interpreters mode\n")
+
+
+def test_fastapi_needs_worker_processes_and_names_pydantic_core():
+    done = check("check_fastapi:app")
+    assert done.returncode == 3, done.stdout + done.stderr
+    headline = done.stdout.splitlines()[0]
+    assert headline.startswith("needs worker processes: pydantic_core._pydantic_core (package ")
+    assert "package pydantic_core" in headline or "package pydantic-core" in headline
+    assert headline.endswith(REFUSED)
+    # CPython's own message, word for word.
+    assert (f"CPython: ImportError: module pydantic_core._pydantic_core {REFUSED}"
+            in done.stdout)
+    assert "check_fastapi.py:3" in done.stdout  # the app's line that pulled it in
+
+
+def test_fastapi_json_failure():
+    code, report = check_json("check_fastapi:app")
+    assert code == 3
+    assert report["verdict"] == "needs-processes" and report["compatible"] is False
+    failure = report["failure"]
+    assert failure["stage"] == "import"
+    assert failure["module"] == "pydantic_core._pydantic_core"
+    assert failure["package"].replace("-", "_") == "pydantic_core"
+    assert failure["message"] == f"ImportError: module pydantic_core._pydantic_core {REFUSED}"
+    listed = {x["module"]: x["subinterpreters"] for x in report["extension_modules"]}
+    assert listed["pydantic_core._pydantic_core"] is False
+
+
+def test_cpython_short_name_is_mapped_to_the_module_and_its_package():
+    # psycopg2's extension calls itself "_psycopg" in CPython's message.
+    code, report = check_json("check_psycopg2:app")
+    assert code == 3
+    failure = report["failure"]
+    assert failure["module"] == "psycopg2._psycopg"
+    assert failure["package"] == "psycopg2"
+    assert failure["message"] == f"ImportError: module _psycopg {REFUSED}"
+
+
+def test_sqlalchemy_is_compatible_but_without_its_cyextension():
+    done = check("check_sqlalchemy:app")
+    assert done.returncode == 0, done.stdout + done.stderr
+    slower = done.stdout.split("Slower paths", 1)[1]
+    assert "sqlalchemy.cyextension" in slower
+    code, report = check_json("check_sqlalchemy:app")
+    assert code == 0
+    assert any(m.startswith("sqlalchemy.cyextension.") for m in slower_modules(report))
+    assert "greenlet._greenlet" in slower_modules(report)
+    listed = {x["module"]: x for x in report["extension_modules"]}
+    assert listed["_sqlite3"]["subinterpreters"] is True and listed["_sqlite3"]["stdlib"]
+
+
+def test_quietly_missing_accelerators_are_slower_paths():
+    code, report = check_json("check_accelerators:app", "--exercise", "/")
+    assert code == 0, report["reason"]
+    modules = slower_modules(report)
+    assert "psycopg_c.pq" in modules
+    assert "yaml._yaml" in modules
+    for slower in report["slower_paths"]:
+        assert slower["message"].endswith(REFUSED)
+    # The request still works, on the pure-Python paths.
+    assert report["requests"] == [{"path": "/", "status": 200, "error": None, "ok": True}]
+
+
+def test_library_that_fails_on_first_use_is_caught_at_import():
+    # `import cryptography` works; its Rust core is refused when first used.
+    code, report = check_json("check_cryptography:app")
+    assert code == 3
+    assert report["failure"]["stage"] == "first-use"
+    assert report["failure"]["module"] == "cryptography.hazmat.bindings._rust"
+
+
+@pytest.mark.parametrize("app, reason", [
+    ("check_nope:app", 'Could not import module "check_nope".'),
+    ("check_pure:nope", 'Attribute "nope" not found in module "check_pure".'),
+    ("nocolon", "must be in format"),
+    ("check_raises:app", "RuntimeError: this app is broken"),
+])
+def test_an_app_that_cannot_be_imported_exits_1_with_one_line(app, reason):
+    done = check(app)
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1, done.stdout
+    assert lines[0].startswith("cannot import the app: ") and reason in lines[0]
+
+
+def test_lazy_import_fails_only_when_exercised():
+    done = check("check_lazy:app")
+    assert done.returncode == 0, done.stdout + done.stderr
+    code, report = check_json("check_lazy:app", "--exercise", "/", "/lazy")
+    assert code == 3
+    failure = report["failure"]
+    assert (failure["stage"], failure["path"], failure["module"]) == (
+        "request", "/lazy", "uvloop.loop")
+    assert failure["message"] == f"ImportError: module uvloop.loop {REFUSED}"
+    statuses = {r["path"]: r["status"] for r in report["requests"]}
+    assert statuses["/"] == 200
+
+
+def test_failure_only_in_a_sub_interpreter_without_an_extension_to_blame():
+    # signal.signal works only in a main interpreter: the probe compares.
+    code, report = check_json("check_signal:app")
+    assert code == 3
+    assert report["failure"]["module"] is None
+    assert "signal only works in main thread of the main interpreter" in report["failure"]["error"]
+    code, report = check_json("check_lazy:app", "--exercise", "/signal")
+    assert code == 3
+    assert report["failure"]["path"] == "/signal"
+
+
+def test_an_app_bug_is_not_a_sub_interpreter_problem():
+    code, report = check_json("check_lazy:app", "--exercise", "/broken")
+    assert code == 0, report["reason"]
+    assert report["requests"][0]["ok"] is False
+    assert any("/broken" in note and "main interpreter too" in note for note in report["notes"])
+
+
+def test_wsgi_app_is_exercised_through_wsgi():
+    code, report = check_json("check_flask:app", "--exercise", "/")
+    assert code == 0, report["reason"]
+    assert report["interface"] == "wsgi"
+    assert report["requests"] == [{"path": "/", "status": 200, "error": None, "ok": True}]
+
+
+def test_factory():
+    code, report = check_json("check_pure:make_app", "--factory", "--exercise", "/")
+    assert code == 0, report["reason"]
+    assert report["requests"][0]["status"] == 200
+
+
+def test_json_has_the_documented_keys():
+    code, report = check_json("check_lazy:app", "--exercise", "/lazy")
+    assert code == 3
+    assert set(report) == TOP_KEYS
+    assert report["schema"] == 1 and report["exit_code"] == 3
+    assert set(report["failure"]) == FAILURE_KEYS
+    assert all(set(x) == EXTENSION_KEYS for x in report["extension_modules"])
+    assert all(set(r) == REQUEST_KEYS for r in report["requests"])
+    code, report = check_json("check_sqlalchemy:app")
+    assert set(report) == TOP_KEYS and report["failure"] is None
+    assert report["slower_paths"] and all(set(s) == SLOWER_KEYS for s in report["slower_paths"])
+    # The probe ran in an interpreter configured like a shard's.
+    assert report["interpreter_config"] == {
+        "use_main_obmalloc": False, "allow_fork": False, "allow_exec": False,
+        "allow_threads": True, "allow_daemon_threads": True,
+        "check_multi_interp_extensions": True, "gil": "own"}
+
+
+def test_a_hanging_import_times_out():
+    done = check("check_hang:app", "--timeout", "1")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "timed out after 1 s" in done.stdout
+
+
+def test_the_check_process_never_imports_the_app(tmp_path):
+    pid_file = tmp_path / "pids"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "subcorn", "check", "check_pure:app", "--app-dir", str(APPS)],
+        env=server_env({"SUBCORN_CHECK_PID_FILE": str(pid_file)}), cwd=HERE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, out + err
+    pids = {int(line) for line in pid_file.read_text().split()}
+    assert pids, "the app was never imported"
+    assert proc.pid not in pids
+
+
+def test_probe_api_leaves_the_calling_process_alone(tmp_path, monkeypatch):
+    # What a server does before choosing its mode (--mode auto).
+    from subcorn.check import probe
+    from subcorn.config import Config
+
+    pid_file = tmp_path / "pids"
+    monkeypatch.setenv("SUBCORN_CHECK_PID_FILE", str(pid_file))
+    result = probe(Config(app="check_pure:app", app_dir=str(APPS), workers=1))
+    assert result.compatible and result.exit_code == 0
+    assert "check_pure" not in sys.modules
+    assert os.getpid() not in {int(line) for line in pid_file.read_text().split()}
+
+    result = probe(Config(app="check_fastapi:app", app_dir=str(APPS), workers=1))
+    assert not result.compatible and result.verdict == "needs-processes"
+    assert result.failure is not None and result.failure.module == "pydantic_core._pydantic_core"
+    assert "check_fastapi" not in sys.modules

@@ -1,0 +1,219 @@
+"""Native WSGI (PEP 3333): the environ, wsgi.input, start_response with
+exc_info, write(), the response iterable and its close(), file_wrapper,
+--interface detection and --threads."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import os
+import time
+
+import httpx
+import pytest
+
+from harness import TRACEBACK, raw_exchange
+
+pytestmark = pytest.mark.subcorn_only
+
+
+def wait_for_log(s, text, probe=None, timeout=5.0):
+    """Waits until `text` is in the server's stderr (or `probe()` is true):
+    shards log concurrently with the first responses."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (probe() if probe else text in s.stderr):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not seen within {timeout}s:\n{s.stderr}")
+
+
+def test_environ_has_every_required_key(server):
+    s = server("wsgi_apps:environ_echo", "--root-path", "/mount")
+    r = httpx.post(f"{s.url}/mount/caf%C3%A9/x?a=1&b=%20", content=b"12345",
+                   headers={"Content-Type": "text/x-test", "X-Custom": "yes"})
+    env = r.json()
+    assert r.status_code == 200
+    assert env["REQUEST_METHOD"] == "POST"
+    assert env["SCRIPT_NAME"] == "/mount"
+    # PEP 3333: PATH_INFO holds the decoded bytes as latin-1 text.
+    assert env["PATH_INFO"] == "/café/x".encode().decode("latin-1")
+    assert env["QUERY_STRING"] == "a=1&b=%20"
+    assert env["CONTENT_TYPE"] == "text/x-test"
+    assert env["CONTENT_LENGTH"] == "5"
+    assert env["SERVER_NAME"] == "127.0.0.1"
+    assert env["SERVER_PORT"] == str(s.port)
+    assert env["SERVER_PROTOCOL"] == "HTTP/1.1"
+    assert env["REMOTE_ADDR"] == "127.0.0.1"
+    assert env["HTTP_X_CUSTOM"] == "yes"
+    assert "HTTP_CONTENT_TYPE" not in env and "HTTP_CONTENT_LENGTH" not in env
+    assert env["wsgi.version"] == [1, 0]
+    assert env["wsgi.url_scheme"] == "http"
+    assert env["wsgi.input"] == "BytesIO"
+    assert env["errors_is_stderr"] is True
+    assert env["wsgi.multithread"] is False
+    assert env["wsgi.multiprocess"] is True
+    assert env["wsgi.run_once"] is False
+    assert env["wsgi.file_wrapper"] == "type"
+
+
+def test_header_with_underscore_is_dropped_and_repeats_joined(server):
+    s = server("wsgi_apps:environ_echo")
+    raw = (b"GET / HTTP/1.1\r\nHost: t\r\nX_Spoof: 1\r\nX-Multi: a\r\nX-Multi: b\r\n"
+           b"Connection: close\r\n\r\n")
+    ex = raw_exchange(s.port, raw, timeout=5)
+    body = ex.data.split(b"\r\n\r\n", 1)[1]
+    assert b'"HTTP_X_SPOOF"' not in body
+    assert b'"HTTP_X_MULTI": "a,b"' in body
+
+
+@pytest.mark.parametrize("how, expected", [
+    ("read", ["line one\nline two\nend"]),
+    ("read-sized", ["lin", "e o", "ne\n", "lin", "e t", "wo\n", "end"]),
+    ("readline", ["line one\n", "line two\n"]),
+    ("readlines", ["line one\n", "line two\n", "end"]),
+    ("iterate", ["line one\n", "line two\n", "end"]),
+])
+def test_wsgi_input_methods(server, how, expected):
+    s = server("wsgi_apps:input_methods")
+    r = httpx.post(f"{s.url}/{how}", content=b"line one\nline two\nend")
+    assert r.json() == expected
+
+
+def test_chunked_request_body_reaches_wsgi_input(server):
+    s = server("wsgi_apps:input_methods")
+    raw = (b"POST /read HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+           b"Connection: close\r\n\r\n4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n")
+    ex = raw_exchange(s.port, raw, timeout=5)
+    assert ex.data.split(b"\r\n\r\n", 1)[1] == b'["abcdefg"]'
+
+
+def test_large_body_sha(server):
+    s = server("wsgi_apps:input_methods")
+    payload = os.urandom(3 * 1024 * 1024)
+    r = httpx.post(f"{s.url}/read", content=payload.hex().encode(), timeout=30)
+    assert hashlib.sha256(r.json()[0].encode()).hexdigest() == hashlib.sha256(
+        payload.hex().encode()).hexdigest()
+
+
+def test_exc_info_before_headers_replaces_the_response(server):
+    s = server("wsgi_apps:exc_info_before_headers")
+    r = httpx.get(s.url)
+    assert r.status_code == 503
+    assert r.text == "replaced"
+
+
+def test_exc_info_after_headers_reraises_and_closes(server):
+    s = server("wsgi_apps:exc_info_after_headers")
+    ex = raw_exchange(s.port, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", timeout=5)
+    assert ex.closed
+    assert ex.data.startswith(b"HTTP/1.1 200 OK")
+    assert b"never" not in ex.data
+    # The body was streamed (chunked) and never terminated.
+    assert not ex.data.endswith(b"0\r\n\r\n")
+    wait_for_log(s, "ValueError: too late")
+    assert s.proc.poll() is None
+
+
+def test_write_callable_then_iterable(server):
+    s = server("wsgi_apps:uses_write")
+    r = httpx.get(s.url)
+    assert r.text == "one two three"
+
+
+def test_single_chunk_gets_content_length_and_generator_is_chunked(server):
+    s = server("wsgi_apps:streaming")
+    r = httpx.get(s.url)
+    assert r.headers.get("transfer-encoding") == "chunked"
+    assert r.text == "".join(f"part {i}\n" for i in range(4))
+    s3 = server("wsgi_apps:raises")
+    r3 = httpx.get(s3.url)
+    assert r3.headers["content-length"] == "4"
+
+
+@pytest.mark.parametrize("path, status, text", [
+    ("/", 200, "first second"),
+    # The failure comes before the first chunk went out (the server holds one
+    # chunk back to know the last): still a clean 500.
+    ("/fail", 500, "Internal Server Error"),
+])
+def test_close_is_always_called(server, tmp_path, path, status, text):
+    marker = tmp_path / "closed.txt"
+    s = server("wsgi_apps:closing", env={"WSGI_CLOSE_MARKER": str(marker)})
+    r = httpx.get(s.url + path)
+    assert (r.status_code, r.text) == (status, text)
+    wait_for_log(s, "closed", lambda: marker.exists() and marker.read_text())
+    assert marker.read_text() == "closed\n"
+    assert httpx.get(s.url).status_code == 200
+
+
+def test_file_wrapper_sends_the_file(server, tmp_path):
+    data = os.urandom(5 * 1024 * 1024 + 17)
+    f = tmp_path / "blob.bin"
+    f.write_bytes(data)
+    s = server("wsgi_apps:file_wrapper", env={"WSGI_FILE": str(f)})
+    with httpx.Client() as client:
+        for _ in range(2):  # twice on one keep-alive connection
+            r = client.get(s.url, timeout=30)
+            assert r.status_code == 200
+            assert r.headers["content-length"] == str(len(data))
+            assert r.content == data
+        head = client.head(s.url)
+        assert head.headers["content-length"] == str(len(data)) and head.content == b""
+
+
+def test_exception_gives_500_traceback_and_keeps_serving(server):
+    s = server("wsgi_apps:raises")
+    r = httpx.get(f"{s.url}/boom")
+    assert r.status_code == 500
+    assert httpx.get(s.url).text == "fine"
+    wait_for_log(s, "KeyError: 'wsgi boom'")
+    assert TRACEBACK in s.stderr and "KeyError: 'wsgi boom'" in s.stderr
+
+
+def test_class_app(server):
+    s = server("wsgi_apps:ClassApp")
+    assert httpx.get(s.url).text == "class app"
+
+
+@pytest.mark.parametrize("app, interface, text", [
+    ("interfaces:wsgi_function", "WSGI", "wsgi function"),
+    ("interfaces:asgi_function", "ASGI", "asgi function"),
+    ("interfaces:asgi_instance", "ASGI", "asgi function"),
+    ("interfaces:django_wsgi", "WSGI", "django via wsgi"),
+    ("interfaces:django_asgi", "ASGI", "django via asgi"),
+    ("interfaces:flask_app", "WSGI", "flask"),
+])
+def test_interface_auto_detection(server, app, interface, text):
+    s = server(app, workers=2)
+    with httpx.Client() as client:
+        for _ in range(4):
+            r = client.get(s.url + "/", headers={"Connection": "close"})
+            assert r.status_code == 200
+            assert r.text == text
+    wait_for_log(s, f"as {interface} (")
+    assert TRACEBACK not in s.stderr, s.stderr
+
+
+def test_interface_flag_overrides_detection(server):
+    s = server("interfaces:flask_app", "--interface", "wsgi")
+    assert httpx.get(s.url).text == "flask"
+    assert "as WSGI (" not in s.stderr  # nothing to detect
+
+
+def test_threads_let_blocking_views_overlap(server):
+    s = server("wsgi_apps:slow", "--threads", "4", workers=1)
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        names = list(pool.map(lambda _: httpx.get(f"{s.url}/slow", timeout=10).text, range(4)))
+    elapsed = time.monotonic() - start
+    assert len(set(names)) == 4, names  # four different threads ran them
+    assert elapsed < 3.0, elapsed  # one thread would take 4 s
+
+
+def test_without_threads_one_worker_runs_views_one_at_a_time(server):
+    s = server("wsgi_apps:slow", workers=1)
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda _: httpx.get(f"{s.url}/slow", timeout=10).text, range(2)))
+    assert time.monotonic() - start >= 1.9
