@@ -9,7 +9,15 @@ import sys
 from collections.abc import Sequence
 
 from subcorn import __version__, _logging
-from subcorn.config import Config, ConfigError, Interface, Lifespan, LogLevel, default_workers
+from subcorn.config import (
+    Config,
+    ConfigError,
+    Interface,
+    Lifespan,
+    LogLevel,
+    Mode,
+    default_workers,
+)
 
 
 def _env(name: str, default: object = None) -> object:
@@ -43,6 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve on this inherited socket file descriptor")
     p.add_argument("--workers", type=int, default=int(_env("workers", default_workers())),
                    help="number of worker interpreters (default: CPU count, %(default)s)")
+    p.add_argument("--mode", choices=[m.value for m in Mode], default=_env("mode", "auto"),
+                   help="interpreters: one process, a sub-interpreter per worker; processes: "
+                        "a process per worker; auto: interpreters when the app loads in a "
+                        "sub-interpreter, else processes (default: auto)")
+    p.add_argument("--max-requests", type=int, default=int(_env("max_requests", 0)),
+                   help="replace a worker after it served this many requests (default: never)")
+    p.add_argument("--max-requests-jitter", type=int,
+                   default=int(_env("max_requests_jitter", 0)),
+                   help="add a random 0..N to --max-requests per worker (default: 0)")
+    p.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, default=int(_env("threads", 1)),
                    help="WSGI: threads per worker interpreter, so a view that waits on "
                         "a database does not hold up the others (default: 1)")
@@ -95,6 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = Config(
             app=args.app, factory=args.factory, host=args.host, port=args.port,
             uds=args.uds, fd=args.fd, workers=args.workers, threads=args.threads,
+            mode=Mode(args.mode), max_requests=args.max_requests,
+            max_requests_jitter=args.max_requests_jitter, supervised=args.supervised,
+            ready_fd=args.ready_fd,
             app_dir=args.app_dir,
             lifespan=Lifespan(args.lifespan), interface=Interface(args.interface),
             root_path=args.root_path,
@@ -115,9 +137,13 @@ def serve(config: Config, logger: object) -> int:
 
     log = _logging.setup(str(config.log_level))
     log.info("Started server process [%d]", os.getpid())
+    if config.mode == Mode.PROCESSES:
+        how = "processes mode (the app in this process's main interpreter)"
+    else:
+        how = "interpreters mode (one process, own-GIL sub-interpreters)"
     log.info(
-        "Serving %s with %d worker%s in interpreters mode (one process, own-GIL sub-interpreters) on %s",
-        config.app, config.workers, "" if config.workers == 1 else "s", config.address,
+        "Serving %s with %d worker%s in %s on %s",
+        config.app, config.workers, "" if config.workers == 1 else "s", how, config.address,
     )
     code, error, interpreters_left = _native.serve(config.engine_settings())
     if code != 0 and error:

@@ -10,6 +10,7 @@ import dataclasses
 import enum
 import json
 import os
+import random
 
 
 class Lifespan(enum.StrEnum):
@@ -22,6 +23,12 @@ class Interface(enum.StrEnum):
     AUTO = "auto"
     ASGI = "asgi"
     WSGI = "wsgi"
+
+
+class Mode(enum.StrEnum):
+    AUTO = "auto"
+    INTERPRETERS = "interpreters"
+    PROCESSES = "processes"
 
 
 class LogLevel(enum.StrEnum):
@@ -51,6 +58,7 @@ class Config:
     fd: int | None = None
     workers: int = dataclasses.field(default_factory=default_workers)
     threads: int = 1
+    mode: Mode = Mode.AUTO
     app_dir: str = "."
     lifespan: Lifespan = Lifespan.AUTO
     interface: Interface = Interface.AUTO
@@ -62,6 +70,11 @@ class Config:
     backlog: int = 2048
     log_level: LogLevel = LogLevel.INFO
     access_log: bool = True
+    max_requests: int = 0
+    max_requests_jitter: int = 0
+    # Set by the supervisor for its children (hidden flags).
+    supervised: bool = False
+    ready_fd: int | None = None
 
     def __post_init__(self) -> None:
         module, sep, attr = self.app.partition(":")
@@ -77,6 +90,10 @@ class Config:
             raise ConfigError(f"--port must be between 0 and 65535, not {self.port}")
         if self.limit_concurrency is not None and self.limit_concurrency < 1:
             raise ConfigError("--limit-concurrency must be at least 1")
+        if self.max_requests < 0 or self.max_requests_jitter < 0:
+            raise ConfigError("--max-requests and --max-requests-jitter must not be negative")
+        if self.supervised and self.mode == Mode.PROCESSES and self.workers != 1:
+            raise ConfigError("a worker process in processes mode runs exactly one worker")
         if self.backlog < 1:
             raise ConfigError("--backlog must be at least 1")
         for name in ("timeout_keep_alive", "timeout_request_header", "timeout_graceful_shutdown"):
@@ -95,6 +112,13 @@ class Config:
             return f"unix:{self.uds}"
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    def effective_max_requests(self) -> int:
+        """--max-requests plus a random share of the jitter, so that workers
+        started together do not all retire at once (as gunicorn does)."""
+        if not self.max_requests:
+            return 0
+        return self.max_requests + random.randint(0, self.max_requests_jitter)
 
     def shard_config(self) -> str:
         """What each shard's interpreter needs, as JSON (only plain data crosses)."""
@@ -126,6 +150,9 @@ class Config:
             "timeout_request_header": self.timeout_request_header,
             "timeout_graceful_shutdown": self.timeout_graceful_shutdown,
             "access_log": self.access_log,
+            "main_interpreter": self.mode == Mode.PROCESSES,
+            "ready_fd": -1 if self.ready_fd is None else self.ready_fd,
+            "max_requests": self.effective_max_requests(),
             "log_info": self.log_level in (LogLevel.INFO, LogLevel.DEBUG, LogLevel.TRACE),
             "shard_config": self.shard_config(),
         }

@@ -33,7 +33,19 @@ bool SubInterpreter::create(std::string* error) {
   return true;
 }
 
+void SubInterpreter::attach_main() {
+  main_only_ = true;
+  main_tstate_ = PyThreadState_New(PyInterpreterState_Main());
+  PyEval_RestoreThread(main_tstate_);
+}
+
 void SubInterpreter::finish(bool end) {
+  if (main_only_) {  // the main interpreter is finalized by the process, not here
+    PyThreadState_Clear(main_tstate_);
+    PyThreadState_DeleteCurrent();
+    main_tstate_ = nullptr;
+    return;
+  }
   if (end) {
     Py_EndInterpreter(tstate_);  // leaves no thread state attached
   } else {

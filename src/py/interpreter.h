@@ -17,6 +17,9 @@ class SubInterpreter {
   // Needs the main interpreter to exist and its GIL to be free to take
   // briefly. On success the new interpreter is attached to this thread.
   bool create(std::string* error);
+  // Instead: attaches this thread to the main interpreter (worker processes
+  // run the app there, for extensions that refuse sub-interpreters).
+  void attach_main();
 
   // With `end` the interpreter is finalized (Py_EndInterpreter: it waits for
   // its non-daemon threads, so only when none is left); without, it is left
@@ -27,6 +30,7 @@ class SubInterpreter {
  private:
   PyThreadState* main_tstate_ = nullptr;  // this thread's state in the main interpreter
   PyThreadState* tstate_ = nullptr;       // this thread's state in the sub-interpreter
+  bool main_only_ = false;                // attach_main(): no sub-interpreter
 };
 
 // The current exception as text with its traceback ("" when none); clears it.

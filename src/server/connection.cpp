@@ -225,6 +225,7 @@ void Connection::prepare_request() {
 }
 
 void Connection::start_app() {
+  shard_.count_request();
   if (!shard_.acquire_request_slot()) {
     send_error_and_close(503);
     return;

@@ -30,6 +30,12 @@ std::string address_text(const io::Listener& l) {
   return "http://" + host + ":" + std::to_string(l.port);
 }
 
+// To the supervisor, when there is one: one line per event.
+void tell_supervisor(int fd, const char* line) {
+  if (fd < 0) return;
+  (void)!::write(fd, line, std::strlen(line));
+}
+
 }  // namespace
 
 Server::Server(Settings settings) : settings_(std::move(settings)) {
@@ -144,10 +150,22 @@ void Server::check_shards(RunResult& result) {
   }
   if (ready == static_cast<int>(shards_.size()) && !announced_ready_ && !stopping_) {
     announced_ready_ = true;
+    tell_supervisor(settings_.ready_fd, "ready\n");
     if (settings_.log_info) log_line("INFO:     ", "Application startup complete (" + std::to_string(ready) +
-                               " interpreter" + (ready == 1 ? "" : "s") + ").");
+                               (settings_.main_interpreter ? " worker" : " interpreter") +
+                               (ready == 1 ? "" : "s") + ").");
     if (settings_.log_info) log_line("INFO:     ", "subcorn running on " + address_text(listener_) +
                                " (Press CTRL+C to quit)");
+  }
+}
+
+void Server::count_request() {
+  if (settings_.max_requests <= 0) return;
+  if (requests_.fetch_add(1) + 1 >= settings_.max_requests && !retire_sent_.exchange(true)) {
+    if (settings_.log_info)
+      log_line("INFO:     ", "Served " + std::to_string(settings_.max_requests) +
+                                 " requests (--max-requests): asking to be replaced.");
+    tell_supervisor(settings_.ready_fd, "retire\n");
   }
 }
 

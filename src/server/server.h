@@ -42,6 +42,8 @@ class Server {
   void notify();          // a shard changed state
   void shard_finished();  // a shard thread is about to end
   std::atomic<long> in_flight{0};
+  // Counts requests for --max-requests; tells the supervisor once to retire us.
+  void count_request();
 
  private:
   void accept_ready();
@@ -61,6 +63,8 @@ class Server {
   bool announced_ready_ = false;
   bool stopping_ = false;
   double watchdog_deadline_ = 0;
+  std::atomic<long> requests_{0};
+  std::atomic<bool> retire_sent_{false};
 };
 
 }  // namespace subcorn::server

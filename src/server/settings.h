@@ -14,7 +14,10 @@ struct Settings {
   std::string uds;           // serve on this unix socket instead of host:port
   int fd = -1;               // serve on this inherited socket instead
   int workers = 1;
-  int threads = 1;           // WSGI: threads per interpreter (1: on the shard thread)
+  int threads = 1;
+  bool main_interpreter = false; // processes mode: the app runs in this process's main interpreter
+  int ready_fd = -1;         // a supervisor's pipe: "ready\n" once serving, "retire\n" after max_requests
+  long max_requests = 0;     // 0: no limit; then ask the supervisor to be replaced           // WSGI: threads per interpreter (1: on the shard thread)
   int backlog = 2048;
   long limit_concurrency = 0;           // 0: no limit; beyond it, 503
   double timeout_keep_alive = 5.0;      // idle keep-alive connections close

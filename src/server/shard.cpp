@@ -117,7 +117,9 @@ void Shard::set_state(State s) {
 void Shard::thread_main() {
   py::SubInterpreter interp;
   std::string error;
-  if (!interp.create(&error)) {
+  if (settings().main_interpreter) {
+    interp.attach_main();
+  } else if (!interp.create(&error)) {
     fail(error);
     server_.shard_finished();
     return;
@@ -278,6 +280,8 @@ void Shard::tick() {
     else c->on_tick(now_);
   }
 }
+
+void Shard::count_request() { server_.count_request(); }
 
 bool Shard::acquire_request_slot() {
   long limit = settings().limit_concurrency;

@@ -61,6 +61,7 @@ class Shard {
   bool listener_is_unix() const noexcept;
   const std::string& listener_path() const noexcept;
   bool acquire_request_slot();
+  void count_request();
   void release_request_slot();
   void connection_closed(Connection* conn);
   bool access_log_enabled() const noexcept;
