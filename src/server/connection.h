@@ -63,6 +63,7 @@ class Connection final : public py::Exchange {
   void finish_head(size_t first_body_size, bool more);
   bool flush();  // false when the connection closed
   bool send_file_part();
+  void wait_writable();
   bool output_pending() const noexcept { return out_pos_ < out_.size() || file_fd_ >= 0; }
   void update_interest();
   void send_error_and_close(int status);
