@@ -1,0 +1,422 @@
+"""Benchmark subcorn against other servers: same app, same cores, wrk on loopback.
+
+Run it in the project's root with `./dev bench [ARGS]` (which runs
+`python3.14 bench/run.py [ARGS]` from the repo root); see --help. Prints one
+Markdown table per scenario and, with --write-docs, keeps them in
+docs/benchmarks.md.
+"""
+
+import argparse
+import os
+import platform
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Run as a script (bench/run.py), so make `bench` importable from the repo root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import servers
+from bench.cputime import snapshot, window_cpu
+from bench.load import Load, LoadError, run_wrk
+
+DOCS = servers.REPO / "docs" / "benchmarks.md"
+BASELINE = "subcorn"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    app: str
+    workers: tuple[int, ...]
+    connections: int
+    server_cpus: str  # taskset -c lists
+    wrk_cpus: str
+    expect_body: bytes | None  # checked once per start, before any load
+    with_native: bool  # whether nginx's fixed `hello` is a fair ceiling here
+    about: str
+
+
+SCENARIOS = {
+    "hello": Scenario(
+        name="hello",
+        app="bench.apps.hello:app",
+        workers=(1,),
+        connections=64,
+        # The server gets core 0 to itself and wrk core 1, so the server's
+        # throughput is not limited by sharing a core with the load generator.
+        server_cpus="0",
+        wrk_cpus="1",
+        expect_body=b"hello",
+        with_native=True,
+        about=(
+            "1 worker, 64 keep-alive connections, `wrk -t1 -c64`; the server pinned to "
+            "core 0 and wrk to core 1 (`taskset -c`). The app (bench/apps/hello.py) "
+            "returns a 5-byte body, so this measures the server's own cost per request."
+        ),
+    ),
+    "cpu": Scenario(
+        name="cpu",
+        app="bench.apps.cpu:app",
+        workers=(1, 2),
+        connections=4,
+        # Two workers need two cores; wrk shares them, which costs little at a few
+        # hundred requests per second.
+        server_cpus="0,1",
+        wrk_cpus="0,1",
+        expect_body=None,
+        with_native=False,
+        about=(
+            "1 worker and then 2 workers, 4 keep-alive connections, `wrk -t1 -c4`; the "
+            "server may use both cores (`taskset -c 0,1`) and wrk shares them. The app "
+            "(bench/apps/cpu.py) does about 5 ms of pure-Python work per request, so one "
+            "worker tops out near 200 req/s; `2w ÷ 1w` shows how well 2 workers scale "
+            "(2.00x is perfect). nginx does not run Python and is left out."
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Sample:
+    rps: float
+    p50_us: float
+    p99_us: float
+    cpu_us_per_request: float
+    errors: int
+    busiest_thread: float  # its share of the server's CPU: 0.5 is two balanced workers
+
+
+@dataclass
+class Series:
+    """One server at one worker count, over all rounds."""
+
+    server: str
+    workers: int
+    samples: list[Sample] = field(default_factory=list)
+    failure: str | None = None  # it could not start: not tried again
+    run_failures: list[str] = field(default_factory=list)
+
+    def median(self, metric: Callable[[Sample], float]) -> float | None:
+        values = [metric(s) for s in self.samples]
+        return statistics.median(values) if values else None
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def measure_once(
+    scenario: Scenario, series: Series, args: argparse.Namespace, workdir: Path, round_no: int
+) -> None:
+    """Start the server, warm it up, load it once while counting its CPU, stop it."""
+    label = f"round {round_no}: {series.server} w{series.workers}"
+    logfile = workdir / f"{scenario.name}-{series.server}-w{series.workers}-r{round_no}.log"
+    try:
+        server = servers.start(
+            series.server, scenario.app, series.workers, scenario.server_cpus,
+            workdir, logfile, args.start_timeout, scenario.expect_body,
+        )  # fmt: skip
+    except servers.Unavailable as exc:
+        series.failure = f"unavailable: {exc}"
+        log(f"{label}: {series.failure}")
+        return
+    except servers.StartError as exc:
+        series.failure = f"failed to start: {exc}"
+        log(f"{label}: {series.failure} (log: {logfile})")
+        return
+
+    def load(seconds: float) -> Load:
+        return Load(scenario.connections, 1, seconds, scenario.wrk_cpus)
+
+    try:
+        if args.warmup > 0:
+            # Lets lazy imports, caches, JITs and late-starting workers settle.
+            run_wrk(server.url, load(args.warmup))
+        before = snapshot(server.proc.pid)
+        result = run_wrk(server.url, load(args.duration))
+        after = snapshot(server.proc.pid)
+        exited = server.proc.poll()
+    except LoadError as exc:
+        series.run_failures.append(str(exc))
+        log(f"{label}: load failed: {exc}")
+        return
+    finally:
+        servers.stop(server)
+    if exited is not None:
+        series.run_failures.append(f"server exited ({exited}) during the run")
+        log(f"{label}: {series.run_failures[-1]}: {servers.last_line(logfile)}")
+        return
+    if result.requests == 0:
+        series.run_failures.append("no request completed")
+        log(f"{label}: no request completed")
+        return
+    cpu = window_cpu(before, after)
+    if cpu.vanished:
+        log(f"{label}: {cpu.vanished} process(es) exited mid-run; their CPU may be missing")
+    sample = Sample(
+        rps=result.rps,
+        p50_us=result.p50_us,
+        p99_us=result.p99_us,
+        cpu_us_per_request=cpu.seconds * 1e6 / result.requests,
+        errors=result.errors,
+        busiest_thread=cpu.busiest_share(),
+    )
+    series.samples.append(sample)
+    log(
+        f"{label}: {sample.rps:,.0f} req/s, p50 {fmt_latency(sample.p50_us)}, "
+        f"p99 {fmt_latency(sample.p99_us)}, {sample.cpu_us_per_request:.1f} us CPU/req"
+        + (f", {sample.errors} errors" if sample.errors else "")
+        + f", CPU split over threads {cpu.split()}"
+    )
+
+
+def run_scenario(
+    scenario: Scenario, names: Sequence[str], args: argparse.Namespace, workdir: Path
+) -> list[Series]:
+    table = [Series(name, workers) for name in names for workers in scenario.workers]
+    for round_no in range(1, args.rounds + 1):
+        # Round robin, and each round starts one server later, so slow drifts in
+        # the machine's load spread over every server instead of hitting one.
+        shift = (round_no - 1) % len(table)
+        for series in table[shift:] + table[:shift]:
+            if series.failure is None:
+                measure_once(scenario, series, args, workdir, round_no)
+    return table
+
+
+# --- the table ------------------------------------------------------------
+
+
+def fmt_latency(us: float) -> str:
+    return f"{us:.0f} µs" if us < 1000 else f"{us / 1000:.2f} ms"
+
+
+def fmt_ratio(value: float | None, base: float | None) -> str:
+    if value is None or not base:
+        return "n/a"
+    return f"{value / base:.2f}x"
+
+
+def markdown_table(scenario: Scenario, table: list[Series], rounds: int) -> str:
+    multi = len(scenario.workers) > 1
+    head = ["server"] + (["workers"] if multi else [])
+    head += ["req/s (median)", "req/s range", "p50", "p99", "CPU/req",
+             "req/s ÷ subcorn", "CPU/req ÷ subcorn"]  # fmt: skip
+    # Per round, not a median: each start deals connections to workers anew.
+    head += ["2w ÷ 1w", "busiest thread, per round"] if multi else []
+    head += ["errors", "ok rounds"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    by_key = {(s.server, s.workers): s for s in table}
+    for series in table:
+        cells = [series.server] + ([str(series.workers)] if multi else [])
+        rps = series.median(lambda s: s.rps)
+        if rps is None:
+            reason = series.failure or "; ".join(dict.fromkeys(series.run_failures)) or "no data"
+            cells.append("**" + reason.replace("|", "\\|") + "**")
+            cells += [""] * (len(head) - len(cells))
+            lines.append("| " + " | ".join(cells) + " |")
+            continue
+        cpu = series.median(lambda s: s.cpu_us_per_request)
+        base = by_key.get((BASELINE, series.workers))
+        base_rps = base.median(lambda s: s.rps) if base else None
+        base_cpu = base.median(lambda s: s.cpu_us_per_request) if base else None
+        values = [s.rps for s in series.samples]
+        cells += [
+            f"{rps:,.0f}",
+            f"{min(values):,.0f}-{max(values):,.0f}" if len(values) > 1 else "-",
+            fmt_latency(series.median(lambda s: s.p50_us) or 0),
+            fmt_latency(series.median(lambda s: s.p99_us) or 0),
+            f"{cpu:.1f} µs",
+            fmt_ratio(rps, base_rps),
+            fmt_ratio(cpu, base_cpu),
+        ]
+        if multi:
+            one = by_key.get((series.server, 1))
+            one_rps = one.median(lambda s: s.rps) if one else None
+            cells.append(fmt_ratio(rps, one_rps) if series.workers != 1 else "")
+            cells.append(" ".join(f"{100 * s.busiest_thread:.0f}%" for s in series.samples))
+        cells += [str(sum(s.errors for s in series.samples)), f"{len(values)}/{rounds}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# --- the record in docs/benchmarks.md -------------------------------------
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    nproc = len(os.sched_getaffinity(0))
+    return (
+        f"`nproc` = {nproc}, {model}, Linux {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def tool_versions(names: Sequence[str]) -> str:
+    parts = [f"{name} {servers.version(name)}" for name in names]
+    try:
+        done = subprocess.run(
+            ["wrk", "-v"], check=False, capture_output=True, text=True, timeout=10
+        )
+        wrk = (done.stdout + done.stderr).split()[1]
+    except OSError, IndexError, subprocess.TimeoutExpired:
+        wrk = "?"
+    parts.append(f"wrk {wrk}")
+    return ", ".join(parts)
+
+
+def scenario_section(
+    scenario: Scenario,
+    table_md: str,
+    table: list[Series],
+    command: str,
+    versions: str,
+    load_before: float,
+) -> str:
+    failures = [
+        f"- {s.server} w{s.workers}: {s.failure or '; '.join(dict.fromkeys(s.run_failures))}"
+        for s in table
+        if s.failure or s.run_failures
+    ]
+    notes = ("\n\nFailures:\n\n" + "\n".join(failures)) if failures else ""
+    return (
+        f"### Scenario `{scenario.name}`\n\n"
+        f"{scenario.about}\n\n"
+        f"- Command: `{command}`\n"
+        f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}\n"
+        f"- Machine: {machine()}\n"
+        # Other work on a shared machine shows up here: 0 is idle, 2 is both cores busy.
+        f"- Load average (1 min) before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f}\n"
+        f"- Versions: {versions}\n\n"
+        f"{table_md}{notes}\n"
+    )
+
+
+def write_docs(path: Path, scenario: str, section: str) -> None:
+    """Replace this scenario's marked section in the docs, or append it."""
+    begin, end = f"<!-- bench:{scenario}:begin -->", f"<!-- bench:{scenario}:end -->"
+    block = f"{begin}\n{section}{end}"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+# --- command line ---------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench/run.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--servers", default=",".join(servers.NAMES),
+        help="comma-separated servers to run (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--scenarios", default=",".join(SCENARIOS),
+        help="comma-separated scenarios to run (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved runs per server; medians reported"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=10, help="seconds of each measured wrk run"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=2, help="seconds of wrk before each measured run"
+    )
+    parser.add_argument(
+        "--start-timeout", type=float, default=30,
+        help="seconds a server may take to answer its first request",
+    )  # fmt: skip
+    parser.add_argument(
+        "--write-docs", action="store_true",
+        help=f"also write each scenario's table into {DOCS.relative_to(servers.REPO)}",
+    )  # fmt: skip
+    parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
+    args = parser.parse_args(argv)
+    args.server_names = _split(parser, "server", args.servers, servers.NAMES)
+    args.scenario_names = _split(parser, "scenario", args.scenarios, tuple(SCENARIOS))
+    if args.rounds < 1 or args.duration <= 0 or args.warmup < 0:
+        parser.error("--rounds must be >= 1, --duration > 0 and --warmup >= 0")
+    return args
+
+
+def _split(
+    parser: argparse.ArgumentParser, what: str, value: str, known: Sequence[str]
+) -> list[str]:
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        parser.error(f"unknown {what}(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+    # Keep the canonical order: subcorn first, nginx last.
+    return [n for n in known if n in names]
+
+
+def check_machine(scenarios: Sequence[Scenario]) -> None:
+    for tool in ("wrk", "taskset"):
+        if shutil.which(tool) is None:
+            sys.exit(f"bench: {tool} not found (run inside the project's root: ./dev bench)")
+    allowed = os.sched_getaffinity(0)
+    for scenario in scenarios:
+        for cpus in (scenario.server_cpus, scenario.wrk_cpus):
+            wanted = {int(c) for c in cpus.split(",")}
+            if not wanted <= allowed:
+                sys.exit(f"bench: scenario {scenario.name} needs cores {cpus}; have {allowed}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    scenarios = [SCENARIOS[name] for name in args.scenario_names]
+    check_machine(scenarios)
+    command = "./dev bench " + shlex.join(sys.argv[1:] if argv is None else argv)
+    workdir = Path(tempfile.mkdtemp(prefix="subcorn-bench-"))
+    failed = False
+    versions: str | None = None
+    for scenario in scenarios:
+        names = args.server_names
+        if not scenario.with_native:
+            names = [n for n in names if n not in servers.NATIVE]
+        log(f"scenario {scenario.name}: {', '.join(names)}, {args.rounds} round(s)")
+        load_before = os.getloadavg()[0]
+        table = run_scenario(scenario, names, args, workdir)
+        table_md = markdown_table(scenario, table, args.rounds)
+        print(f"\n## {scenario.name}\n\n{table_md}\n", flush=True)
+        failed = failed or any(s.failure or s.run_failures for s in table)
+        if args.write_docs:
+            versions = versions or tool_versions(args.server_names)
+            section = scenario_section(scenario, table_md, table, command, versions, load_before)
+            write_docs(DOCS, scenario.name, section)
+            log(f"wrote scenario {scenario.name} to {DOCS}")
+    if args.keep_logs or failed:
+        log(f"server logs kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""The servers under test: their command lines, and starting and stopping them.
+
+Every server is started in its own session (so its whole process tree is one
+process group we can kill), pinned with taskset, and counted as ready only once
+it answers a real HTTP request.
+"""
+
+import contextlib
+import fcntl
+import functools
+import http.client
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+PYTHON = sys.executable  # python3.14 in the project's root: the same for every Python server
+
+# subcorn first: the table's ratios are against it. nginx last: the ceiling.
+NAMES = ("subcorn", "granian", "uvicorn", "hypercorn", "gunicorn", "nginx")
+# Servers that do not run the Python app, only a fixed `hello` response.
+NATIVE = frozenset({"nginx"})
+
+# granian is not packaged by Debian, so it lives in a venv that sees the system
+# packages (same interpreter, same uvloop) and is created once, then reused.
+VENV = Path(os.environ.get("BENCH_VENV", "/opt/bench-venv"))
+VENV_PACKAGES = ("granian",)
+PIP_TIMEOUT = 600
+
+
+class Unavailable(Exception):
+    """The server cannot be run here at all (not installed, no worker class...)."""
+
+
+class StartError(Exception):
+    """The server was launched but did not come up."""
+
+
+def free_port() -> int:
+    # Bind to port 0 and let the kernel choose; the tiny race until the server
+    # binds it is acceptable on a machine where nothing else hunts for ports.
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _venv_python() -> Path:
+    """The venv's python, creating the venv and installing granian if needed."""
+    result = _ensure_venv()
+    if isinstance(result, str):
+        raise Unavailable(result)
+    return result
+
+
+@functools.cache  # once per harness run, failure included: pip is slow to fail
+def _ensure_venv() -> Path | str:
+    python = VENV / "bin" / "python"
+    VENV.parent.mkdir(parents=True, exist_ok=True)
+    # A lock so two harness runs never build the same venv at the same time.
+    with open(VENV.parent / f".{VENV.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if python.exists() and _imports(python, "granian"):
+            return python
+        print(f"bench: installing {' '.join(VENV_PACKAGES)} into {VENV} (once)", file=sys.stderr)
+        steps = [
+            [PYTHON, "-m", "venv", "--system-site-packages", str(VENV)],
+            [str(python), "-m", "pip", "install", "--quiet", *VENV_PACKAGES],
+        ]
+        for argv in steps:
+            try:
+                done = subprocess.run(
+                    argv, check=False, capture_output=True, text=True, timeout=PIP_TIMEOUT
+                )
+            except subprocess.TimeoutExpired:
+                return f"{argv[2]} timed out creating {VENV}"
+            if done.returncode != 0:
+                return f"could not create {VENV}: {done.stderr.strip()[-200:]}"
+    return python
+
+
+def _imports(python: Path | str, module: str) -> bool:
+    try:
+        done = subprocess.run(
+            [str(python), "-c", f"import {module}"], check=False, capture_output=True, timeout=60
+        )
+    except OSError, subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0
+
+
+def gunicorn_worker_class() -> str:
+    """uvicorn's gunicorn worker: the uvicorn-worker package if installed, else
+    the deprecated uvicorn.workers module that uvicorn 0.53 still ships."""
+    if importlib.util.find_spec("gunicorn") is None:
+        raise Unavailable("gunicorn is not installed")
+    for module in ("uvicorn_worker", "uvicorn.workers"):
+        try:
+            if importlib.util.find_spec(module) is not None:
+                return f"{module}.UvicornWorker"
+        except ModuleNotFoundError:
+            continue
+    raise Unavailable("no UvicornWorker: neither uvicorn_worker nor uvicorn.workers")
+
+
+def nginx_config(workdir: Path, workers: int, port: int) -> Path:
+    # keepalive_requests is raised from nginx's default of 1000 so nginx, like
+    # the Python servers, never closes a keep-alive connection mid-run.
+    conf = workdir / "nginx.conf"
+    conf.write_text(f"""\
+worker_processes {workers};
+daemon off;
+pid {workdir}/nginx.pid;
+error_log {workdir}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    keepalive_requests 1000000;
+    server {{
+        listen {HOST}:{port};
+        location / {{
+            default_type text/plain;
+            return 200 "hello";
+        }}
+    }}
+}}
+""")
+    return conf
+
+
+def command(name: str, app: str, workers: int, port: int, workdir: Path) -> list[str]:
+    """The argv that serves `app` (an import string) with `workers` workers on `port`."""
+    addr = ["--host", HOST, "--port", str(port)]
+    quiet = ["--log-level", "warning"]
+    match name:
+        case "subcorn":
+            # subcorn's CLI mirrors uvicorn's flags.
+            return [PYTHON, "-m", "subcorn", app, "--workers", str(workers), *addr,
+                    "--no-access-log", *quiet]  # fmt: skip
+        case "granian":
+            # --http 1: wrk speaks HTTP/1.1 only, so skip granian's h2 sniffing.
+            # Its access log is off by default; say so anyway.
+            return [str(_venv_python()), "-m", "granian", "--interface", "asgi",
+                    "--workers", str(workers), "--no-ws", "--http", "1", *addr,
+                    "--no-access-log", *quiet, app]  # fmt: skip
+        case "uvicorn":
+            return [PYTHON, "-m", "uvicorn", app, "--http", "httptools", "--loop", "uvloop",
+                    "--workers", str(workers), *addr, "--no-access-log", *quiet]  # fmt: skip
+        case "hypercorn":
+            # Access log is off unless --access-logfile is given.
+            return [PYTHON, "-m", "hypercorn", "--workers", str(workers),
+                    "--bind", f"{HOST}:{port}", *quiet, app]  # fmt: skip
+        case "gunicorn":
+            # The worker picks httptools and uvloop itself (http/loop "auto").
+            return [PYTHON, "-m", "gunicorn", "-k", gunicorn_worker_class(), "-w", str(workers),
+                    "--bind", f"{HOST}:{port}", *quiet, app]  # fmt: skip
+        case "nginx":
+            conf = nginx_config(workdir, workers, port)
+            # -e: the error log before the config is read, else nginx tries /var/log/nginx.
+            return ["nginx", "-p", str(workdir), "-c", str(conf),
+                    "-e", str(workdir / "nginx-error.log")]  # fmt: skip
+    raise Unavailable(f"unknown server {name!r}")
+
+
+def server_env() -> dict[str, str]:
+    # The apps are imported as bench.apps.X: the repo root must be importable
+    # whatever each server does with sys.path.
+    path = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+
+
+@dataclass
+class Running:
+    name: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}/"
+
+
+def start(
+    name: str,
+    app: str,
+    workers: int,
+    cpus: str,
+    workdir: Path,
+    log: Path,
+    timeout: float,
+    expect_body: bytes | None = None,
+) -> Running:
+    """Launch a server pinned to `cpus` and wait until it answers 200."""
+    port = free_port()
+    argv = ["taskset", "-c", cpus, *command(name, app, workers, port, workdir)]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            argv, cwd=REPO, env=server_env(), stdin=subprocess.DEVNULL, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    server = Running(name, proc, port, log)
+    try:
+        _wait_ready(server, timeout, expect_body)
+    except BaseException:
+        stop(server)
+        raise
+    return server
+
+
+def _wait_ready(server: Running, timeout: float, expect_body: bytes | None) -> None:
+    # A port that accepts is not enough: a multi-process server may bind in its
+    # supervisor before any worker can answer. Wait for a real 200.
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise StartError(f"exited with code {server.proc.returncode}: {last_line(server.log)}")
+        try:
+            conn = http.client.HTTPConnection(HOST, server.port, timeout=2)
+            try:
+                conn.request("GET", "/")
+                response = conn.getresponse()
+                body = response.read()
+            finally:
+                conn.close()
+        except (OSError, http.client.HTTPException) as exc:
+            last = f"{type(exc).__name__}: {exc}"
+            time.sleep(0.05)
+            continue
+        if response.status != 200:
+            raise StartError(f"answered {response.status} to GET /")
+        if expect_body is not None and body != expect_body:
+            raise StartError(f"answered {body[:40]!r}, expected {expect_body!r}")
+        return
+    raise StartError(f"not ready after {timeout:g}s ({last}); {last_line(server.log)}")
+
+
+def last_line(log: Path) -> str:
+    try:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1].strip()[:160] if lines else "(no output)"
+
+
+def stop(server: Running, timeout: float = 10) -> None:
+    """Stop the whole process tree: SIGTERM to the group, then SIGKILL whatever is left."""
+    try:
+        tree = [psutil.Process(server.proc.pid)]
+        tree += tree[0].children(recursive=True)
+    except psutil.NoSuchProcess:
+        tree = []
+    _signal_group(server.proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        server.proc.wait(timeout)
+    # Workers outlive a supervisor that died first; anything that moved to its
+    # own session is caught through the tree we listed before signalling.
+    _signal_group(server.proc.pid, signal.SIGKILL)
+    _, alive = psutil.wait_procs(tree, timeout=0)
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=timeout)
+    if server.proc.poll() is None:
+        server.proc.wait(timeout)
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+_VERSION_CODE = """
+import importlib, importlib.metadata as md, sys
+try:
+    print(md.version(sys.argv[1]))
+except md.PackageNotFoundError:  # e.g. subcorn run from the work tree
+    print(getattr(importlib.import_module(sys.argv[1]), "__version__", "?"))
+"""
+
+
+def version(name: str) -> str:
+    """The server's version, for the record in docs/benchmarks.md."""
+    try:
+        if name == "nginx":
+            done = subprocess.run(
+                ["nginx", "-v"], check=False, capture_output=True, text=True, timeout=10
+            )
+            return done.stderr.strip().rsplit("/", 1)[-1]
+        # In a child interpreter: importing a half-built subcorn here could fail in any way.
+        python = str(_venv_python()) if name == "granian" else PYTHON
+        argv = [python, "-c", _VERSION_CODE, name]
+        done = subprocess.run(
+            argv,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=server_env(),
+            cwd=REPO,
+        )
+    except Unavailable, OSError, subprocess.TimeoutExpired:
+        return "unavailable"
+    return done.stdout.strip() if done.returncode == 0 else "unavailable"
