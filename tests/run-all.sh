@@ -26,7 +26,7 @@ sh tests/fuzz/run.sh "${SUBCORN_FUZZ_SECONDS:-15}" >"$REPORTS/fuzz.log" 2>&1 || 
 echo "<testsuite name=\"fuzz\" tests=\"1\" failures=\"$fuzz_failures\"/>" >"$REPORTS/fuzz.xml"
 
 echo "== integration tests (pytest)"
-python3.14 -m pytest -p no:cacheprovider -q tests/py tests/install "$@" \
+python3.14 -m pytest -p no:cacheprovider -q tests/py tests/examples tests/install "$@" \
   --junitxml="$REPORTS/pytest.xml" || status=1
 
 python3.14 tests/summarize.py "$REPORTS"/*.xml || status=1

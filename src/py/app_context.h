@@ -19,6 +19,8 @@ struct AppContext {
   bool wsgi = false;  // the app is a WSGI callable
   Ref bytes_io;       // io.BytesIO, for wsgi.input
   Ref file_wrapper;   // subcorn._wsgi.FileWrapper, for wsgi.file_wrapper
+  Ref get_running_loop;  // asyncio._get_running_loop and _set_running_loop:
+  Ref set_running_loop;  // the loop is hidden around a WSGI call (wsgi.cpp)
 };
 
 // Logs `exc` (which is the current exception when null) with the shard's

@@ -333,10 +333,41 @@ Ref make_wsgi_environ_template(AppContext& ctx, bool multithread) {
   return env;
 }
 
+namespace {
+
+// A WSGI app called on the shard thread runs while that thread's asyncio loop
+// is running; Django (and asgiref) then refuse every database call as "async
+// context". For the length of the call, the thread has no running loop.
+class HiddenRunningLoop {
+ public:
+  explicit HiddenRunningLoop(AppContext& ctx) : ctx_(ctx) {
+    Ref loop = Ref::steal(PyObject_CallNoArgs(ctx.get_running_loop.get()));
+    if (loop && loop.get() != Py_None) {
+      previous_ = std::move(loop);
+      set(Py_None);
+    }
+    PyErr_Clear();
+  }
+  ~HiddenRunningLoop() {
+    if (previous_) set(previous_.get());
+  }
+
+ private:
+  void set(PyObject* loop) {
+    Ref r = Ref::steal(PyObject_CallOneArg(ctx_.set_running_loop.get(), loop));
+    if (!r) PyErr_Clear();
+  }
+  AppContext& ctx_;
+  Ref previous_;
+};
+
+}  // namespace
+
 void run_wsgi(AppContext& ctx, PyObject* environ_template, Exchange* ex,
               const http::RequestHead& head, std::string_view body,
               const ConnectionInfo& conn) {
   ModuleState* st = ctx.st;
+  HiddenRunningLoop no_loop(ctx);
   bool failed = true;
   auto* sr = PyObject_New(StartResponseObject, st->start_response_type);
   if (!sr) {

@@ -217,3 +217,11 @@ def test_without_threads_one_worker_runs_views_one_at_a_time(server):
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda _: httpx.get(f"{s.url}/slow", timeout=10).text, range(2)))
     assert time.monotonic() - start >= 1.9
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_wsgi_app_sees_no_running_asyncio_loop(server, threads):
+    s = server("wsgi_apps:running_loop", "--threads", threads)
+    with httpx.Client() as client:
+        for _ in range(3):
+            assert client.get(s.url).text == "no loop"

@@ -129,3 +129,17 @@ class ClassApp:
 
     def __iter__(self):
         yield self.body
+
+
+def running_loop(environ, start_response):
+    """Django refuses database calls when the calling thread has a running
+    asyncio loop: a WSGI app must never see one."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+        seen = b"loop"
+    except RuntimeError:
+        seen = b"no loop"
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [seen]
