@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-requests-jitter", type=int,
                    default=int(_env("max_requests_jitter", 0)),
                    help="add a random 0..N to --max-requests per worker (default: 0)")
+    p.add_argument("--workers-max-rss", type=int, metavar="MB",
+                   default=_env("workers_max_rss") and int(_env("workers_max_rss")),
+                   help="replace a worker process whose resident memory exceeds MB megabytes")
     p.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, default=int(_env("threads", 1)),
@@ -129,27 +132,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         logger.error("%s", exc)
         return 1
-    return serve(config, logger)
+    if config.supervised:  # a worker process: the engine itself, never a supervisor
+        from subcorn._supervisor_child import follow_supervisor
+
+        return serve(config, logger) if follow_supervisor() else 1
+    if args.workers_max_rss is not None and args.workers_max_rss < 1:
+        logger.error("--workers-max-rss must be at least 1 (MB)")
+        return 1
+    from subcorn import supervisor  # owns the socket, runs the engine in worker processes
+
+    return supervisor.run(config, workers_max_rss=args.workers_max_rss)
 
 
 def serve(config: Config, logger: object) -> int:
     from subcorn import _native  # the extension: imported only to serve
 
     log = _logging.setup(str(config.log_level))
-    log.info("Started server process [%d]", os.getpid())
-    if config.mode == Mode.PROCESSES:
-        how = "processes mode (the app in this process's main interpreter)"
-    else:
-        how = "interpreters mode (one process, own-GIL sub-interpreters)"
-    log.info(
-        "Serving %s with %d worker%s in %s on %s",
-        config.app, config.workers, "" if config.workers == 1 else "s", how, config.address,
-    )
+    what = "worker" if config.supervised else "server"
+    if not config.supervised:  # else the supervisor said all this, and logs our pid
+        log.info("Started server process [%d]", os.getpid())
+        if config.mode == Mode.PROCESSES:
+            how = "processes mode (the app in this process's main interpreter)"
+        else:
+            how = "interpreters mode (one process, own-GIL sub-interpreters)"
+        log.info(
+            "Serving %s with %d worker%s in %s on %s",
+            config.app, config.workers, "" if config.workers == 1 else "s", how, config.address,
+        )
     code, error, interpreters_left = _native.serve(config.engine_settings())
     if code != 0 and error:
         log.error("%s", error)
     else:
-        log.info("Finished server process [%d]", os.getpid())
+        log.info("Finished %s process [%d]", what, os.getpid())
     if interpreters_left:
         # An interpreter whose app left threads running is not finalized
         # (that can hang or crash): exit around it.

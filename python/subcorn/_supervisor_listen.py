@@ -1,0 +1,123 @@
+"""The supervisor's listening socket: bound (or adopted) once, in the parent,
+and handed to every worker process it starts.
+
+The parent binds but does not listen(): each worker calls listen() on the
+socket it inherits (src/io/socket.cpp adopt_listener). So at the first start
+connections are refused until a worker serves, as they are without a
+supervisor, and once listening the socket stays so across worker restarts:
+connections made while no worker accepts wait in the backlog instead of
+being refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import stat
+from dataclasses import dataclass
+
+from subcorn.config import Config
+
+
+class BindError(Exception):
+    """The address cannot be used; the message is the one line to print."""
+
+
+@dataclass
+class Listener:
+    sock: socket.socket
+    # A unix socket file this process created, removed when it exits.
+    unix_path: str | None = None
+
+    @property
+    def fd(self) -> int:
+        return self.sock.fileno()
+
+    @property
+    def address(self) -> str:
+        """Where clients connect, for the log (the real port when --port 0)."""
+        if self.sock.family == socket.AF_UNIX:
+            return f"unix:{self.sock.getsockname()}"
+        host, port = self.sock.getsockname()[:2]
+        return f"http://{_host_port(host, port)}"
+
+    def close(self) -> None:
+        """Stops holding the socket; workers that still have it keep serving."""
+        self.sock.close()
+
+    def remove_file(self) -> None:
+        if self.unix_path and _is_socket_file(self.unix_path):
+            with contextlib.suppress(OSError):
+                os.unlink(self.unix_path)
+
+
+def open_listener(config: Config) -> Listener:
+    if config.fd is not None:
+        return _adopt(config.fd)
+    if config.uds:
+        return _bind_unix(config.uds)
+    return _bind_tcp(config.host, config.port)
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _is_socket_file(path: str) -> bool:
+    try:
+        return stat.S_ISSOCK(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _reason(exc: OSError) -> str:
+    return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
+def _adopt(fd: int) -> Listener:
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        raise BindError(f"file descriptor {fd} is not a socket: {_reason(exc)}") from None
+    if sock.type != socket.SOCK_STREAM:
+        sock.detach()  # not ours to close
+        raise BindError(f"file descriptor {fd} is not a stream socket")
+    return Listener(sock)
+
+
+def _bind_tcp(host: str, port: int) -> Listener:
+    # The engine's listen_tcp does the same: every address the host resolves
+    # to, in order, until one binds.
+    try:
+        infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0,
+                                   socket.AI_PASSIVE | socket.AI_NUMERICSERV)
+    except socket.gaierror as exc:
+        raise BindError(f"could not resolve host '{host}': {exc.strerror}") from None
+    last: OSError = OSError("no address to bind to")
+    for family, kind, proto, _, addr in infos:
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            last = exc
+            sock.close()
+            continue
+        return Listener(sock)
+    raise BindError(f"could not bind to {_host_port(host, port)}: {_reason(last)}")
+
+
+def _bind_unix(path: str) -> Listener:
+    # A socket file left by an earlier run would make bind fail: replace it,
+    # but never delete anything that is not a socket.
+    if _is_socket_file(path):
+        os.unlink(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+    except OSError as exc:
+        sock.close()
+        raise BindError(f"could not bind to unix socket {path}: {_reason(exc)}") from None
+    os.chmod(path, 0o666)
+    return Listener(sock, unix_path=path)

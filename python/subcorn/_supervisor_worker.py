@@ -1,0 +1,168 @@
+"""One worker process as the supervisor sees it: the child, the pipe it
+reports on, and what state it is in.
+
+A worker is the ordinary server started with `--supervised --fd N
+--ready-fd M`: it serves on the inherited listening socket and writes
+`ready` to fd M once all its workers serve, and `retire` when it wants to be
+replaced (--max-requests). SIGTERM makes it drain and exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import enum
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from subcorn.config import Config, Mode
+
+# Set in the child's environment: the worker checks that this process is
+# still its parent once it asked the kernel to stop it when we die
+# (_supervisor_child.py).
+SUPERVISOR_PID_ENV = "SUBCORN_SUPERVISOR_PID"
+
+# Settings the supervisor decides per child rather than copying from the
+# Config: where to listen, how many workers of which kind, the hidden flags.
+_DECIDED_HERE = frozenset(
+    {"app", "host", "port", "uds", "fd", "workers", "mode", "supervised", "ready_fd"})
+
+
+class State(enum.Enum):
+    STARTING = "starting"  # spawned, has not said `ready` yet
+    READY = "ready"        # serving
+    STOPPING = "stopping"  # sent SIGTERM: draining, or giving up its start
+
+
+def child_args(config: Config, mode: Mode, workers: int, listen_fd: int) -> list[str]:
+    """The child's command-line arguments (all but --ready-fd), rebuilt from the
+    Config through the CLI's own parser, so a flag added there is passed on
+    without being listed here."""
+    from subcorn.cli import build_parser  # the CLI imports the supervisor lazily
+
+    args = [config.app, "--supervised", "--fd", str(listen_fd), "--mode", str(mode),
+            "--workers", str(workers)]
+    fields = {f.name for f in dataclasses.fields(config)}
+    for action in build_parser()._actions:
+        if action.option_strings and action.dest in fields and action.dest not in _DECIDED_HERE:
+            args += _flag(action, getattr(config, action.dest))
+    return args
+
+
+def _flag(action: argparse.Action, value: object) -> list[str]:
+    option = action.option_strings[0]
+    if isinstance(action, argparse.BooleanOptionalAction):
+        return [option if value else "--no-" + option.removeprefix("--")]
+    if action.nargs == 0:  # store_true and the like
+        return [option] if value else []
+    return [] if value is None else [option, str(value)]
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"killed by {name}"
+    return f"exited with code {returncode}"
+
+
+def rss_bytes(pid: int) -> int | None:
+    """The process's resident set size, or None when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmRSS:"):
+                    return int(line.split()[1]) * 1024  # the kernel counts in kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+@dataclasses.dataclass(eq=False)
+class Worker:
+    slot: int
+    proc: subprocess.Popen[bytes]
+    pipe: int  # read end of the child's --ready-fd pipe; -1 once closed
+    started_at: float
+    state: State = State.STARTING
+    ready_at: float | None = None
+    retire_why: str | None = None  # it asked to be replaced (or outgrew --workers-max-rss)
+    ever_ready: bool = False
+    _buffer: bytes = b""
+
+    @classmethod
+    def spawn(cls, slot: int, args: list[str], listen_fd: int) -> Worker:
+        read_end, write_end = os.pipe()  # both close-on-exec; pass_fds opens one to the child
+        env = dict(os.environ)
+        env[SUPERVISOR_PID_ENV] = str(os.getpid())
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "subcorn", *args, "--ready-fd", str(write_end)],
+                pass_fds=(listen_fd, write_end), stdin=subprocess.DEVNULL, env=env,
+                # Its own process group: a Ctrl+C at the terminal reaches the
+                # supervisor alone, which then stops the workers with one
+                # SIGTERM each (a worker takes a second signal as "exit now").
+                process_group=0)
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        os.set_blocking(read_end, False)
+        return cls(slot, proc, read_end, time.monotonic())
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def read_lines(self) -> list[str] | None:
+        """The whole lines the child wrote since the last call; None at end of
+        file (the child closed the pipe: it exited)."""
+        lines: list[str] = []
+        while self.pipe >= 0:
+            try:
+                data = os.read(self.pipe, 4096)
+            except BlockingIOError:
+                break
+            if not data:
+                return None if not lines else lines
+            self._buffer += data
+            *done, self._buffer = self._buffer.split(b"\n")
+            lines += [line.decode("ascii", "replace").strip() for line in done]
+        return lines
+
+    def close_pipe(self) -> None:
+        if self.pipe >= 0:
+            os.close(self.pipe)
+            self.pipe = -1
+
+    def mark_ready(self) -> None:
+        self.state = State.READY
+        self.ready_at = time.monotonic()
+        self.ever_ready = True
+
+    def terminate(self) -> None:
+        """Asks the worker to drain and exit, once: a second SIGTERM would make
+        it exit at once."""
+        if self.state is not State.STOPPING:
+            self.state = State.STOPPING
+            self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.state = State.STOPPING
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.send_signal(sig)
+
+    def stable(self, now: float, after: float) -> bool:
+        """Whether it served for `after` seconds: its death is then not part of
+        a crash loop."""
+        return self.ready_at is not None and now - self.ready_at >= after

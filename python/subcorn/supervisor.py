@@ -1,0 +1,462 @@
+"""The supervisor: a small parent process that owns the listening socket,
+starts the worker process(es), replaces one that dies, recycles and reloads
+them, and stops them on SIGINT/SIGTERM. docs/supervisor.md tells the story.
+
+In interpreters mode it supervises one child that holds every shard; in
+processes mode, one child per worker. Everything happens on one thread in one
+select loop: signals arrive through signal.set_wakeup_fd, the children speak
+on a pipe each (`ready`, `retire`), timers are a short heap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import itertools
+import logging
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Literal
+
+from subcorn import _logging
+from subcorn._supervisor_listen import BindError, Listener, open_listener
+from subcorn._supervisor_worker import State, Worker, child_args, describe_exit, rss_bytes
+from subcorn.config import Config, Mode
+
+# A worker that served this long before it died was not crash-looping: the
+# next one starts at once and the back-off starts over.
+STABLE_AFTER = 5.0
+BACKOFF_FIRST = 0.1
+BACKOFF_MAX = 10.0
+RSS_POLL_INTERVAL = 1.0
+# The engine's own shutdown watchdog fires at --timeout-graceful-shutdown plus
+# this (src/server/settings.h); the supervisor's SIGKILL comes a little later.
+ENGINE_WATCHDOG = 15.0
+KILL_MARGIN = 1.0
+
+log = logging.getLogger("subcorn")
+
+
+def run(config: Config, *, workers_max_rss: int | None = None) -> int:
+    """Serves `config` with supervised worker processes until SIGINT/SIGTERM;
+    returns the exit code. `workers_max_rss` (MB): recycle a worker process
+    whose resident memory grows beyond it."""
+    _logging.setup(str(config.log_level))
+    log.info("Started server process [%d]", os.getpid())
+    try:
+        listener = open_listener(config)
+    except BindError as exc:
+        log.error("%s", exc)
+        return 1
+    try:
+        return Supervisor(config, listener, workers_max_rss).run()
+    finally:
+        listener.close()
+        listener.remove_file()
+
+
+def concrete_mode(config: Config) -> Mode:
+    # `auto` is decided by the compatibility probe before the supervisor runs;
+    # left undecided, it means interpreters (what subcorn did before modes).
+    return Mode.PROCESSES if config.mode == Mode.PROCESSES else Mode.INTERPRETERS
+
+
+def backoff(quick_deaths: int) -> float:
+    """Seconds to wait before starting a slot's next worker."""
+    if quick_deaths <= 0:
+        return 0.0
+    return min(BACKOFF_FIRST * 2 ** (quick_deaths - 1), BACKOFF_MAX)
+
+
+class Timers:
+    """Callbacks at monotonic times; cancel by keeping the handle."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Timer]] = []
+        self._seq = itertools.count()
+
+    def call_later(self, delay: float, fn: Callable[[], None]) -> Timer:
+        timer = Timer(fn)
+        heapq.heappush(self._heap, (time.monotonic() + delay, next(self._seq), timer))
+        return timer
+
+    def timeout(self) -> float | None:
+        """How long select() may wait."""
+        while self._heap and self._heap[0][2].cancelled:
+            heapq.heappop(self._heap)
+        if not self._heap:
+            return None
+        return max(0.0, self._heap[0][0] - time.monotonic())
+
+    def run_due(self) -> None:
+        now = time.monotonic()
+        while self._heap and self._heap[0][0] <= now:
+            timer = heapq.heappop(self._heap)[2]
+            if not timer.cancelled:
+                timer.cancelled = True
+                timer.fn()
+
+    def cancel_all(self) -> None:
+        for _, _, timer in self._heap:
+            timer.cancelled = True
+        self._heap.clear()
+
+
+@dataclasses.dataclass(eq=False)
+class Timer:
+    fn: Callable[[], None]
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+@dataclasses.dataclass(eq=False)
+class Batch:
+    """Workers started together that take over together once all are ready:
+    the first start, a reload (every slot) or one replacement."""
+
+    kind: Literal["startup", "reload", "replace"]
+    workers: list[Worker] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(eq=False)
+class Slot:
+    """One place for a worker: one in interpreters mode, --workers in
+    processes mode."""
+
+    index: int
+    current: Worker | None = None  # serving (or draining after it asked to retire)
+    pending: Worker | None = None  # its successor, starting
+    batch: Batch | None = None     # the batch `pending` belongs to
+    quick_deaths: int = 0          # deaths in a row soon after starting
+    restart: Timer | None = None   # a start waiting out its back-off
+
+
+class Supervisor:
+    def __init__(self, config: Config, listener: Listener, workers_max_rss: int | None) -> None:
+        self.config = config
+        self.listener = listener
+        self.listen_fd = listener.fd
+        self.mode = concrete_mode(config)
+        per_child = 1 if self.mode == Mode.PROCESSES else config.workers
+        self.child_args = child_args(config, self.mode, per_child, self.listen_fd)
+        count = config.workers if self.mode == Mode.PROCESSES else 1
+        self.slots = [Slot(i) for i in range(count)]
+        self.workers: set[Worker] = set()  # every child not reaped yet
+        self.max_rss = workers_max_rss * 1024 * 1024 if workers_max_rss else None
+        self.timers = Timers()
+        self.selector = selectors.DefaultSelector()
+        self.started = False   # the first batch is serving
+        self.stopping = False
+        self.exit_code = 0
+
+    # ------------------------------------------------------------ the loop
+
+    def run(self) -> int:
+        self._log_serving()
+        wakeup_r, wakeup_w = socket.socketpair()
+        for s in (wakeup_r, wakeup_w):
+            s.setblocking(False)
+        self.selector.register(wakeup_r, selectors.EVENT_READ, lambda: self._on_signals(wakeup_r))
+        old_wakeup = signal.set_wakeup_fd(wakeup_w.fileno(), warn_on_full_buffer=False)
+        handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD)
+        # The handlers do nothing: the byte each signal writes to the wakeup
+        # socket is what the loop reads and acts on.
+        old_handlers = {sig: signal.signal(sig, _ignore) for sig in handled}
+        try:
+            self._start_batch("startup")
+            if self.max_rss:
+                self.timers.call_later(RSS_POLL_INTERVAL, self._check_rss)
+            while self.workers or not self.stopping:
+                for key, _ in self.selector.select(self.timers.timeout()):
+                    key.data()
+                self.timers.run_due()
+        finally:
+            for sig, handler in old_handlers.items():
+                signal.signal(sig, handler)
+            signal.set_wakeup_fd(old_wakeup)
+            self.selector.close()
+            wakeup_r.close()
+            wakeup_w.close()
+        if self.exit_code == 0:
+            log.info("Finished server process [%d]", os.getpid())
+        return self.exit_code
+
+    def _log_serving(self) -> None:
+        n = self.config.workers
+        if self.mode == Mode.PROCESSES:
+            how = f"processes mode ({n} worker process{'es' if n != 1 else ''}, the app in " \
+                  "each one's main interpreter)"
+        else:
+            how = "interpreters mode (one process, own-GIL sub-interpreters)"
+        log.info("Serving %s with %d worker%s in %s on %s", self.config.app, n,
+                 "" if n == 1 else "s", how, self.listener.address)
+
+    def _on_signals(self, wakeup: socket.socket) -> None:
+        try:
+            data = wakeup.recv(256)
+        except BlockingIOError:
+            return
+        for signum in data:
+            if signum == signal.SIGCHLD:
+                self._reap()
+            elif signum == signal.SIGHUP:
+                self._reload()
+            elif signum in (signal.SIGINT, signal.SIGTERM):
+                self._on_stop_signal(signal.Signals(signum).name)
+
+    # ------------------------------------------------------------ starting
+
+    def _spawn(self, slot: Slot, batch: Batch) -> Worker | None:
+        try:
+            worker = Worker.spawn(slot.index, self.child_args, self.listen_fd)
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.error("Could not start a worker process: %s", exc)  # EMFILE, ENOMEM...
+            return None
+        log.info("Started worker process [%d]", worker.pid)
+        self.workers.add(worker)
+        self.selector.register(worker.pipe, selectors.EVENT_READ, lambda: self._on_output(worker))
+        slot.pending, slot.batch = worker, batch
+        batch.workers.append(worker)
+        return worker
+
+    def _start_batch(self, kind: Literal["startup", "reload"]) -> None:
+        batch = Batch(kind)
+        for slot in self.slots:
+            if self._spawn(slot, batch) is None:
+                self._batch_failed(batch)
+                return
+
+    def _start_replacement(self, slot: Slot) -> None:
+        slot.restart = None
+        if self.stopping or slot.pending is not None:
+            return
+        if self._spawn(slot, Batch("replace")) is None:
+            self._schedule_restart(slot, failed=True, why="Could not start a worker process")
+
+    def _schedule_restart(self, slot: Slot, *, failed: bool, why: str) -> None:
+        """Starts the slot's next worker now, or after its back-off when
+        workers keep dying soon after they start; logs `why` with which."""
+        if failed:
+            slot.quick_deaths += 1
+        if self.stopping or slot.pending is not None or slot.restart is not None:
+            log.warning("%s", why)  # the worker on its way takes over
+            return
+        delay = backoff(slot.quick_deaths)
+        if delay:
+            n = slot.quick_deaths
+            log.warning("%s: starting a new one in %.1f s (%d quick exit%s in a row)", why, delay,
+                        n, "" if n == 1 else "s")
+        else:
+            log.warning("%s: starting a new one", why)
+        slot.restart = self.timers.call_later(delay, lambda: self._start_replacement(slot))
+
+    # ------------------------------------------------------------ children's news
+
+    def _on_output(self, worker: Worker) -> None:
+        lines = worker.read_lines()
+        if lines is None:  # end of file: the child exited; SIGCHLD tells how
+            self._close_pipe(worker)
+            return
+        for line in lines:
+            if line == "ready":
+                self._on_ready(worker)
+            elif line == "retire":
+                self._retire(worker, "served its --max-requests")
+            elif line:
+                log.debug("Worker process [%d] said %r", worker.pid, line)
+
+    def _close_pipe(self, worker: Worker) -> None:
+        if worker.pipe >= 0:
+            self.selector.unregister(worker.pipe)
+            worker.close_pipe()
+
+    def _on_ready(self, worker: Worker) -> None:
+        if worker.state is not State.STARTING:
+            return
+        worker.mark_ready()
+        slot = self.slots[worker.slot]
+        batch = slot.batch
+        if worker is not slot.pending or batch is None:
+            return
+        if all(w.state is State.READY for w in batch.workers):
+            self._take_over(batch)
+
+    def _take_over(self, batch: Batch) -> None:
+        """The batch's workers serve from now on; the ones they replace drain."""
+        old = []
+        for worker in batch.workers:
+            slot = self.slots[worker.slot]
+            if slot.current is not None:
+                old.append(slot.current)
+            slot.current, slot.pending, slot.batch = worker, None, None
+        if batch.kind == "reload":
+            log.info("Reload complete: %d new worker process%s serving", len(batch.workers),
+                     "" if len(batch.workers) == 1 else "es")
+        self.started = True
+        for worker in old:
+            log.info("Stopping worker process [%d] (replaced)", worker.pid)
+            worker.terminate()
+        for worker in batch.workers:
+            if worker.retire_why is not None:
+                self._replace(worker)
+
+    def _retire(self, worker: Worker, why: str) -> None:
+        if self.stopping or worker.retire_why is not None:
+            return
+        worker.retire_why = why
+        # A worker serves as soon as its first shard does, so it can reach
+        # --max-requests before it says `ready`: it is replaced once it has
+        # taken over.
+        if worker is self.slots[worker.slot].current:
+            self._replace(worker)
+
+    def _replace(self, worker: Worker) -> None:
+        slot = self.slots[worker.slot]
+        log.info("Worker process [%d] %s: replacing it", worker.pid, worker.retire_why)
+        if slot.pending is None and slot.restart is None:
+            self._start_replacement(slot)
+
+    def _check_rss(self) -> None:
+        assert self.max_rss is not None
+        for slot in self.slots:
+            worker = slot.current
+            if worker is None or worker.state is not State.READY or worker.retire_why:
+                continue
+            rss = rss_bytes(worker.pid)
+            if rss is not None and rss > self.max_rss:
+                self._retire(worker, f"uses {rss // 2**20} MB of memory, above "
+                                     f"--workers-max-rss {self.max_rss // 2**20} MB")
+        if not self.stopping:
+            self.timers.call_later(RSS_POLL_INTERVAL, self._check_rss)
+
+    # ------------------------------------------------------------ deaths
+
+    def _reap(self) -> None:
+        for worker in list(self.workers):
+            if worker.proc.poll() is not None:
+                self._on_output(worker)  # a `ready` it wrote before it died counts
+                self._close_pipe(worker)
+                self.workers.discard(worker)
+                self._on_exit(worker, worker.proc.returncode)
+
+    def _on_exit(self, worker: Worker, code: int) -> None:
+        how = describe_exit(code)
+        slot = self.slots[worker.slot]
+        if self.stopping:
+            if code != 0 and worker.ever_ready:
+                log.warning("Worker process [%d] %s while stopping", worker.pid, how)
+                self.exit_code = 1
+            else:
+                log.debug("Worker process [%d] finished", worker.pid)
+        elif worker is slot.pending:
+            self._on_failed_start(worker, slot, how)
+        elif worker is slot.current:
+            slot.current = None
+            stable = worker.stable(time.monotonic(), STABLE_AFTER)
+            if stable:
+                slot.quick_deaths = 0
+            unasked = " (it was not asked to stop)" if code == 0 else ""
+            self._schedule_restart(slot, failed=not stable,
+                                   why=f"Worker process [{worker.pid}] {how}{unasked}")
+        elif code != 0 and worker.ever_ready:
+            log.warning("Worker process [%d] %s while draining", worker.pid, how)
+        else:
+            log.debug("Worker process [%d] finished", worker.pid)
+
+    def _on_failed_start(self, worker: Worker, slot: Slot, how: str) -> None:
+        batch = slot.batch
+        slot.pending, slot.batch = None, None
+        if batch is None or batch.kind == "replace":
+            self._schedule_restart(slot, failed=True,
+                                   why=f"Worker process [{worker.pid}] {how} before it was ready")
+        elif batch.kind == "startup":
+            # Its own output says why (an import error, a failed lifespan startup).
+            log.error("Worker process [%d] %s before it was ready: stopping", worker.pid, how)
+            self.exit_code = 1
+            self._stop()
+        else:
+            log.error("Reload failed: worker process [%d] %s before it was ready; the running "
+                      "workers keep serving", worker.pid, how)
+            self._batch_failed(batch)
+
+    def _batch_failed(self, batch: Batch) -> None:
+        """Gives up a batch that cannot take over: stops its other workers, and
+        restarts a slot whose old worker died meanwhile."""
+        if batch.kind == "startup":
+            self.exit_code = 1
+            self._stop()
+            return
+        for worker in batch.workers:
+            slot = self.slots[worker.slot]
+            if slot.pending is worker:
+                slot.pending, slot.batch = None, None
+                worker.terminate()
+        for slot in self.slots:
+            if slot.current is None and slot.pending is None and slot.restart is None:
+                self._schedule_restart(slot, failed=False, why="No worker process serves")
+
+    # ------------------------------------------------------------ reload
+
+    def _reload(self) -> None:
+        if self.stopping:
+            return
+        if not self.started:
+            log.warning("SIGHUP while starting: ignored (reload once the server is up)")
+            return
+        log.info("Reloading (SIGHUP): starting %d new worker process%s", len(self.slots),
+                 "" if len(self.slots) == 1 else "es")
+        # A newer reload supersedes whatever was starting: it brings the
+        # newest code, and replaces every slot anyway.
+        for slot in self.slots:
+            if slot.restart is not None:
+                slot.restart.cancel()
+                slot.restart = None
+            if slot.pending is not None:
+                slot.pending.terminate()
+                slot.pending, slot.batch = None, None
+        self._start_batch("reload")
+
+    # ------------------------------------------------------------ stopping
+
+    def _on_stop_signal(self, name: str) -> None:
+        if self.stopping:
+            log.warning("Second signal: killing the worker processes.")
+            for worker in self.workers:
+                worker.kill()
+            self.exit_code = 1
+            return
+        log.info("Shutting down (%s)", name)
+        self._stop()
+
+    def _stop(self) -> None:
+        """Every worker drains and exits; the loop ends when all have."""
+        if self.stopping:
+            return
+        self.stopping = True
+        self.timers.cancel_all()
+        # Stop holding the socket: once the workers have closed theirs (they
+        # do when they start to drain), new connections are refused.
+        self.listener.close()
+        for worker in self.workers:
+            worker.terminate()
+        grace = self.config.timeout_graceful_shutdown + ENGINE_WATCHDOG + KILL_MARGIN
+        self.timers.call_later(grace, self._kill_stragglers)
+
+    def _kill_stragglers(self) -> None:
+        if not self.workers:
+            return
+        log.error("%d worker process(es) did not stop in time: killing them", len(self.workers))
+        for worker in self.workers:
+            worker.kill()
+        self.exit_code = 1
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """A handler is needed for the wakeup fd to be written; the loop acts."""

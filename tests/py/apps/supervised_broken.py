@@ -1,0 +1,3 @@
+"""An app that can never start: its import raises."""
+
+raise RuntimeError("supervised-broken-at-import-plugh")
