@@ -20,6 +20,8 @@ constexpr size_t READ_CHUNK = 64 * 1024;
 constexpr size_t INPUT_HIGH_WATER = 256 * 1024;
 // How long a lingering close drains input before it gives up.
 constexpr double LINGER_SECONDS = 2.0;
+// At shutdown, how long an idle connection may still bring a request.
+constexpr double DRAIN_IDLE_GRACE = 0.5;
 
 }  // namespace
 
@@ -410,7 +412,11 @@ void Connection::send_error_and_close(int status) {
 void Connection::drain() {
   draining_ = true;
   keep_alive_ = false;
-  if (!request_active_ && !output_pending()) close();
+  // An idle connection is not closed at once: a client may have sent a request
+  // that is still on its way (always so for a connection accepted a moment
+  // ago), and closing would lose it. It gets a moment; a request that arrives
+  // is answered with "connection: close".
+  drain_deadline_ = shard_.now() + DRAIN_IDLE_GRACE;
 }
 
 void Connection::abort() {
@@ -428,6 +434,10 @@ void Connection::on_tick(double now) {
   if (request_active_) return;  // the app's time is the app's business
   if (request_began_ > 0 && now - request_began_ > s.timeout_request_header) {
     send_error_and_close(408);
+    return;
+  }
+  if (draining_ && request_began_ == 0 && !output_pending() && now >= drain_deadline_) {
+    close();
     return;
   }
   if (request_began_ == 0 && now - last_activity_ > s.timeout_keep_alive) close();

@@ -128,6 +128,7 @@ class Connection final : public py::Exchange {
   std::mutex drain_mutex_;
   std::condition_variable drain_cv_;
   bool waiting_for_drain_ = false;
+  double drain_deadline_ = 0;    // draining: an idle connection closes after this
   bool linger_ = false;          // close with a lingering close (after an error)
   bool lingering_ = false;       // writing is shut; input is read and dropped
   double linger_began_ = 0;
