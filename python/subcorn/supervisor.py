@@ -174,7 +174,10 @@ class Supervisor:
             if self.max_rss:
                 self.timers.call_later(RSS_POLL_INTERVAL, self._check_rss)
             while self.workers or not self.stopping:
-                for key, _ in self.selector.select(self.timers.timeout()):
+                events = self.selector.select(self.timers.timeout())
+                # What the workers said first: a SIGHUP that comes with a
+                # worker's `ready` finds the server started.
+                for key, _ in sorted(events, key=lambda event: event[0].fileobj is wakeup_r):
                     key.data()
                 self.timers.run_due()
         finally:

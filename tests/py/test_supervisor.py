@@ -220,6 +220,14 @@ def log_lines(s, pattern: str) -> list[re.Match]:
     return [m for line in s.stderr.splitlines() if (m := re.search(pattern, line))]
 
 
+def wait_started(s, processes: int = 1) -> None:
+    """Waits until every shard of the first worker process(es) serves: a
+    worker serves as soon as its first shard does, but until all have, it is
+    still starting (and a death then stops the server)."""
+    wait_for(lambda: len(log_lines(s, r"Application startup complete")) >= processes, 15,
+             f"the workers started\n{s.describe()}")
+
+
 def started_workers(s) -> list[int]:
     return [int(m[1]) for m in log_lines(s, r"Started worker process \[(\d+)\]")]
 
@@ -248,6 +256,7 @@ def test_processes_mode_runs_one_child_per_worker(server):
 
 def test_killed_worker_is_replaced_and_only_requests_in_flight_fail(server):
     s = server(APP, workers=2)
+    wait_started(s)
     old = get(s)["pid"]
     with Load(s.port) as load:
         wait_for(lambda: load.ok_count() > 20, 10, "load is served")
@@ -323,6 +332,7 @@ def test_sighup_reloads_new_code_without_failing_a_request(server, tmp_path):
     value = tmp_path / "value"
     value.write_text("one")
     s = server(APP, workers=2, env={"TESTAPP_VALUE_FILE": str(value)})
+    wait_started(s)
     old = get(s)["pid"]
     with Load(s.port, retry_stale=True) as load:
         wait_for(lambda: load.ok_count() > 20, 10, "load is served")
