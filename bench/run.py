@@ -301,7 +301,7 @@ def scenario_section(
         f"- Command: `{command}`\n"
         f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}\n"
         f"- Machine: {machine()}\n"
-        # Other work on a shared machine shows up here: 0 is idle, 2 is both cores busy.
+        # Other work on a shared machine shows up here, on top of the run's own 1-2.
         f"- Load average (1 min) before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f}\n"
         f"- Versions: {versions}\n\n"
         f"{table_md}{notes}\n"
