@@ -236,6 +236,24 @@ def test_processes_mode_runs_one_child_per_worker(server):
     assert "processes mode" in s.stderr
 
 
+def test_worker_gets_every_flag(server):
+    flags = ["--root-path", "/api", "--no-access-log", "--limit-concurrency", "7",
+             "--timeout-keep-alive", "9", "--lifespan", "off", "--threads", "2",
+             "--max-requests", "1000", "--workers-max-rss", "4096"]
+    s = server(APP, *flags, workers=3)
+    pid = get(s, "/api/")["pid"]
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        argv = [a.decode() for a in f.read().split(b"\0")]
+    for flag, value in [("--root-path", "/api"), ("--limit-concurrency", "7"),
+                        ("--timeout-keep-alive", "9.0"), ("--lifespan", "off"),
+                        ("--threads", "2"), ("--max-requests", "1000"), ("--workers", "3"),
+                        ("--mode", "interpreters")]:
+        assert argv[argv.index(flag) + 1] == value, (flag, argv)
+    assert "--no-access-log" in argv and "--supervised" in argv
+    assert "--workers-max-rss" not in argv, "the supervisor's own flag"
+    assert "--host" not in argv and "--port" not in argv, "the socket is inherited (--fd)"
+
+
 # ---------------------------------------------------------------- deaths
 
 def test_killed_worker_is_replaced_and_only_requests_in_flight_fail(server):
