@@ -140,7 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("--workers-max-rss must be at least 1 (MB)")
         return 1
     from subcorn import supervisor  # owns the socket, runs the engine in worker processes
+    from subcorn._mode import resolve_mode
 
+    config = resolve_mode(config, logger)  # --mode auto: probe in a throwaway process
     return supervisor.run(config, workers_max_rss=args.workers_max_rss)
 
 

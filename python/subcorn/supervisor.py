@@ -61,8 +61,8 @@ def run(config: Config, *, workers_max_rss: int | None = None) -> int:
 
 
 def concrete_mode(config: Config) -> Mode:
-    # `auto` is decided by the compatibility probe before the supervisor runs;
-    # left undecided, it means interpreters (what subcorn did before modes).
+    # `auto` is decided by the compatibility probe before the supervisor runs
+    # (cli.main calls _mode.resolve_mode); undecided, it means interpreters.
     return Mode.PROCESSES if config.mode == Mode.PROCESSES else Mode.INTERPRETERS
 
 
@@ -302,6 +302,8 @@ class Supervisor:
         if batch.kind == "reload":
             log.info("Reload complete: %d new worker process%s serving", len(batch.workers),
                      "" if len(batch.workers) == 1 else "es")
+        elif batch.kind == "startup":
+            log.info("subcorn running on %s (Press CTRL+C to quit)", self.config.address)
         self.started = True
         for worker in old:
             log.info("Stopping worker process [%d] (replaced)", worker.pid)

@@ -102,6 +102,10 @@ RunResult Server::run() {
         case TOKEN_SIGNAL: {
           signalfd_siginfo info{};
           while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
+            // Under a supervisor a repeated signal is not a user's impatience
+            // (systemd signals the whole group, the supervisor signals too):
+            // keep draining; the supervisor escalates with SIGKILL if need be.
+            if (stopping_ && settings_.ready_fd >= 0) continue;
             if (stopping_) {
               log_line("WARNING:  ", "Second signal: exiting at once.");
               fflush(nullptr);
@@ -151,11 +155,14 @@ void Server::check_shards(RunResult& result) {
   if (ready == static_cast<int>(shards_.size()) && !announced_ready_ && !stopping_) {
     announced_ready_ = true;
     tell_supervisor(settings_.ready_fd, "ready\n");
-    if (settings_.log_info) log_line("INFO:     ", "Application startup complete (" + std::to_string(ready) +
+    if (settings_.log_info)
+      log_line("INFO:     ", "Application startup complete (" + std::to_string(ready) +
                                (settings_.main_interpreter ? " worker" : " interpreter") +
                                (ready == 1 ? "" : "s") + ").");
-    if (settings_.log_info) log_line("INFO:     ", "subcorn running on " + address_text(listener_) +
-                               " (Press CTRL+C to quit)");
+    // Under a supervisor, the supervisor says where it serves, once.
+    if (settings_.log_info && settings_.ready_fd < 0)
+      log_line("INFO:     ", "subcorn running on " + address_text(listener_) +
+                                 " (Press CTRL+C to quit)");
   }
 }
 
@@ -172,7 +179,8 @@ void Server::count_request() {
 void Server::begin_shutdown(const char* why) {
   if (stopping_) return;
   stopping_ = true;
-  if (why && settings_.log_info) log_line("INFO:     ", std::string("Shutting down (") + why + ")");
+  if (why && settings_.log_info)
+    log_line("INFO:     ", std::string("Shutting down [") + std::to_string(getpid()) + "] (" + why + ")");
   // Stop accepting: new connections are refused from now on.
   if (accepting_) poller_.remove(listener_.fd);
   accepting_ = false;
