@@ -15,6 +15,7 @@ import dataclasses
 import enum
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,7 +30,8 @@ SUPERVISOR_PID_ENV = "SUBCORN_SUPERVISOR_PID"
 # Settings the supervisor decides per child rather than copying from the
 # Config: where to listen, how many workers of which kind, the hidden flags.
 _DECIDED_HERE = frozenset(
-    {"app", "host", "port", "uds", "fd", "workers", "mode", "supervised", "ready_fd"})
+    {"app", "host", "port", "uds", "fd", "workers", "mode", "supervised", "ready_fd",
+     "handoff_fd"})
 
 
 class State(enum.Enum):
@@ -38,14 +40,16 @@ class State(enum.Enum):
     STOPPING = "stopping"  # sent SIGTERM: draining, or giving up its start
 
 
-def child_args(config: Config, mode: Mode, workers: int, listen_fd: int) -> list[str]:
+def child_args(config: Config, mode: Mode, workers: int, listen_fd: int | None) -> list[str]:
     """The child's command-line arguments (all but --ready-fd), rebuilt from the
     Config through the CLI's own parser, so a flag added there is passed on
-    without being listed here."""
+    without being listed here. Without `listen_fd` the child is handed its
+    connections (processes mode)."""
     from subcorn.cli import build_parser  # the CLI imports the supervisor lazily
 
-    args = [config.app, "--supervised", "--fd", str(listen_fd), "--mode", str(mode),
-            "--workers", str(workers)]
+    args = [config.app, "--supervised", "--mode", str(mode), "--workers", str(workers)]
+    if listen_fd is not None:
+        args += ["--fd", str(listen_fd)]
     fields = {f.name for f in dataclasses.fields(config)}
     for action in build_parser()._actions:
         if action.option_strings and action.dest in fields and action.dest not in _DECIDED_HERE:
@@ -94,28 +98,59 @@ class Worker:
     ready_at: float | None = None
     retire_why: str | None = None  # it asked to be replaced (or outgrew --workers-max-rss)
     ever_ready: bool = False
+    # Processes mode: the channel the supervisor hands connections over (the
+    # same socket the child reports on), and how many it holds open.
+    channel: socket.socket | None = None
+    connections: int = 0
     _buffer: bytes = b""
 
     @classmethod
-    def spawn(cls, slot: int, args: list[str], listen_fd: int) -> Worker:
-        read_end, write_end = os.pipe()  # both close-on-exec; pass_fds opens one to the child
+    def spawn(cls, slot: int, args: list[str], listen_fd: int | None) -> Worker:
+        channel = None
+        if listen_fd is None:
+            # Connections go to the child as fds over a SEQPACKET socket (one
+            # message each), and its reports come back on the same socket.
+            channel, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            read_end, write_end = os.dup(channel.fileno()), child_end.detach()
+            extra = ["--ready-fd", str(write_end), "--handoff-fd", str(write_end)]
+            passed: tuple[int, ...] = (write_end,)
+        else:
+            read_end, write_end = os.pipe()  # both close-on-exec; pass_fds opens one to the child
+            extra = ["--ready-fd", str(write_end)]
+            passed = (listen_fd, write_end)
         env = dict(os.environ)
         env[SUPERVISOR_PID_ENV] = str(os.getpid())
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "subcorn", *args, "--ready-fd", str(write_end)],
-                pass_fds=(listen_fd, write_end), stdin=subprocess.DEVNULL, env=env,
+                [sys.executable, "-m", "subcorn", *args, *extra],
+                pass_fds=passed, stdin=subprocess.DEVNULL, env=env,
                 # Its own process group: a Ctrl+C at the terminal reaches the
                 # supervisor alone, which then stops the workers with one
                 # SIGTERM each (a worker takes a second signal as "exit now").
                 process_group=0)
         except BaseException:
             os.close(read_end)
+            if channel is not None:
+                channel.close()
             raise
         finally:
             os.close(write_end)
         os.set_blocking(read_end, False)
-        return cls(slot, proc, read_end, time.monotonic())
+        if channel is not None:
+            channel.setblocking(False)
+        return cls(slot, proc, read_end, time.monotonic(), channel=channel)
+
+    def hand_over(self, conn: socket.socket) -> bool:
+        """Sends an accepted connection to the child; False when it cannot
+        take it (it exited, or its channel is full)."""
+        if self.channel is None:
+            return False
+        try:
+            socket.send_fds(self.channel, [b"c"], [conn.fileno()])
+        except OSError:
+            return False
+        self.connections += 1
+        return True
 
     @property
     def pid(self) -> int:
@@ -141,6 +176,9 @@ class Worker:
         if self.pipe >= 0:
             os.close(self.pipe)
             self.pipe = -1
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
 
     def mark_ready(self) -> None:
         self.state = State.READY

@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace a worker process whose resident memory exceeds MB megabytes")
     p.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--handoff-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, default=int(_env("threads", 1)),
                    help="WSGI: threads per worker interpreter, so a view that waits on "
                         "a database does not hold up the others (default: 1)")
@@ -119,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             uds=args.uds, fd=args.fd, workers=args.workers, threads=args.threads,
             mode=Mode(args.mode), max_requests=args.max_requests,
             max_requests_jitter=args.max_requests_jitter, supervised=args.supervised,
-            ready_fd=args.ready_fd,
+            ready_fd=args.ready_fd, handoff_fd=args.handoff_fd,
             app_dir=args.app_dir,
             lifespan=Lifespan(args.lifespan), interface=Interface(args.interface),
             root_path=args.root_path,

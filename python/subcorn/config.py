@@ -75,6 +75,7 @@ class Config:
     # Set by the supervisor for its children (hidden flags).
     supervised: bool = False
     ready_fd: int | None = None
+    handoff_fd: int | None = None  # processes mode: connections come from the supervisor
 
     def __post_init__(self) -> None:
         module, sep, attr = self.app.partition(":")
@@ -152,6 +153,7 @@ class Config:
             "access_log": self.access_log,
             "main_interpreter": self.mode == Mode.PROCESSES,
             "ready_fd": -1 if self.ready_fd is None else self.ready_fd,
+            "handoff_fd": -1 if self.handoff_fd is None else self.handoff_fd,
             "max_requests": self.effective_max_requests(),
             "log_info": self.log_level in (LogLevel.INFO, LogLevel.DEBUG, LogLevel.TRACE),
             "shard_config": self.shard_config(),

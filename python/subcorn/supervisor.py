@@ -38,6 +38,7 @@ RSS_POLL_INTERVAL = 1.0
 # this (src/server/settings.h); the supervisor's SIGKILL comes a little later.
 ENGINE_WATCHDOG = 15.0
 KILL_MARGIN = 1.0
+ACCEPTS_PER_WAKE = 64
 
 log = logging.getLogger("subcorn")
 
@@ -144,8 +145,15 @@ class Supervisor:
         self.listener = listener
         self.listen_fd = listener.fd
         self.mode = concrete_mode(config)
+        # Processes mode: the supervisor accepts and hands each connection to
+        # the worker process holding the fewest (the kernel, left to itself,
+        # can put every keep-alive connection on one process). Interpreters
+        # mode: the one worker process accepts and balances over its shards.
+        self.handoff = self.mode == Mode.PROCESSES
+        self.accepting = False
         per_child = 1 if self.mode == Mode.PROCESSES else config.workers
-        self.child_args = child_args(config, self.mode, per_child, self.listen_fd)
+        self.child_args = child_args(config, self.mode, per_child,
+                                     None if self.handoff else self.listen_fd)
         count = config.workers if self.mode == Mode.PROCESSES else 1
         self.slots = [Slot(i) for i in range(count)]
         self.workers: set[Worker] = set()  # every child not reaped yet
@@ -153,6 +161,7 @@ class Supervisor:
         self.timers = Timers()
         self.selector = selectors.DefaultSelector()
         self.started = False   # the first batch is serving
+        self.started_listening = False
         self.stopping = False
         self.exit_code = 0
 
@@ -218,7 +227,8 @@ class Supervisor:
 
     def _spawn(self, slot: Slot, batch: Batch) -> Worker | None:
         try:
-            worker = Worker.spawn(slot.index, self.child_args, self.listen_fd)
+            worker = Worker.spawn(slot.index, self.child_args,
+                                  None if self.handoff else self.listen_fd)
         except (OSError, subprocess.SubprocessError) as exc:
             log.error("Could not start a worker process: %s", exc)  # EMFILE, ENOMEM...
             return None
@@ -260,6 +270,45 @@ class Supervisor:
             log.warning("%s: starting a new one", why)
         slot.restart = self.timers.call_later(delay, lambda: self._start_replacement(slot))
 
+    # ------------------------------------------------------------ handing over
+
+    def _targets(self) -> list[Worker]:
+        return [s.current for s in self.slots if s.current is not None
+                and s.current.state is State.READY and s.current.channel is not None]
+
+    def _resume_accepting(self) -> None:
+        if self.handoff and not self.accepting and not self.stopping and self._targets():
+            if not self.started_listening:
+                self.listener.sock.listen(self.config.backlog)
+                self.listener.sock.setblocking(False)
+                self.started_listening = True
+            self.selector.register(self.listener.sock, selectors.EVENT_READ, self._on_accept)
+            self.accepting = True
+
+    def _pause_accepting(self) -> None:
+        # Connections wait in the kernel's backlog until a worker is ready.
+        if self.accepting:
+            self.selector.unregister(self.listener.sock)
+            self.accepting = False
+
+    def _on_accept(self) -> None:
+        for _ in range(ACCEPTS_PER_WAKE):
+            targets = self._targets()
+            if not targets:
+                self._pause_accepting()
+                return
+            try:
+                conn, _ = self.listener.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # EMFILE and the like: try again on the next wake
+                log.warning("accept failed: %s", exc)
+                return
+            with conn:
+                for worker in sorted(targets, key=lambda w: w.connections):
+                    if worker.hand_over(conn):
+                        break
+
     # ------------------------------------------------------------ children's news
 
     def _on_output(self, worker: Worker) -> None:
@@ -272,6 +321,8 @@ class Supervisor:
                 self._on_ready(worker)
             elif line == "retire":
                 self._retire(worker, "served its --max-requests")
+            elif line == "closed":
+                worker.connections = max(0, worker.connections - 1)
             elif line:
                 log.debug("Worker process [%d] said %r", worker.pid, line)
 
@@ -305,6 +356,7 @@ class Supervisor:
         elif batch.kind == "startup":
             log.info("subcorn running on %s (Press CTRL+C to quit)", self.config.address)
         self.started = True
+        self._resume_accepting()
         for worker in old:
             log.info("Stopping worker process [%d] (replaced)", worker.pid)
             worker.terminate()
@@ -448,6 +500,7 @@ class Supervisor:
         self.timers.cancel_all()
         # Stop holding the socket: once the workers have closed theirs (they
         # do when they start to drain), new connections are refused.
+        self._pause_accepting()
         self.listener.close()
         for worker in self.workers:
             worker.terminate()

@@ -138,6 +138,54 @@ int accept_connection(int listen_fd, bool unix_socket) {
   return fd;
 }
 
+int receive_fds(int channel, int* fds, int max_fds) {
+  char data[64];
+  iovec iov{data, sizeof data};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 16)];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = recvmsg(channel, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  if (n < 0) return -errno;
+  if (n == 0) return 0;
+  int count = 0;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    const int* received = reinterpret_cast<const int*>(CMSG_DATA(c));
+    for (size_t i = 0; i < k; ++i) {
+      int fd = received[i];
+      if (count < max_fds) {
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        if (!is_unix_socket(fd)) {
+          int one = 1;
+          setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
+        fds[count++] = fd;
+      } else {
+        close(fd);
+      }
+    }
+  }
+  return count > 0 ? count : -EAGAIN;
+}
+
+bool is_unix_socket(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  return getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0 && ss.ss_family == AF_UNIX;
+}
+
+std::string unix_socket_path(int fd) {
+  sockaddr_un un{};
+  socklen_t len = sizeof un;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&un), &len) != 0 || un.sun_family != AF_UNIX)
+    return {};
+  return un.sun_path;
+}
+
 Peer peer_address(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;

@@ -31,6 +31,15 @@ struct Peer {
 // Returns the fd, or -errno (-EAGAIN when none is waiting).
 int accept_connection(int listen_fd, bool unix_socket);
 
+// Receives connections another process accepted (SCM_RIGHTS over a unix
+// socket): appends their fds to `fds`. Returns the number received, 0 at end
+// of file, or -errno (-EAGAIN when none is waiting).
+int receive_fds(int channel, int* fds, int max_fds);
+
+// A unix-domain socket, and its path ("" when unnamed).
+bool is_unix_socket(int fd);
+std::string unix_socket_path(int fd);
+
 // The numeric address of either end of a connected socket.
 Peer peer_address(int fd);
 Peer local_address(int fd);

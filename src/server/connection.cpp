@@ -28,8 +28,8 @@ constexpr double DRAIN_IDLE_GRACE = 0.5;
 Connection::Connection(Shard& shard, int fd) : shard_(shard), fd_(fd), parser_(shard.limits()) {
   io::Peer peer = io::peer_address(fd);
   io::Peer local = io::local_address(fd);
-  bool unix_socket = shard.listener_is_unix();
-  if (unix_socket) local.host = shard.listener_path();
+  bool unix_socket = io::is_unix_socket(fd);
+  if (unix_socket) local.host = io::unix_socket_path(fd);
   info_ = py::make_connection_info(peer.host, peer.port, local.host, local.port, unix_socket);
   if (!info_.client || !info_.server) PyErr_Clear();
   peer_ = unix_socket ? std::string("unix") : peer.host + ":" + std::to_string(peer.port);

@@ -50,6 +50,8 @@ Server::~Server() {
 }
 
 bool Server::bind(std::string* error) {
+  // Handed connections by a supervisor: this process binds nothing.
+  if (handoff()) return true;
   if (settings_.fd >= 0) return io::adopt_listener(settings_.fd, settings_.backlog, &listener_, error);
   if (!settings_.uds.empty()) return io::listen_unix(settings_.uds, settings_.backlog, &listener_, error);
   return io::listen_tcp(settings_.host, settings_.port, settings_.backlog, &listener_, error);
@@ -150,7 +152,7 @@ void Server::check_shards(RunResult& result) {
   // Serve as soon as the first shard is ready; the others join as they come.
   if (ready > 0 && !accepting_ && !stopping_) {
     accepting_ = true;
-    poller_.add(listener_.fd, EPOLLIN, TOKEN_LISTENER);
+    poller_.add(accept_fd(), EPOLLIN, TOKEN_LISTENER);
   }
   if (ready == static_cast<int>(shards_.size()) && !announced_ready_ && !stopping_) {
     announced_ready_ = true;
@@ -181,10 +183,12 @@ void Server::begin_shutdown(const char* why) {
   stopping_ = true;
   if (why && settings_.log_info)
     log_line("INFO:     ", std::string("Shutting down [") + std::to_string(getpid()) + "] (" + why + ")");
-  // Stop accepting: new connections are refused from now on.
-  if (accepting_) poller_.remove(listener_.fd);
+  // Stop accepting: new connections are refused from now on. Connections a
+  // supervisor handed over before it asked us to stop are still taken.
+  if (accepting_ && handoff()) receive_handed_over();
+  if (accepting_) poller_.remove(accept_fd());
   accepting_ = false;
-  ::close(listener_.fd);
+  if (listener_.fd >= 0) ::close(listener_.fd);
   listener_.fd = -1;
   watchdog_deadline_ = monotonic_seconds() + settings_.timeout_graceful_shutdown +
                        settings_.timeout_shutdown_watchdog;
@@ -203,7 +207,37 @@ Shard* Server::least_loaded() {
   return best;
 }
 
+void Server::connection_closed() {
+  if (handoff()) tell_supervisor(settings_.handoff_fd, "closed\n");
+}
+
+void Server::receive_handed_over() {
+  int fds[16];
+  for (int round = 0; round < ACCEPTS_PER_WAKE; ++round) {
+    int n = io::receive_fds(settings_.handoff_fd, fds, 16);
+    if (n == -EAGAIN || n == -EINTR) return;
+    if (n <= 0) {  // the supervisor is gone
+      if (accepting_) poller_.remove(accept_fd());
+      accepting_ = false;
+      begin_shutdown("the supervisor is gone");
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      Shard* shard = least_loaded();
+      if (!shard) {
+        ::close(fds[i]);
+        continue;
+      }
+      shard->hand_over(fds[i]);
+    }
+  }
+}
+
 void Server::accept_ready() {
+  if (handoff()) {
+    receive_handed_over();
+    return;
+  }
   for (int i = 0; i < ACCEPTS_PER_WAKE; ++i) {
     int fd = io::accept_connection(listener_.fd, listener_.unix_socket);
     if (fd < 0) {

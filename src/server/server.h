@@ -44,9 +44,14 @@ class Server {
   std::atomic<long> in_flight{0};
   // Counts requests for --max-requests; tells the supervisor once to retire us.
   void count_request();
+  // A connection closed: the supervisor that handed it over counts it.
+  void connection_closed();
 
  private:
   void accept_ready();
+  void receive_handed_over();
+  bool handoff() const noexcept { return settings_.handoff_fd >= 0; }
+  int accept_fd() const noexcept { return handoff() ? settings_.handoff_fd : listener_.fd; }
   Shard* least_loaded();
   void begin_shutdown(const char* why);
   void check_shards(RunResult& result);

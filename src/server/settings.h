@@ -16,6 +16,7 @@ struct Settings {
   int workers = 1;
   int threads = 1;
   bool main_interpreter = false; // processes mode: the app runs in this process's main interpreter
+  int handoff_fd = -1;       // processes mode: connections arrive here from the supervisor
   int ready_fd = -1;         // a supervisor's pipe: "ready\n" once serving, "retire\n" after max_requests
   long max_requests = 0;     // 0: no limit; then ask the supervisor to be replaced           // WSGI: threads per interpreter (1: on the shard thread)
   int backlog = 2048;

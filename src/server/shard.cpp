@@ -62,8 +62,6 @@ Shard::~Shard() {
 }
 
 const Settings& Shard::settings() const noexcept { return server_.settings(); }
-bool Shard::listener_is_unix() const noexcept { return server_.listener().unix_socket; }
-const std::string& Shard::listener_path() const noexcept { return server_.listener().host; }
 bool Shard::access_log_enabled() const noexcept { return server_.settings().access_log; }
 
 // ---- the acceptor's side ---------------------------------------------------------
@@ -261,6 +259,7 @@ void Shard::connection_closed(Connection* conn) {
   }
   table_.pop_back();
   connections_.fetch_sub(1, std::memory_order_relaxed);
+  server_.connection_closed();
 }
 
 void Shard::begin_drain() {

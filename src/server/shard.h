@@ -58,8 +58,6 @@ class Shard {
   double now() const noexcept { return now_; }
   const Settings& settings() const noexcept;
   const http::Limits& limits() const noexcept { return limits_; }
-  bool listener_is_unix() const noexcept;
-  const std::string& listener_path() const noexcept;
   bool acquire_request_slot();
   void count_request();
   void release_request_slot();

@@ -42,3 +42,23 @@ def test_keep_alive_connections_are_balanced(server):
     assert all(len(ids) == 1 for ids in per_conn), f"a connection moved: {per_conn}"
     spread = Counter(next(iter(ids)) for ids in per_conn)
     assert sorted(spread.values()) == [2, 2], spread
+
+
+@pytest.mark.subcorn_only
+def test_processes_mode_balances_connections_across_processes(server):
+    # The supervisor accepts and hands each connection to the worker process
+    # holding the fewest; the kernel alone would spread them by chance.
+    s = server("whoami:app", "--mode", "processes", workers=2)
+    for _ in range(3):  # three bursts: the counts go back down as connections close
+        conns = [RawConn(s.port) for _ in range(4)]
+        try:
+            pids = []
+            for c in conns:
+                c.request("GET", "/")
+                pids.append(json.loads(c.read_response().body)["pid"])
+        finally:
+            for c in conns:
+                c.close()
+        assert sorted(Counter(pids).values()) == [2, 2], pids
+        assert s.pid not in pids
+        time.sleep(0.3)
