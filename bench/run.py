@@ -24,65 +24,12 @@ from pathlib import Path
 # Run as a script (bench/run.py), so make `bench` importable from the repo root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import servers
+from bench import appcost, servers
 from bench.cputime import snapshot, window_cpu
 from bench.load import Load, LoadError, run_wrk
+from bench.scenarios import GRANIAN_WSGI, GUNICORN_SYNC, SCENARIOS, SUBCORN_WSGI, Scenario, Target
 
 DOCS = servers.REPO / "docs" / "benchmarks.md"
-BASELINE = "subcorn"
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    app: str
-    workers: tuple[int, ...]
-    connections: int
-    server_cpus: str  # taskset -c lists
-    wrk_cpus: str
-    expect_body: bytes | None  # checked once per start, before any load
-    with_native: bool  # whether nginx's fixed `hello` is a fair ceiling here
-    about: str
-
-
-SCENARIOS = {
-    "hello": Scenario(
-        name="hello",
-        app="bench.apps.hello:app",
-        workers=(1,),
-        connections=64,
-        # The server gets core 0 to itself and wrk core 1, so the server's
-        # throughput is not limited by sharing a core with the load generator.
-        server_cpus="0",
-        wrk_cpus="1",
-        expect_body=b"hello",
-        with_native=True,
-        about=(
-            "1 worker, 64 keep-alive connections, `wrk -t1 -c64`; the server pinned to "
-            "core 0 and wrk to core 1 (`taskset -c`). The app (bench/apps/hello.py) "
-            "returns a 5-byte body, so this measures the server's own cost per request."
-        ),
-    ),
-    "cpu": Scenario(
-        name="cpu",
-        app="bench.apps.cpu:app",
-        workers=(1, 2),
-        connections=4,
-        # Two workers need two cores; wrk shares them, which costs little at a few
-        # hundred requests per second.
-        server_cpus="0,1",
-        wrk_cpus="0,1",
-        expect_body=None,
-        with_native=False,
-        about=(
-            "1 worker and then 2 workers, 4 keep-alive connections, `wrk -t1 -c4`; the "
-            "server may use both cores (`taskset -c 0,1`) and wrk shares them. The app "
-            "(bench/apps/cpu.py) does about 5 ms of pure-Python work per request, so one "
-            "worker tops out near 200 req/s; `2w ÷ 1w` shows how well 2 workers scale "
-            "(2.00x is perfect). nginx does not run Python and is left out."
-        ),
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -99,7 +46,7 @@ class Sample:
 class Series:
     """One server at one worker count, over all rounds."""
 
-    server: str
+    target: servers.Target
     workers: int
     samples: list[Sample] = field(default_factory=list)
     failure: str | None = None  # it could not start: not tried again
@@ -108,6 +55,10 @@ class Series:
     def median(self, metric: Callable[[Sample], float]) -> float | None:
         values = [metric(s) for s in self.samples]
         return statistics.median(values) if values else None
+
+    @property
+    def label(self) -> str:
+        return self.target.label
 
 
 def log(message: str) -> None:
@@ -118,12 +69,13 @@ def measure_once(
     scenario: Scenario, series: Series, args: argparse.Namespace, workdir: Path, round_no: int
 ) -> None:
     """Start the server, warm it up, load it once while counting its CPU, stop it."""
-    label = f"round {round_no}: {series.server} w{series.workers}"
-    logfile = workdir / f"{scenario.name}-{series.server}-w{series.workers}-r{round_no}.log"
+    label = f"round {round_no}: {series.label} w{series.workers}"
+    slug = series.label.replace(" ", "-").replace("(", "").replace(")", "")
+    logfile = workdir / f"{scenario.name}-{slug}-w{series.workers}-r{round_no}.log"
     try:
         server = servers.start(
-            series.server, scenario.app, series.workers, scenario.server_cpus,
-            workdir, logfile, args.start_timeout, scenario.expect_body,
+            series.target, scenario.app(series.target), series.workers, scenario.server_cpus,
+            workdir, logfile, args.start_timeout, scenario.path, scenario.check_body,
         )  # fmt: skip
     except servers.Unavailable as exc:
         series.failure = f"unavailable: {exc}"
@@ -179,18 +131,82 @@ def measure_once(
     )
 
 
+@dataclass
+class Outcome:
+    table: list[Series]
+    # The WSGI app's own CPU per request, once per round (goals only), called in
+    # a main interpreter (as the other servers run it) and in a sub-interpreter.
+    app_main_us: list[float] = field(default_factory=list)
+    app_sub_us: list[float] = field(default_factory=list)
+
+
 def run_scenario(
-    scenario: Scenario, names: Sequence[str], args: argparse.Namespace, workdir: Path
-) -> list[Series]:
-    table = [Series(name, workers) for name in names for workers in scenario.workers]
+    scenario: Scenario, targets: Sequence[Target], args: argparse.Namespace, workdir: Path
+) -> Outcome:
+    outcome = Outcome([Series(t, workers) for t in targets for workers in scenario.workers])
+    table = outcome.table
+    if scenario.setup:
+        problem = run_setup(scenario.setup)
+        if problem:
+            log(f"scenario {scenario.name}: {problem}")
+            for series in table:
+                series.failure = problem
+            return outcome
     for round_no in range(1, args.rounds + 1):
+        if scenario.goals and "wsgi" in scenario.apps:
+            # Each round, like the servers, so the machine's load drifts over both.
+            for sub, values in ((False, outcome.app_main_us), (True, outcome.app_sub_us)):
+                app_us = measure_app(scenario, sub)
+                if app_us is not None:
+                    values.append(app_us)
         # Round robin, and each round starts one server later, so slow drifts in
         # the machine's load spread over every server instead of hitting one.
         shift = (round_no - 1) % len(table)
         for series in table[shift:] + table[:shift]:
             if series.failure is None:
                 measure_once(scenario, series, args, workdir, round_no)
-    return table
+    return outcome
+
+
+def run_setup(module: str) -> str | None:
+    """Run a scenario's setup module (it creates and seeds its database); None if it worked."""
+    try:
+        done = subprocess.run(
+            [servers.PYTHON, "-m", module], cwd=servers.REPO, env=servers.server_env(),
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return f"setup {module} timed out"
+    if done.returncode != 0:
+        return f"setup {module} failed: {done.stderr.strip()[-300:]}"
+    log(done.stdout.strip())
+    return None
+
+
+def measure_app(scenario: Scenario, sub: bool) -> float | None:
+    """The scenario's WSGI app's own CPU per request, called directly (bench/appcost.py)."""
+    app = scenario.apps["wsgi"]
+    # One core of the server's: the app alone runs on one thread.
+    core = scenario.server_cpus.split(",")[0]
+    where = ["--sub-interpreter"] if sub else []
+    argv = ["taskset", "-c", core, servers.PYTHON, "-m", "bench.appcost", *where, app,
+            scenario.path]  # fmt: skip
+    try:
+        done = subprocess.run(
+            argv, cwd=servers.REPO, env=servers.server_env(), capture_output=True, text=True,
+            timeout=300, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        log(f"app cost of {app}: timed out")
+        return None
+    for line in done.stdout.splitlines():
+        if line.startswith(appcost.MARKER):
+            value = float(line.removeprefix(appcost.MARKER))
+            kind = "a sub-interpreter" if sub else "the main interpreter"
+            log(f"app alone ({app}, no server, in {kind}): {value:.1f} us CPU/req")
+            return value
+    log(f"app cost of {app}: failed: {done.stderr.strip()[-300:]}")
+    return None
 
 
 # --- the table ------------------------------------------------------------
@@ -208,16 +224,17 @@ def fmt_ratio(value: float | None, base: float | None) -> str:
 
 def markdown_table(scenario: Scenario, table: list[Series], rounds: int) -> str:
     multi = len(scenario.workers) > 1
+    base_label = scenario.baseline.label
     head = ["server"] + (["workers"] if multi else [])
     head += ["req/s (median)", "req/s range", "p50", "p99", "CPU/req",
-             "req/s ÷ subcorn", "CPU/req ÷ subcorn"]  # fmt: skip
+             f"req/s ÷ {base_label}", f"CPU/req ÷ {base_label}"]  # fmt: skip
     # Per round, not a median: each start deals connections to workers anew.
     head += ["2w ÷ 1w", "busiest thread, per round"] if multi else []
     head += ["errors", "ok rounds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    by_key = {(s.server, s.workers): s for s in table}
+    by_key = {(s.target, s.workers): s for s in table}
     for series in table:
-        cells = [series.server] + ([str(series.workers)] if multi else [])
+        cells = [series.label] + ([str(series.workers)] if multi else [])
         rps = series.median(lambda s: s.rps)
         if rps is None:
             reason = series.failure or "; ".join(dict.fromkeys(series.run_failures)) or "no data"
@@ -226,7 +243,7 @@ def markdown_table(scenario: Scenario, table: list[Series], rounds: int) -> str:
             lines.append("| " + " | ".join(cells) + " |")
             continue
         cpu = series.median(lambda s: s.cpu_us_per_request)
-        base = by_key.get((BASELINE, series.workers))
+        base = by_key.get((scenario.baseline, series.workers))
         base_rps = base.median(lambda s: s.rps) if base else None
         base_cpu = base.median(lambda s: s.cpu_us_per_request) if base else None
         values = [s.rps for s in series.samples]
@@ -240,13 +257,70 @@ def markdown_table(scenario: Scenario, table: list[Series], rounds: int) -> str:
             fmt_ratio(cpu, base_cpu),
         ]
         if multi:
-            one = by_key.get((series.server, 1))
+            one = by_key.get((series.target, 1))
             one_rps = one.median(lambda s: s.rps) if one else None
             cells.append(fmt_ratio(rps, one_rps) if series.workers != 1 else "")
             cells.append(" ".join(f"{100 * s.busiest_thread:.0f}%" for s in series.samples))
         cells += [str(sum(s.errors for s in series.samples)), f"{len(values)}/{rounds}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# The issue's targets for the framework scenarios, reported under their tables
+# (not asserted): subcorn WSGI at 2 workers against gunicorn sync and granian WSGI.
+GOAL_RPS_VS_SYNC = 2.0  # at least this many times gunicorn sync's req/s
+GOAL_CPU_VS_SYNC = 0.5  # at no more than this share of its CPU per request
+GOAL_RPS_VS_GRANIAN = 1.0  # ahead of granian's WSGI interface
+
+
+def goals_line(table: list[Series], app_main_us: list[float], app_sub_us: list[float]) -> str:
+    """Whether this run meets the issue's targets, from the table's medians, and
+    how much of the CPU per request is the app's own."""
+    by_target = {s.target: s for s in table}
+
+    def medians(target: Target) -> tuple[float | None, float | None]:
+        series = by_target.get(target)
+        if series is None:
+            return None, None
+        return series.median(lambda s: s.rps), series.median(lambda s: s.cpu_us_per_request)
+
+    def verdict(value: float | None, base: float | None, met: Callable[[float], bool]) -> str:
+        if value is None or not base:
+            return "n/a (no data)"
+        ratio = value / base
+        return f"**{ratio:.2f}x, {'met' if met(ratio) else 'missed'}**"
+
+    rps, cpu = medians(SUBCORN_WSGI)
+    sync_rps, sync_cpu = medians(GUNICORN_SYNC)
+    granian_rps, _ = medians(GRANIAN_WSGI)
+    goals = (
+        "Targets (the issue's, for subcorn WSGI; ratios of the medians above): "
+        f"req/s at least {GOAL_RPS_VS_SYNC:g}x gunicorn sync's: "
+        f"{verdict(rps, sync_rps, lambda r: r >= GOAL_RPS_VS_SYNC)}; "
+        f"CPU/req at most {GOAL_CPU_VS_SYNC:g}x gunicorn sync's: "
+        f"{verdict(cpu, sync_cpu, lambda r: r <= GOAL_CPU_VS_SYNC)}; "
+        f"req/s ahead of granian WSGI's: "
+        f"{verdict(rps, granian_rps, lambda r: r > GOAL_RPS_VS_GRANIAN)}."
+    )
+    if not app_main_us or not app_sub_us:
+        return goals
+    app_main, app_sub = statistics.median(app_main_us), statistics.median(app_sub_us)
+    # Each server against the app's cost where that server runs it.
+    serving = [
+        f"{label} {value - app:.0f} µs"
+        for label, value, app in (
+            ("subcorn WSGI", cpu, app_sub), ("gunicorn sync", sync_cpu, app_main),
+        )
+        if value is not None
+    ]  # fmt: skip
+    return goals + (
+        f"\n\nThe app alone (`bench/appcost.py`: the WSGI app called in a loop, no server "
+        f"and no socket, the fastest of 10 batches; medians of {len(app_main_us)} rounds): "
+        f"{app_main:.0f} µs of CPU per request in a main interpreter (where gunicorn, "
+        f"uvicorn and granian run it), {app_sub:.0f} µs in a sub-interpreter (where subcorn "
+        "does). Serving, and running the app under load, beyond its own cost (CPU/req "
+        f"minus that): {', '.join(serving)}."
+    )
 
 
 # --- the record in docs/benchmarks.md -------------------------------------
@@ -268,8 +342,8 @@ def machine() -> str:
     )
 
 
-def tool_versions(names: Sequence[str]) -> str:
-    parts = [f"{name} {servers.version(name)}" for name in names]
+def tool_versions(names: Sequence[str], packages: Sequence[str] = ()) -> str:
+    parts = [f"{name} {servers.version(name)}" for name in (*names, *packages)]
     try:
         done = subprocess.run(
             ["wrk", "-v"], check=False, capture_output=True, text=True, timeout=10
@@ -290,7 +364,7 @@ def scenario_section(
     load_before: float,
 ) -> str:
     failures = [
-        f"- {s.server} w{s.workers}: {s.failure or '; '.join(dict.fromkeys(s.run_failures))}"
+        f"- {s.label} w{s.workers}: {s.failure or '; '.join(dict.fromkeys(s.run_failures))}"
         for s in table
         if s.failure or s.run_failures
     ]
@@ -395,20 +469,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "./dev bench " + shlex.join(sys.argv[1:] if argv is None else argv)
     workdir = Path(tempfile.mkdtemp(prefix="subcorn-bench-"))
     failed = False
-    versions: str | None = None
+    versions: dict[tuple[str, ...], str] = {}  # by servers and packages: asked once
+    # The framework apps' SQLite files: created by each scenario's setup, read by
+    # every server (which inherit this environment).
+    os.environ["BENCH_DB_DIR"] = str(workdir / "db")
     for scenario in scenarios:
-        names = args.server_names
-        if not scenario.with_native:
-            names = [n for n in names if n not in servers.NATIVE]
-        log(f"scenario {scenario.name}: {', '.join(names)}, {args.rounds} round(s)")
+        targets = [t for t in scenario.targets if t.server in args.server_names]
+        if not targets:
+            log(f"scenario {scenario.name}: none of the chosen servers runs it; skipped")
+            continue
+        labels = ", ".join(t.label for t in targets)
+        log(f"scenario {scenario.name}: {labels}, {args.rounds} round(s)")
         load_before = os.getloadavg()[0]
-        table = run_scenario(scenario, names, args, workdir)
+        outcome = run_scenario(scenario, targets, args, workdir)
+        table = outcome.table
         table_md = markdown_table(scenario, table, args.rounds)
+        if scenario.goals:
+            table_md += "\n\n" + goals_line(table, outcome.app_main_us, outcome.app_sub_us)
         print(f"\n## {scenario.name}\n\n{table_md}\n", flush=True)
         failed = failed or any(s.failure or s.run_failures for s in table)
         if args.write_docs:
-            versions = versions or tool_versions(args.server_names)
-            section = scenario_section(scenario, table_md, table, command, versions, load_before)
+            # The servers this scenario ran, in the order of its rows, and its frameworks.
+            names = tuple(dict.fromkeys(t.server for t in targets))
+            key = names + scenario.packages
+            if key not in versions:
+                versions[key] = tool_versions(names, scenario.packages)
+            section = scenario_section(
+                scenario, table_md, table, command, versions[key], load_before
+            )
             write_docs(DOCS, scenario.name, section)
             log(f"wrote scenario {scenario.name} to {DOCS}")
     if args.keep_logs or failed:

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,38 +137,91 @@ http {{
     return conf
 
 
-def command(name: str, app: str, workers: int, port: int, workdir: Path) -> list[str]:
+# gunicorn's gthread worker: threads per worker process. gunicorn's docs advise
+# 2-4 x cores; with the GIL more threads only help a view that waits, and these
+# wait on SQLite for microseconds. On the framework scenarios 2, 4 and 8 threads
+# measured alike (within the machine's noise); 1 left connections unbalanced.
+GTHREAD_THREADS = 4
+
+
+@dataclass(frozen=True)
+class Target:
+    """One row of a table: a server, and how it calls the app.
+
+    The `hello` and `cpu` rows leave `interface` unset: each server's plain ASGI
+    command line, as those tables were always taken.
+    """
+
+    server: str  # a name in NAMES; --servers selects rows by it
+    interface: str | None = None  # "asgi" or "wsgi", said on the command line
+    worker: str | None = None  # gunicorn's worker class for WSGI: "sync" or "gthread"
+
+    @property
+    def label(self) -> str:
+        parts = [self.server, self.worker or (self.interface or "").upper()]
+        if self.worker == "gthread":
+            parts.append(f"({GTHREAD_THREADS} threads)")
+        return " ".join(filter(None, parts))
+
+
+def command(target: Target, app: str, workers: int, port: int, workdir: Path) -> list[str]:
     """The argv that serves `app` (an import string) with `workers` workers on `port`."""
     addr = ["--host", HOST, "--port", str(port)]
     quiet = ["--log-level", "warning"]
-    match name:
-        case "subcorn":
-            # subcorn's CLI mirrors uvicorn's flags.
-            return [PYTHON, "-m", "subcorn", app, "--workers", str(workers), *addr,
+    interface = target.interface
+    match target.server, interface:
+        case "subcorn", _:
+            # subcorn's CLI mirrors uvicorn's flags. With an explicit interface,
+            # explicit interpreters mode too: a fall-back to processes (an
+            # extension refusing sub-interpreters) fails the run instead of
+            # measuring something else.
+            explicit = ["--interface", interface, "--mode", "interpreters"] if interface else []
+            return [PYTHON, "-m", "subcorn", app, *explicit, "--workers", str(workers), *addr,
                     "--no-access-log", *quiet]  # fmt: skip
-        case "granian":
+        case "granian", None | "asgi" | "wsgi":
             # --http 1: wrk speaks HTTP/1.1 only, so skip granian's h2 sniffing.
-            # Its access log is off by default; say so anyway.
-            return [str(_venv_python()), "-m", "granian", "--interface", "asgi",
+            # Its access log is off by default; say so anyway. WSGI: its default
+            # --blocking-threads (backpressure / 2, 256 per worker here; a thread
+            # per request in flight); 1, 2 and 8 measured no better.
+            return [str(_venv_python()), "-m", "granian", "--interface", interface or "asgi",
                     "--workers", str(workers), "--no-ws", "--http", "1", *addr,
                     "--no-access-log", *quiet, app]  # fmt: skip
-        case "uvicorn":
-            return [PYTHON, "-m", "uvicorn", app, "--http", "httptools", "--loop", "uvloop",
+        case "uvicorn", None | "asgi" | "wsgi":
+            # uvicorn 0.53 still has --interface wsgi (a deprecated thread-pool
+            # adapter that warns to use a2wsgi instead).
+            explicit = ["--interface", "asgi3" if interface == "asgi" else "wsgi"]
+            return [PYTHON, "-m", "uvicorn", app, *(explicit if interface else []),
+                    "--http", "httptools", "--loop", "uvloop",
                     "--workers", str(workers), *addr, "--no-access-log", *quiet]  # fmt: skip
-        case "hypercorn":
+        case "hypercorn", None | "asgi":
             # Access log is off unless --access-logfile is given.
             return [PYTHON, "-m", "hypercorn", "--workers", str(workers),
                     "--bind", f"{HOST}:{port}", *quiet, app]  # fmt: skip
-        case "gunicorn":
-            # The worker picks httptools and uvloop itself (http/loop "auto").
-            return [PYTHON, "-m", "gunicorn", "-k", gunicorn_worker_class(), "-w", str(workers),
+        case "gunicorn", _:
+            # Its access log is off unless --access-logfile is given.
+            worker = _gunicorn_worker(target)
+            return [PYTHON, "-m", "gunicorn", *worker, "-w", str(workers),
                     "--bind", f"{HOST}:{port}", *quiet, app]  # fmt: skip
-        case "nginx":
+        case "nginx", None:
             conf = nginx_config(workdir, workers, port)
             # -e: the error log before the config is read, else nginx tries /var/log/nginx.
             return ["nginx", "-p", str(workdir), "-c", str(conf),
                     "-e", str(workdir / "nginx-error.log")]  # fmt: skip
-    raise Unavailable(f"unknown server {name!r}")
+    raise Unavailable(f"no command for {target}")
+
+
+def _gunicorn_worker(target: Target) -> list[str]:
+    match target.interface, target.worker:
+        case None | "asgi", None:
+            # The worker picks httptools and uvloop itself (http/loop "auto").
+            return ["-k", gunicorn_worker_class()]
+        case "wsgi", "sync":
+            # One request at a time per process, and no keep-alive: the sync
+            # worker closes every connection after its response.
+            return ["-k", "sync"]
+        case "wsgi", "gthread":
+            return ["-k", "gthread", "--threads", str(GTHREAD_THREADS)]
+    raise Unavailable(f"no gunicorn worker for {target}")
 
 
 def server_env() -> dict[str, str]:
@@ -177,46 +231,52 @@ def server_env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=os.pathsep.join(path))
 
 
+# Checks a response body before any load: None if it is right, else what is wrong.
+BodyCheck = Callable[[bytes], str | None]
+
+
 @dataclass
 class Running:
-    name: str
+    label: str
     proc: subprocess.Popen[bytes]
     port: int
+    path: str
     log: Path
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}/"
+        return f"http://{HOST}:{self.port}{self.path}"
 
 
 def start(
-    name: str,
+    target: Target,
     app: str,
     workers: int,
     cpus: str,
     workdir: Path,
     log: Path,
     timeout: float,
-    expect_body: bytes | None = None,
+    path: str = "/",
+    check_body: BodyCheck | None = None,
 ) -> Running:
-    """Launch a server pinned to `cpus` and wait until it answers 200."""
+    """Launch a server pinned to `cpus` and wait until it answers 200 on `path`."""
     port = free_port()
-    argv = ["taskset", "-c", cpus, *command(name, app, workers, port, workdir)]
+    argv = ["taskset", "-c", cpus, *command(target, app, workers, port, workdir)]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             argv, cwd=REPO, env=server_env(), stdin=subprocess.DEVNULL, stdout=out,
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-    server = Running(name, proc, port, log)
+    server = Running(target.label, proc, port, path, log)
     try:
-        _wait_ready(server, timeout, expect_body)
+        _wait_ready(server, timeout, check_body)
     except BaseException:
         stop(server)
         raise
     return server
 
 
-def _wait_ready(server: Running, timeout: float, expect_body: bytes | None) -> None:
+def _wait_ready(server: Running, timeout: float, check_body: BodyCheck | None) -> None:
     # A port that accepts is not enough: a multi-process server may bind in its
     # supervisor before any worker can answer. Wait for a real 200.
     deadline = time.monotonic() + timeout
@@ -227,7 +287,7 @@ def _wait_ready(server: Running, timeout: float, expect_body: bytes | None) -> N
         try:
             conn = http.client.HTTPConnection(HOST, server.port, timeout=2)
             try:
-                conn.request("GET", "/")
+                conn.request("GET", server.path)
                 response = conn.getresponse()
                 body = response.read()
             finally:
@@ -237,9 +297,10 @@ def _wait_ready(server: Running, timeout: float, expect_body: bytes | None) -> N
             time.sleep(0.05)
             continue
         if response.status != 200:
-            raise StartError(f"answered {response.status} to GET /")
-        if expect_body is not None and body != expect_body:
-            raise StartError(f"answered {body[:40]!r}, expected {expect_body!r}")
+            raise StartError(f"answered {response.status} to GET {server.path}")
+        problem = check_body(body) if check_body else None
+        if problem:
+            raise StartError(problem)
         return
     raise StartError(f"not ready after {timeout:g}s ({last}); {last_line(server.log)}")
 

@@ -1,1 +1,1 @@
-"""ASGI apps that every server under test serves, importable as bench.apps.NAME."""
+"""The apps every server under test serves, importable as bench.apps.NAME."""

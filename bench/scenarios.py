@@ -1,0 +1,173 @@
+"""The scenarios: which app, which servers, how many workers, connections and cores."""
+
+import json
+from dataclasses import dataclass
+
+from bench import servers
+from bench.apps import items
+
+Target = servers.Target
+
+
+def exact_body(expected: bytes) -> servers.BodyCheck:
+    def check(body: bytes) -> str | None:
+        return None if body == expected else f"answered {body[:40]!r}, expected {expected!r}"
+
+    return check
+
+
+def json_body(expected: object) -> servers.BodyCheck:
+    # Parsed, not byte for byte: Django and Flask format JSON differently.
+    def check(body: bytes) -> str | None:
+        try:
+            if json.loads(body) == expected:
+                return None
+        except ValueError:
+            pass
+        return f"answered {body[:60]!r}, not the expected JSON"
+
+    return check
+
+
+SUBCORN = Target("subcorn")
+ASGI_SERVERS = tuple(Target(name) for name in servers.NAMES)
+# nginx runs no Python: no place for a test of the app's own work.
+PYTHON_ASGI_SERVERS = tuple(t for t in ASGI_SERVERS if t.server not in servers.NATIVE)
+SUBCORN_WSGI = Target("subcorn", "wsgi")
+SUBCORN_ASGI = Target("subcorn", "asgi")
+GUNICORN_SYNC = Target("gunicorn", "wsgi", "sync")
+GUNICORN_GTHREAD = Target("gunicorn", "wsgi", "gthread")
+GRANIAN_WSGI = Target("granian", "wsgi")
+# uvicorn serves Django's ASGI handler, granian its WSGI one.
+DJANGO_TARGETS = (SUBCORN_WSGI, SUBCORN_ASGI, GUNICORN_SYNC, GUNICORN_GTHREAD,
+                  Target("uvicorn", "asgi"), GRANIAN_WSGI)  # fmt: skip
+# Flask is WSGI only: no subcorn ASGI row, and uvicorn through its own WSGI adapter.
+FLASK_TARGETS = (SUBCORN_WSGI, GUNICORN_SYNC, GUNICORN_GTHREAD, Target("uvicorn", "wsgi"),
+                 GRANIAN_WSGI)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    apps: dict[str, str]  # interface ("asgi" / "wsgi") -> the app's import string
+    targets: tuple[Target, ...]  # the rows, in order
+    workers: tuple[int, ...]
+    connections: int
+    server_cpus: str  # taskset -c lists
+    wrk_cpus: str
+    check_body: servers.BodyCheck | None  # checked once per start, before any load
+    about: str
+    path: str = "/"
+    baseline: Target = SUBCORN  # the ratio columns divide by its row
+    # A module run once (`python -m`) before the scenario's first server starts.
+    setup: str | None = None
+    # Whether to state the issue's targets (against gunicorn sync and granian WSGI).
+    goals: bool = False
+    packages: tuple[str, ...] = ()  # the app's frameworks, for the versions line
+
+    def app(self, target: Target) -> str:
+        return self.apps[target.interface or "asgi"]
+
+
+def framework_scenario(
+    name: str,
+    apps: dict[str, str],
+    targets: tuple[Target, ...],
+    setup: str,
+    packages: tuple[str, ...],
+    about: str,
+) -> Scenario:
+    """A framework app on 2 workers: Django or Flask over SQLite."""
+    return Scenario(
+        name=name,
+        apps=apps,
+        targets=targets,
+        workers=(2,),
+        # 8 connections per worker: every server always has requests queued
+        # (2 per gthread thread), without measuring a deep queue's latency.
+        connections=16,
+        # 2 workers need both cores; wrk shares them (a fraction of one core at
+        # these rates), as in the cpu scenario.
+        server_cpus="0,1",
+        wrk_cpus="0,1",
+        check_body=json_body(items.EXPECTED),
+        path="/items",
+        baseline=SUBCORN_WSGI,
+        setup=setup,
+        goals=True,
+        packages=packages,
+        about=(
+            "2 workers for every server, 16 keep-alive connections, `wrk -t1 -c16`; the "
+            "server may use both cores (`taskset -c 0,1`) and wrk shares them. `GET /items` "
+            "answers the 20 rows of a SQLite table as JSON (about 2.7 KB), read by one ORM "
+            f"query over a persistent connection. {about}"
+        ),
+    )
+
+
+SCENARIOS = {
+    "hello": Scenario(
+        name="hello",
+        apps={"asgi": "bench.apps.hello:app"},
+        targets=ASGI_SERVERS,
+        workers=(1,),
+        connections=64,
+        # The server gets core 0 to itself and wrk core 1, so the server's
+        # throughput is not limited by sharing a core with the load generator.
+        server_cpus="0",
+        wrk_cpus="1",
+        check_body=exact_body(b"hello"),
+        about=(
+            "1 worker, 64 keep-alive connections, `wrk -t1 -c64`; the server pinned to "
+            "core 0 and wrk to core 1 (`taskset -c`). The app (bench/apps/hello.py) "
+            "returns a 5-byte body, so this measures the server's own cost per request."
+        ),
+    ),
+    "cpu": Scenario(
+        name="cpu",
+        apps={"asgi": "bench.apps.cpu:app"},
+        targets=PYTHON_ASGI_SERVERS,
+        workers=(1, 2),
+        connections=4,
+        # Two workers need two cores; wrk shares them, which costs little at a few
+        # hundred requests per second.
+        server_cpus="0,1",
+        wrk_cpus="0,1",
+        check_body=None,
+        about=(
+            "1 worker and then 2 workers, 4 keep-alive connections, `wrk -t1 -c4`; the "
+            "server may use both cores (`taskset -c 0,1`) and wrk shares them. The app "
+            "(bench/apps/cpu.py) does about 5 ms of pure-Python work per request, so one "
+            "worker tops out near 200 req/s; `2w ÷ 1w` shows how well 2 workers scale "
+            "(2.00x is perfect). nginx does not run Python and is left out."
+        ),
+    ),
+    "django": framework_scenario(
+        "django",
+        apps={
+            "wsgi": "bench.apps.django_bench.wsgi:application",
+            "asgi": "bench.apps.django_bench.asgi:application",
+        },
+        targets=DJANGO_TARGETS,
+        setup="bench.apps.django_bench.setup_db",
+        packages=("django",),
+        about=(
+            "Django 5.2 (bench/apps/django_bench: DEBUG off, CommonMiddleware only, "
+            "`CONN_MAX_AGE=None`), a plain sync view returning `JsonResponse`; the ASGI rows "
+            "serve Django's ASGI handler, which runs that view in a thread."
+        ),
+    ),
+    "flask": framework_scenario(
+        "flask",
+        apps={"wsgi": "bench.apps.flask_bench:app"},
+        targets=FLASK_TARGETS,
+        setup="bench.apps.flask_bench",
+        packages=("flask", "sqlalchemy"),
+        about=(
+            "Flask 3.1 + SQLAlchemy 2.0 (bench/apps/flask_bench.py: a `QueuePool` engine, a "
+            "session per request). Flask is WSGI only: there is no subcorn ASGI row, and "
+            "uvicorn serves it through its own WSGI adapter (`--interface wsgi`, deprecated "
+            "in uvicorn 0.53 but still there)."
+        ),
+    ),
+}
