@@ -17,7 +17,6 @@ struct AppContext {
   Ref root_path;      // str
   Ref log_exception;  // callable(message: str, exc: BaseException)
   bool wsgi = false;  // the app is a WSGI callable
-  Ref bytes_io;       // io.BytesIO, for wsgi.input
   Ref file_wrapper;   // subcorn._wsgi.FileWrapper, for wsgi.file_wrapper
   Ref get_running_loop;  // asyncio._get_running_loop and _set_running_loop:
   Ref set_running_loop;  // the loop is hidden around a WSGI call (wsgi.cpp)

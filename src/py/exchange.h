@@ -22,6 +22,9 @@ class Exchange {
   virtual void consume_body() = 0;
   // A receive() is about to wait: the moment to send "100 Continue".
   virtual void body_wanted() = 0;
+  // On a worker thread (WSGI --threads): waits, without the GIL, until more
+  // of the body arrived, it ended or the client left. Elsewhere: returns.
+  virtual void wait_for_body() = 0;
 
   // --- the response, for send() ---
   // Each returns nullptr, or an error message for the app (RuntimeError).

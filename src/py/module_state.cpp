@@ -2,6 +2,7 @@
 
 #include "py/http_cycle.h"
 #include "py/wsgi.h"
+#include "py/wsgi_input.h"
 
 namespace subcorn::py {
 
@@ -27,13 +28,15 @@ int module_state_init(PyObject* module, ModuleState* st) {
   if (!st->startup_error || PyModule_AddObjectRef(module, "StartupError", st->startup_error) < 0)
     return -1;
   if (register_cycle_types(module, st) < 0) return -1;
-  return register_wsgi_types(module, st);
+  if (register_wsgi_types(module, st) < 0) return -1;
+  return register_wsgi_input_type(module, st);
 }
 
 int module_state_traverse(ModuleState* st, visitproc visit, void* arg) {
   Py_VISIT(st->cycle_type);
   Py_VISIT(st->ready_type);
   Py_VISIT(st->start_response_type);
+  Py_VISIT(st->wsgi_input_type);
   Py_VISIT(st->startup_error);
   Py_VISIT(st->v_asgi);
   Py_VISIT(st->v_disconnect);
@@ -44,6 +47,7 @@ void module_state_clear(ModuleState* st) {
   Py_CLEAR(st->cycle_type);
   Py_CLEAR(st->ready_type);
   Py_CLEAR(st->start_response_type);
+  Py_CLEAR(st->wsgi_input_type);
   Py_CLEAR(st->startup_error);
 #define SUBCORN_CLEAR(field, text) Py_CLEAR(st->s_##field);
   SUBCORN_INTERNED_NAMES(SUBCORN_CLEAR)

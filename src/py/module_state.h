@@ -50,6 +50,7 @@ struct ModuleState {
   PyTypeObject* cycle_type = nullptr;   // HttpCycle: receive/send of one request
   PyTypeObject* ready_type = nullptr;   // an awaitable that is already done
   PyTypeObject* start_response_type = nullptr;  // WSGI start_response of one request
+  PyTypeObject* wsgi_input_type = nullptr;      // wsgi.input
   PyObject* startup_error = nullptr;    // subcorn._native.StartupError
 #define SUBCORN_DECLARE_NAME(field, text) PyObject* s_##field = nullptr;
   SUBCORN_INTERNED_NAMES(SUBCORN_DECLARE_NAME)

@@ -1,5 +1,7 @@
 #include "py/wsgi.h"
 
+#include "py/wsgi_input.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -168,8 +170,8 @@ bool cgi_name(std::string_view name, std::string& out) {
   return true;
 }
 
-Ref build_environ(AppContext& ctx, PyObject* tmpl, const http::RequestHead& head,
-                  std::string_view body, const ConnectionInfo& conn) {
+Ref build_environ(AppContext& ctx, PyObject* tmpl, Exchange* ex, const http::RequestHead& head,
+                  long long content_length, const ConnectionInfo& conn, Ref* input_out) {
   Ref env = Ref::steal(PyDict_Copy(tmpl));
   if (!env) return {};
   PyObject* d = env.get();
@@ -196,17 +198,12 @@ Ref build_environ(AppContext& ctx, PyObject* tmpl, const http::RequestHead& head
     return {};
 
   std::string key;
-  bool have_length = false;
   for (const http::Header& h : head.headers) {
     if (h.name == "content-type") {
       if (!set_str(d, "CONTENT_TYPE", h.value)) return {};
       continue;
     }
-    if (h.name == "content-length") {
-      have_length = true;
-      if (!set_str(d, "CONTENT_LENGTH", std::to_string(body.size()))) return {};
-      continue;
-    }
+    if (h.name == "content-length") continue;  // set below, once
     if (!cgi_name(h.name, key)) continue;
     Ref value = Ref::steal(PyUnicode_DecodeLatin1(h.value.data(), h.value.size(), nullptr));
     if (!value) return {};
@@ -221,10 +218,9 @@ Ref build_environ(AppContext& ctx, PyObject* tmpl, const http::RequestHead& head
     }
     if (PyDict_SetItemString(d, key.c_str(), value.get()) < 0) return {};
   }
-  if (!have_length && (head.chunked || !body.empty())) {
-    // A chunked body was read whole: its length is known now.
-    if (!set_str(d, "CONTENT_LENGTH", std::to_string(body.size()))) return {};
-  }
+  // The declared length, or that of a chunked body read whole before the call.
+  if (content_length >= 0 && !set_str(d, "CONTENT_LENGTH", std::to_string(content_length)))
+    return {};
 
   // Addresses: ("host", port) tuples from the connection.
   PyObject* server = conn.server.get();
@@ -240,9 +236,8 @@ Ref build_environ(AppContext& ctx, PyObject* tmpl, const http::RequestHead& head
     if (!set_obj(d, "REMOTE_PORT", port.get())) return {};
   }
 
-  Ref data = Ref::steal(PyBytes_FromStringAndSize(body.data(), body.size()));
-  Ref input = data ? Ref::steal(PyObject_CallOneArg(ctx.bytes_io.get(), data.get())) : Ref();
-  if (!set_obj(d, "wsgi.input", input.get())) return {};
+  *input_out = Ref::steal(wsgi_input_new(ctx.st, ex));
+  if (!set_obj(d, "wsgi.input", input_out->get())) return {};
   return env;
 }
 
@@ -364,7 +359,7 @@ class HiddenRunningLoop {
 }  // namespace
 
 void run_wsgi(AppContext& ctx, PyObject* environ_template, Exchange* ex,
-              const http::RequestHead& head, std::string_view body,
+              const http::RequestHead& head, long long content_length,
               const ConnectionInfo& conn) {
   ModuleState* st = ctx.st;
   HiddenRunningLoop no_loop(ctx);
@@ -381,7 +376,8 @@ void run_wsgi(AppContext& ctx, PyObject* environ_template, Exchange* ex,
   sr->headers_sent = false;
   Ref start_response = Ref::steal(reinterpret_cast<PyObject*>(sr));
 
-  Ref environ = build_environ(ctx, environ_template, head, body, conn);
+  Ref input;
+  Ref environ = build_environ(ctx, environ_template, ex, head, content_length, conn, &input);
   Ref result;
   if (environ) {
     PyObject* args[] = {environ.get(), start_response.get()};
@@ -408,6 +404,7 @@ void run_wsgi(AppContext& ctx, PyObject* environ_template, Exchange* ex,
     log_app_exception(ctx, "Exception in WSGI application");
   }
   sr->ex = nullptr;
+  if (input) wsgi_input_detach(input.get());
   ex->app_finished(failed);
 }
 

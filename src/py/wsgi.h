@@ -2,8 +2,9 @@
 // write() are C functions, and the response iterable is written as it is
 // produced, through the same Exchange the ASGI adapter uses.
 //
-// The app runs on the calling thread, synchronously, once the request body
-// has arrived (wsgi.input then reads from memory without blocking the shard).
+// The app runs on the calling thread, synchronously. On the shard thread the
+// body has arrived whole before the call (wsgi.input never waits there); on a
+// worker thread (--threads) wsgi.input streams it as the app reads.
 #pragma once
 
 #include <Python.h>
@@ -25,7 +26,7 @@ Ref make_wsgi_environ_template(AppContext& ctx, bool multithread);
 // Runs the app for one request and reports to ex->app_finished(). Never
 // leaves a Python error set.
 void run_wsgi(AppContext& ctx, PyObject* environ_template, Exchange* ex,
-              const http::RequestHead& head, std::string_view body,
+              const http::RequestHead& head, long long content_length,
               const ConnectionInfo& conn);
 
 }  // namespace subcorn::py

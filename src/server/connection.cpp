@@ -90,9 +90,12 @@ void Connection::process_input() {
   for (;;) {
     parse_buffered();
     if (closed() || !start_pending_) break;
-    // A WSGI app runs synchronously and reads wsgi.input from memory: it
-    // starts once the whole body is here.
-    if (shard_.app().wsgi && !body_complete_) break;
+    // A WSGI app on the shard thread must never wait for the body: it starts
+    // once the whole body is here. On a worker thread it streams the body, if
+    // its length is declared (WSGI apps such as Django read CONTENT_LENGTH).
+    if (shard_.app().wsgi && !body_complete_ &&
+        !(shard_.workers().running() && parser_.head().content_length >= 0))
+      break;
     // The head and whatever of the body had already arrived are parsed: a
     // request that is malformed further on is refused before the app sees it,
     // and a small body reaches the app's first receive() whole.
@@ -156,13 +159,15 @@ void Connection::parse_buffered() {
     break;
   }
   if (body_arrived && cycle_ && !closed()) py::cycle_wake_receive(cycle_.get());
+  if (body_arrived) wake_worker();
 }
 
 void Connection::update_interest() {
   if (closed()) return;
   // Stop reading while a request's unread body or the pipelined backlog is
   // large; resume once the app has taken it.
-  // (A WSGI request's body is read whole before its app starts: no pause.)
+  // (A request whose app has not started yet, such as a WSGI request read
+  // whole first, is never paused.)
   bool backlog = !lingering_ && ((in_.size() - in_pos_) >= INPUT_HIGH_WATER ||
                                  (app_running_ && body_.size() >= INPUT_HIGH_WATER));
   reading_paused_ = backlog;
@@ -209,9 +214,10 @@ void Connection::start_app() {
   in_dispatch_ = true;
   if (shard_.app().wsgi && shard_.workers().running()) {
     busy_.store(true);
-    shard_.workers().submit([this] { run_wsgi_job(); });
+    long long length = wsgi_length();
+    shard_.workers().submit([this, length] { run_wsgi_job(length); });
   } else if (shard_.app().wsgi) {
-    py::run_wsgi(shard_.app(), shard_.scope_template(), this, parser_.head(), body_, info_);
+    py::run_wsgi(shard_.app(), shard_.scope_template(), this, parser_.head(), wsgi_length(), info_);
   } else {
     cycle_ = py::start_http_cycle(shard_.app(), shard_.scope_template(), this, parser_.head(), info_);
   }
@@ -223,30 +229,44 @@ void Connection::start_app() {
 // touched with that GIL held (the shard thread holds it in on_poll and runs no
 // Python code on a WSGI connection's path), so the GIL is what serialises the
 // worker and the shard here.
-void Connection::run_wsgi_job() {
-  py::run_wsgi(shard_.app(), shard_.scope_template(), this, parser_.head(), body_, info_);
+// CONTENT_LENGTH: the declared one, or that of a chunked body read whole.
+long long Connection::wsgi_length() const {
+  if (parser_.head().content_length >= 0) return parser_.head().content_length;
+  return body_complete_ ? static_cast<long long>(body_.size()) : -1;
+}
+
+void Connection::run_wsgi_job(long long length) {
+  py::run_wsgi(shard_.app(), shard_.scope_template(), this, parser_.head(), length, info_);
   // Nothing of this connection is touched after app_finished(), which
   // cleared busy_: the shard may free it once this thread lets go of the GIL.
 }
 
-void Connection::release_drain_waiter() {
+void Connection::wake_worker() {
   if (!busy_.load()) return;
   {
-    std::lock_guard lock(drain_mutex_);
-    waiting_for_drain_ = false;
+    std::lock_guard lock(wake_mutex_);
+    ++wake_generation_;
   }
-  drain_cv_.notify_all();
+  wake_cv_.notify_all();
 }
 
-void Connection::wait_drained() {
+// Called with the GIL held, after the caller saw it must wait: the shard
+// changes what it waits for only with the GIL held, and wakes it after, so a
+// generation taken here cannot miss that wake-up.
+void Connection::wait_for_shard() {
+  uint64_t seen;
   {
-    std::lock_guard lock(drain_mutex_);
-    waiting_for_drain_ = true;
+    std::lock_guard lock(wake_mutex_);
+    seen = wake_generation_;
   }
   Py_BEGIN_ALLOW_THREADS
-  std::unique_lock lock(drain_mutex_);
-  drain_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return !waiting_for_drain_; });
+  std::unique_lock lock(wake_mutex_);
+  wake_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return wake_generation_ != seen; });
   Py_END_ALLOW_THREADS
+}
+
+void Connection::wait_for_body() {
+  if (busy_.load()) wait_for_shard();
 }
 
 void Connection::app_finished(bool failed) {
@@ -349,7 +369,7 @@ bool Connection::flush() {
   }
   out_.clear();
   out_pos_ = 0;
-  release_drain_waiter();
+  wake_worker();
   if (want_write_) {
     want_write_ = false;
     update_interest();
@@ -453,7 +473,7 @@ void Connection::close() {
   ::close(fd_);
   fd_ = -1;
   client_gone_ = true;
-  release_drain_waiter();
+  wake_worker();
   if (counted_in_flight_) {
     counted_in_flight_ = false;
     shard_.release_request_slot();

@@ -44,6 +44,7 @@ class Connection final : public py::Exchange {
   BodyState peek_body(std::string_view& data, bool& more) override;
   void consume_body() override;
   void body_wanted() override;
+  void wait_for_body() override;
   const char* start_response(int status) override;
   const char* add_header(std::string_view name, std::string_view value) override;
   Sent send_body(std::string_view data, bool more, const char** error) override;
@@ -70,9 +71,10 @@ class Connection final : public py::Exchange {
   void close_gracefully();
   void close();
   void log_access();
-  void run_wsgi_job();
-  void wait_drained();
-  void release_drain_waiter();
+  void run_wsgi_job(long long length);
+  long long wsgi_length() const;
+  void wait_for_shard();  // a worker thread waits for the shard (body, drain)
+  void wake_worker();
 
   Shard& shard_;
   int fd_;
@@ -125,9 +127,9 @@ class Connection final : public py::Exchange {
   bool draining_ = false;
   std::atomic<bool> busy_{false};
   // A worker thread waits here (without the GIL) for a slow client to read.
-  std::mutex drain_mutex_;
-  std::condition_variable drain_cv_;
-  bool waiting_for_drain_ = false;
+  std::mutex wake_mutex_;
+  std::condition_variable wake_cv_;
+  uint64_t wake_generation_ = 0;
   double drain_deadline_ = 0;    // draining: an idle connection closes after this
   bool linger_ = false;          // close with a lingering close (after an error)
   bool lingering_ = false;       // writing is shut; input is read and dropped

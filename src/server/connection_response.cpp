@@ -146,7 +146,7 @@ py::Exchange::Sent Connection::send_body(std::string_view data, bool more, const
   if (!flush()) return Sent::Gone;
   // A worker thread can wait for a slow client (the shard thread flushes);
   // the shard thread itself buffers instead.
-  while (busy_.load() && !closed() && out_.size() - out_pos_ >= OUTPUT_HIGH_WATER) wait_drained();
+  while (busy_.load() && !closed() && out_.size() - out_pos_ >= OUTPUT_HIGH_WATER) wait_for_shard();
   if (closed()) return Sent::Gone;
   if (out_.size() - out_pos_ >= OUTPUT_HIGH_WATER) return Sent::Blocked;
   return Sent::Done;

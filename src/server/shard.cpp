@@ -165,14 +165,12 @@ PyObject* Shard::serve(PyObject* module, PyObject* app, PyObject* loop, PyObject
   if (!app_.task_type || !app_.create_future) return nullptr;
   app_.wsgi = wsgi;
   if (wsgi) {
-    py::Ref io = py::Ref::steal(PyImport_ImportModule("io"));
     py::Ref wsgi_module = py::Ref::steal(PyImport_ImportModule("subcorn._wsgi"));
-    if (!io || !wsgi_module) return nullptr;
-    app_.bytes_io = py::Ref::steal(PyObject_GetAttrString(io.get(), "BytesIO"));
+    if (!wsgi_module) return nullptr;
     app_.file_wrapper = py::Ref::steal(PyObject_GetAttrString(wsgi_module.get(), "FileWrapper"));
     app_.get_running_loop = py::Ref::steal(PyObject_GetAttrString(asyncio.get(), "_get_running_loop"));
     app_.set_running_loop = py::Ref::steal(PyObject_GetAttrString(asyncio.get(), "_set_running_loop"));
-    if (!app_.bytes_io || !app_.file_wrapper || !app_.get_running_loop || !app_.set_running_loop)
+    if (!app_.file_wrapper || !app_.get_running_loop || !app_.set_running_loop)
       return nullptr;
     scope_template_ = py::make_wsgi_environ_template(app_, settings().threads > 1);
     if (settings().threads > 1) workers_.start(settings().threads);

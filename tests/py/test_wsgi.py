@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from harness import TRACEBACK, raw_exchange
+from harness import TRACEBACK, RawConn, raw_exchange
 
 pytestmark = pytest.mark.subcorn_only
 
@@ -49,7 +49,7 @@ def test_environ_has_every_required_key(server):
     assert "HTTP_CONTENT_TYPE" not in env and "HTTP_CONTENT_LENGTH" not in env
     assert env["wsgi.version"] == [1, 0]
     assert env["wsgi.url_scheme"] == "http"
-    assert env["wsgi.input"] == "BytesIO"
+    assert env["wsgi.input"] == "WsgiInput"
     assert env["errors_is_stderr"] is True
     assert env["wsgi.multithread"] is False
     assert env["wsgi.multiprocess"] is True
@@ -225,3 +225,26 @@ def test_wsgi_app_sees_no_running_asyncio_loop(server, threads):
     with httpx.Client() as client:
         for _ in range(3):
             assert client.get(s.url).text == "no loop"
+
+
+def test_threads_stream_wsgi_input_as_it_arrives(server):
+    # On a worker thread the app reads the body as it comes: it answers after
+    # the first 5 of 10 declared bytes, before the client sends the rest.
+    s = server("wsgi_apps:first_five", "--threads", "2")
+    with RawConn(s.port) as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nhello")
+        r = c.read_response(timeout=5)
+        assert (r.status, r.body) == (200, b"got hello")
+        c.send(b"world")  # the rest is read and dropped; the connection goes on
+        c.request("GET", "/")
+        assert c.read_response(timeout=5).status == 200
+
+
+def test_without_threads_the_body_is_read_whole_first(server):
+    s = server("wsgi_apps:first_five")
+    with RawConn(s.port) as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nhello")
+        with pytest.raises(TimeoutError):
+            c.read_response(timeout=1)
+        c.send(b"world")
+        assert c.read_response(timeout=5).body == b"got hello"

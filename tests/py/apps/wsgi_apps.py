@@ -143,3 +143,10 @@ def running_loop(environ, start_response):
         seen = b"no loop"
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [seen]
+
+
+def first_five(environ, start_response):
+    """Answers from the first 5 bytes of the body, without reading the rest."""
+    head = environ["wsgi.input"].read(5) if environ["REQUEST_METHOD"] == "POST" else b""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"got " + head]

@@ -1,0 +1,179 @@
+#include "py/wsgi_input.h"
+
+#include <string>
+
+namespace subcorn::py {
+namespace {
+
+struct InputObject {
+  PyObject_HEAD
+  Exchange* ex;      // null once detached
+  std::string* buf;  // received, not yet read by the app
+  bool eof;          // the body ended (or the client left)
+};
+
+InputObject* as_input(PyObject* o) { return reinterpret_cast<InputObject*>(o); }
+
+// Moves more of the body into buf, waiting for it if need be. False at the end.
+bool fill(InputObject* in) {
+  while (!in->eof) {
+    if (!in->ex) {
+      in->eof = true;
+      break;
+    }
+    std::string_view data;
+    bool more = false;
+    switch (in->ex->peek_body(data, more)) {
+      case Exchange::BodyState::Gone:
+        in->eof = true;
+        return false;
+      case Exchange::BodyState::Wait:
+        in->ex->body_wanted();
+        in->ex->wait_for_body();
+        continue;
+      case Exchange::BodyState::Data:
+        in->buf->append(data);
+        in->ex->consume_body();
+        if (!more) in->eof = true;
+        if (!data.empty()) return true;
+        break;
+    }
+  }
+  return false;
+}
+
+PyObject* take(InputObject* in, size_t n) {
+  n = std::min(n, in->buf->size());
+  PyObject* out = PyBytes_FromStringAndSize(in->buf->data(), static_cast<Py_ssize_t>(n));
+  if (out) in->buf->erase(0, n);
+  return out;
+}
+
+bool size_arg(PyObject* const* args, Py_ssize_t nargs, Py_ssize_t* size) {
+  *size = -1;
+  if (nargs > 1) {
+    PyErr_SetString(PyExc_TypeError, "expected at most one argument");
+    return false;
+  }
+  if (nargs == 1 && args[0] != Py_None) {
+    *size = PyLong_AsSsize_t(args[0]);
+    if (*size == -1 && PyErr_Occurred()) return false;
+  }
+  return true;
+}
+
+PyObject* input_read(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  InputObject* in = as_input(self);
+  Py_ssize_t size;
+  if (!size_arg(args, nargs, &size)) return nullptr;
+  if (size < 0) {
+    while (fill(in)) {}
+    return take(in, in->buf->size());
+  }
+  while (in->buf->size() < static_cast<size_t>(size) && fill(in)) {}
+  return take(in, static_cast<size_t>(size));
+}
+
+PyObject* readline(InputObject* in, Py_ssize_t size) {
+  size_t scanned = 0;
+  for (;;) {
+    size_t nl = in->buf->find('\n', scanned);
+    if (nl != std::string::npos && (size < 0 || nl < static_cast<size_t>(size)))
+      return take(in, nl + 1);
+    if (size >= 0 && in->buf->size() >= static_cast<size_t>(size))
+      return take(in, static_cast<size_t>(size));
+    scanned = in->buf->size();
+    if (!fill(in)) return take(in, in->buf->size());
+  }
+}
+
+PyObject* input_readline(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  Py_ssize_t size;
+  if (!size_arg(args, nargs, &size)) return nullptr;
+  return readline(as_input(self), size);
+}
+
+PyObject* input_readlines(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  Py_ssize_t hint;
+  if (!size_arg(args, nargs, &hint)) return nullptr;
+  PyObject* lines = PyList_New(0);
+  Py_ssize_t total = 0;
+  while (lines) {
+    PyObject* line = readline(as_input(self), -1);
+    if (!line) {
+      Py_CLEAR(lines);
+      break;
+    }
+    Py_ssize_t n = PyBytes_GET_SIZE(line);
+    if (n == 0) {
+      Py_DECREF(line);
+      break;
+    }
+    int rc = PyList_Append(lines, line);
+    Py_DECREF(line);
+    if (rc < 0) Py_CLEAR(lines);
+    total += n;
+    if (hint > 0 && total >= hint) break;
+  }
+  return lines;
+}
+
+PyObject* input_next(PyObject* self) {
+  PyObject* line = readline(as_input(self), -1);
+  if (line && PyBytes_GET_SIZE(line) == 0) {
+    Py_DECREF(line);
+    return nullptr;  // StopIteration
+  }
+  return line;
+}
+
+void input_dealloc(PyObject* self) {
+  PyTypeObject* tp = Py_TYPE(self);
+  delete as_input(self)->buf;
+  PyObject_Free(self);
+  Py_DECREF(tp);
+}
+
+PyMethodDef input_methods[] = {
+    {"read", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(input_read)),
+     METH_FASTCALL, "read(size=-1) -> bytes"},
+    {"readline", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(input_readline)),
+     METH_FASTCALL, "readline(size=-1) -> bytes"},
+    {"readlines", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(input_readlines)),
+     METH_FASTCALL, "readlines(hint=-1) -> list[bytes]"},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyType_Slot input_slots[] = {
+    {Py_tp_dealloc, reinterpret_cast<void*>(input_dealloc)},
+    {Py_tp_methods, input_methods},
+    {Py_tp_iter, reinterpret_cast<void*>(PyObject_SelfIter)},
+    {Py_tp_iternext, reinterpret_cast<void*>(input_next)},
+    {0, nullptr},
+};
+
+PyType_Spec input_spec = {"subcorn._native.WsgiInput", sizeof(InputObject), 0,
+                          Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE |
+                              Py_TPFLAGS_DISALLOW_INSTANTIATION,
+                          input_slots};
+
+}  // namespace
+
+int register_wsgi_input_type(PyObject* module, ModuleState* st) {
+  st->wsgi_input_type = reinterpret_cast<PyTypeObject*>(
+      PyType_FromModuleAndSpec(module, &input_spec, nullptr));
+  return st->wsgi_input_type ? 0 : -1;
+}
+
+PyObject* wsgi_input_new(ModuleState* st, Exchange* ex) {
+  auto* in = PyObject_New(InputObject, st->wsgi_input_type);
+  if (!in) return nullptr;
+  in->ex = ex;
+  in->buf = new std::string();
+  in->eof = false;
+  return reinterpret_cast<PyObject*>(in);
+}
+
+void wsgi_input_detach(PyObject* input) { as_input(input)->ex = nullptr; }
+
+}  // namespace subcorn::py
