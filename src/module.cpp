@@ -62,6 +62,7 @@ bool read_settings(PyObject* d, Settings* s) {
          get_number(d, "port", &s->port) && get_string(d, "uds", &s->uds) &&
          get_number(d, "fd", &s->fd) && get_number(d, "workers", &s->workers) && get_number(d, "threads", &s->threads) && get_bool(d, "main_interpreter", &s->main_interpreter) &&
          get_number(d, "ready_fd", &s->ready_fd) && get_number(d, "handoff_fd", &s->handoff_fd) && get_number(d, "max_requests", &s->max_requests) &&
+         get_number(d, "max_requests_jitter", &s->max_requests_jitter) &&
          get_number(d, "backlog", &s->backlog) &&
          get_number(d, "limit_concurrency", &s->limit_concurrency) &&
          get_number(d, "timeout_keep_alive", &s->timeout_keep_alive) &&

@@ -89,5 +89,10 @@ def _cancel_remaining_tasks(loop: asyncio.AbstractEventLoop, keep: Any) -> None:
 
 
 def _no_threads_left() -> bool:
-    me = threading.current_thread()
-    return not any(t is not me and t.is_alive() for t in threading.enumerate())
+    """Whether no thread the app started in this interpreter is still alive.
+
+    In a sub-interpreter, threading's "main thread" is the process's main
+    thread (it belongs to the main interpreter), and the shard thread shows as
+    a dummy thread: neither is the app's."""
+    foreign = (threading._MainThread, threading._DummyThread)  # type: ignore[attr-defined]
+    return not any(t.is_alive() and not isinstance(t, foreign) for t in threading.enumerate())

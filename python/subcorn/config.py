@@ -10,7 +10,6 @@ import dataclasses
 import enum
 import json
 import os
-import random
 
 
 class Lifespan(enum.StrEnum):
@@ -114,13 +113,6 @@ class Config:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    def effective_max_requests(self) -> int:
-        """--max-requests plus a random share of the jitter, so that workers
-        started together do not all retire at once (as gunicorn does)."""
-        if not self.max_requests:
-            return 0
-        return self.max_requests + random.randint(0, self.max_requests_jitter)
-
     def shard_config(self) -> str:
         """What each shard's interpreter needs, as JSON (only plain data crosses)."""
         return json.dumps(
@@ -154,7 +146,8 @@ class Config:
             "main_interpreter": self.mode == Mode.PROCESSES,
             "ready_fd": -1 if self.ready_fd is None else self.ready_fd,
             "handoff_fd": -1 if self.handoff_fd is None else self.handoff_fd,
-            "max_requests": self.effective_max_requests(),
+            "max_requests": self.max_requests,
+            "max_requests_jitter": self.max_requests_jitter,
             "log_info": self.log_level in (LogLevel.INFO, LogLevel.DEBUG, LogLevel.TRACE),
             "shard_config": self.shard_config(),
         }

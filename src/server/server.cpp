@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <random>
 
 #include "server/shard.h"
 
@@ -81,9 +82,8 @@ RunResult Server::run() {
   poller_.add(notify_fd_, EPOLLIN, TOKEN_NOTIFY);
 
   int workers = settings_.workers < 1 ? 1 : settings_.workers;
-  shards_running_.store(workers);
-  for (int i = 0; i < workers; ++i) shards_.push_back(std::make_unique<Shard>(*this, i));
-  for (auto& shard : shards_) shard->start();
+  process_max_requests_ = jittered_max_requests();
+  for (int i = 0; i < workers; ++i) start_shard(false);
 
   epoll_event events[16];
   while (shards_running_.load() > 0) {
@@ -139,9 +139,78 @@ RunResult Server::run() {
   return result;
 }
 
+void Server::start_shard(bool is_replacement) {
+  auto shard = std::make_unique<Shard>(*this, next_index_++);
+  shard->is_replacement = is_replacement;
+  shards_running_.fetch_add(1);
+  shard->start();
+  shards_.push_back(std::move(shard));
+}
+
+long Server::jittered_max_requests() {
+  if (settings_.max_requests <= 0) return 0;
+  static thread_local std::mt19937 random{std::random_device{}()};
+  std::uniform_int_distribution<long> jitter(0, std::max(0L, settings_.max_requests_jitter));
+  return settings_.max_requests + jitter(random);
+}
+
+// --max-requests in interpreters mode: a shard that served its share is
+// replaced by a fresh interpreter in this process. The new one starts first;
+// the old one stops taking connections once it serves, then drains and ends.
+void Server::recycle_shards() {
+  if (stopping_) return;
+  size_t count = shards_.size();  // replacements started here are looked at next time
+  for (size_t i = 0; i < count; ++i) {
+    Shard* old = shards_[i].get();
+    if (!old->retire_requested() || old->stop_requested() || old->retire_failed) continue;
+    if (!old->replacement) {
+      if (settings_.log_info)
+        log_line("INFO:     ", "Interpreter of worker " + std::to_string(old->index()) +
+                                   " served its --max-requests: starting a fresh one.");
+      start_shard(true);
+      old->replacement = shards_.back().get();
+      continue;
+    }
+    switch (old->replacement->state()) {
+      case Shard::State::Ready:
+        old->request_stop();
+        break;
+      case Shard::State::Failed:
+        log_line("ERROR:    ", "Could not start a fresh interpreter (" + old->replacement->failure() +
+                                   "); the old one keeps serving.");
+        old->replacement = nullptr;  // it is reaped below once its thread ends
+        old->retire_failed = true;
+        break;
+      default:
+        break;
+    }
+  }
+  // Reap shards whose threads ended while the server goes on.
+  for (size_t i = 0; i < shards_.size();) {
+    Shard* s = shards_[i].get();
+    bool retired = s->stop_requested() || (s->is_replacement && s->state() == Shard::State::Failed);
+    if (!s->finished() || !retired) {
+      ++i;
+      continue;
+    }
+    s->join();
+    if (s->interpreter_left_alive()) {
+      // Its threads outlive it: this process is recycled whole instead.
+      log_line("WARNING:  ", "A recycled interpreter left threads running; asking to replace this process.");
+      if (!retire_sent_.exchange(true)) tell_supervisor(settings_.ready_fd, "retire\n");
+    }
+    for (auto& other : shards_)
+      if (other->replacement == s) other->replacement = nullptr;
+    shards_.erase(shards_.begin() + static_cast<long>(i));
+    next_shard_ = 0;
+  }
+}
+
 void Server::check_shards(RunResult& result) {
+  recycle_shards();
   int ready = 0;
   for (auto& shard : shards_) {
+    if (shard->is_replacement && shard->state() == Shard::State::Failed) continue;
     if (shard->state() == Shard::State::Failed && result.exit_code == 0) {
       result.exit_code = 1;
       result.error = shard->failure();
@@ -154,7 +223,7 @@ void Server::check_shards(RunResult& result) {
     accepting_ = true;
     poller_.add(accept_fd(), EPOLLIN, TOKEN_LISTENER);
   }
-  if (ready == static_cast<int>(shards_.size()) && !announced_ready_ && !stopping_) {
+  if (ready >= settings_.workers && !announced_ready_ && !stopping_) {
     announced_ready_ = true;
     tell_supervisor(settings_.ready_fd, "ready\n");
     if (settings_.log_info)
@@ -169,10 +238,10 @@ void Server::check_shards(RunResult& result) {
 }
 
 void Server::count_request() {
-  if (settings_.max_requests <= 0) return;
-  if (requests_.fetch_add(1) + 1 >= settings_.max_requests && !retire_sent_.exchange(true)) {
+  if (process_max_requests_ <= 0) return;
+  if (requests_.fetch_add(1) + 1 >= process_max_requests_ && !retire_sent_.exchange(true)) {
     if (settings_.log_info)
-      log_line("INFO:     ", "Served " + std::to_string(settings_.max_requests) +
+      log_line("INFO:     ", "Served " + std::to_string(process_max_requests_) +
                                  " requests (--max-requests): asking to be replaced.");
     tell_supervisor(settings_.ready_fd, "retire\n");
   }
@@ -198,12 +267,17 @@ void Server::begin_shutdown(const char* why) {
 Shard* Server::least_loaded() {
   Shard* best = nullptr;
   size_t count = shards_.size();
+  size_t best_at = 0;
   for (size_t k = 0; k < count; ++k) {
-    Shard* s = shards_[(next_shard_ + k) % count].get();
-    if (s->state() != Shard::State::Ready) continue;
-    if (!best || s->connection_count() < best->connection_count()) best = s;
+    size_t at = (next_shard_ + k) % count;
+    Shard* s = shards_[at].get();
+    if (s->state() != Shard::State::Ready || s->stop_requested()) continue;
+    if (!best || s->connection_count() < best->connection_count()) {
+      best = s;
+      best_at = at;
+    }
   }
-  if (best) next_shard_ = (static_cast<size_t>(best->index()) + 1) % count;
+  if (best) next_shard_ = (best_at + 1) % count;
   return best;
 }
 

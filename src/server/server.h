@@ -44,6 +44,9 @@ class Server {
   std::atomic<long> in_flight{0};
   // Counts requests for --max-requests; tells the supervisor once to retire us.
   void count_request();
+  // --max-requests plus a random share of --max-requests-jitter, so that
+  // workers started together are not all recycled at once (as gunicorn does).
+  long jittered_max_requests();
   // A connection closed: the supervisor that handed it over counts it.
   void connection_closed();
 
@@ -55,6 +58,8 @@ class Server {
   Shard* least_loaded();
   void begin_shutdown(const char* why);
   void check_shards(RunResult& result);
+  void recycle_shards();
+  void start_shard(bool is_replacement);
 
   Settings settings_;
   io::Listener listener_;
@@ -64,6 +69,8 @@ class Server {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<int> shards_running_{0};
   size_t next_shard_ = 0;
+  int next_index_ = 0;
+  long process_max_requests_ = 0;
   bool accepting_ = false;
   bool announced_ready_ = false;
   bool stopping_ = false;

@@ -18,7 +18,8 @@ struct Settings {
   bool main_interpreter = false; // processes mode: the app runs in this process's main interpreter
   int handoff_fd = -1;       // processes mode: connections arrive here from the supervisor
   int ready_fd = -1;         // a supervisor's pipe: "ready\n" once serving, "retire\n" after max_requests
-  long max_requests = 0;     // 0: no limit; then ask the supervisor to be replaced           // WSGI: threads per interpreter (1: on the shard thread)
+  long max_requests = 0;     // 0: no limit; then recycle (an interpreter, or this process)
+  long max_requests_jitter = 0;           // WSGI: threads per interpreter (1: on the shard thread)
   int backlog = 2048;
   long limit_concurrency = 0;           // 0: no limit; beyond it, 503
   double timeout_keep_alive = 5.0;      // idle keep-alive connections close

@@ -46,6 +46,7 @@ double monotonic_seconds() {
 }
 
 Shard::Shard(Server& server, int index) : server_(server), index_(index) {
+  max_requests_ = server.jittered_max_requests();
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   itimerspec every_second{{1, 0}, {1, 0}};
@@ -147,6 +148,7 @@ void Shard::thread_main() {
   // and let the process exit around it (DESIGN.md section 8).
   interpreter_left_alive_ = !no_threads_left;
   interp.finish(no_threads_left);
+  finished_.store(true);
   server_.shard_finished();
 }
 
@@ -281,7 +283,16 @@ void Shard::tick() {
   }
 }
 
-void Shard::count_request() { server_.count_request(); }
+void Shard::count_request() {
+  // Worker processes are recycled whole by the supervisor; a sub-interpreter
+  // is replaced by a fresh one in this process.
+  if (settings().main_interpreter || max_requests_ <= 0) {
+    server_.count_request();
+    return;
+  }
+  if (requests_.fetch_add(1) + 1 >= max_requests_ && !retire_requested_.exchange(true))
+    server_.notify();
+}
 
 bool Shard::acquire_request_slot() {
   long limit = settings().limit_concurrency;

@@ -40,6 +40,13 @@ class Shard {
   int index() const noexcept { return index_; }
   std::string failure() const;          // the message when state() == Failed
   bool interpreter_left_alive() const noexcept { return interpreter_left_alive_; }
+  bool finished() const noexcept { return finished_.load(); }
+  // --max-requests in interpreters mode: this shard asked to be replaced.
+  bool retire_requested() const noexcept { return retire_requested_.load(); }
+  // Set by the acceptor thread only.
+  Shard* replacement = nullptr;  // the fresh shard starting in its place
+  bool is_replacement = false;
+  bool retire_failed = false;    // its replacement could not start: it stays
 
   // --- from the shard's own interpreter (subcorn._native._shard_*) ---
   // Serves until a stop request has drained every connection.
@@ -85,6 +92,10 @@ class Shard {
   std::string failure_;
   std::atomic<bool> stop_requested_{false};
   std::atomic<int> connections_{0};
+  std::atomic<long> requests_{0};
+  long max_requests_ = 0;  // with its share of the jitter
+  std::atomic<bool> retire_requested_{false};
+  std::atomic<bool> finished_{false};
   bool interpreter_left_alive_ = false;
 
   io::Poller poller_;

@@ -362,15 +362,28 @@ def test_failed_reload_keeps_the_old_workers(server, tmp_path):
     assert {(a["pid"], a["value"]) for a in answers} == {(old, "one")}
 
 
-@pytest.mark.parametrize("mode", ["interpreters", "processes"])
-def test_max_requests_recycles_workers_under_load(server, mode):
-    s = server(APP, "--mode", mode, "--max-requests", "50", "--max-requests-jitter", "10",
+def test_max_requests_recycles_worker_processes_under_load(server):
+    s = server(APP, "--mode", "processes", "--max-requests", "50", "--max-requests-jitter", "10",
                workers=2)
     with Load(s.port, retry_stale=True) as load:
         wait_for(lambda: len({o.answer["pid"] for o in load.outcomes if o.answer}) >= 4, 30,
                  f"workers are recycled\n{s.describe()}", interval=0.1)
     assert_no_failures(load, s)
     assert log_lines(s, r"served its --max-requests: replacing it")
+
+
+def test_max_requests_recycles_interpreters_in_place_under_load(server):
+    # In interpreters mode a shard's interpreter is replaced by a fresh one in
+    # the same process: the pid stays, the interpreter ids move on.
+    s = server(APP, "--mode", "interpreters", "--max-requests", "50",
+               "--max-requests-jitter", "10", workers=2)
+    with Load(s.port, retry_stale=True) as load:
+        wait_for(lambda: len({o.answer["worker"] for o in load.outcomes if o.answer}) >= 5, 30,
+                 f"interpreters are recycled\n{s.describe()}", interval=0.1)
+    assert_no_failures(load, s)
+    assert len({o.answer["pid"] for o in load.outcomes if o.answer}) == 1
+    assert log_lines(s, r"served its --max-requests: starting a fresh one")
+    assert not log_lines(s, r"left threads running")
 
 
 def test_workers_max_rss_recycles_a_growing_worker(server):
