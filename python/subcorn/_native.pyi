@@ -9,7 +9,14 @@ def serve(settings: dict[str, Any], /) -> tuple[int, str, bool]:
     Returns (exit_code, error message, interpreters_left)."""
 
 def _shard_serve(
-    handle: int, app: Any, loop: Any, state: dict[str, Any], log_exception: Any, root_path: str, /
+    handle: int,
+    app: Any,
+    loop: Any,
+    state: dict[str, Any],
+    log_exception: Any,
+    root_path: str,
+    interface: str,  # "asgi" or "wsgi"
+    /,
 ) -> None: ...
 def _shard_failed(handle: int, message: str, /) -> None: ...
 def _shard_stop_requested(handle: int, /) -> bool: ...
