@@ -215,9 +215,9 @@ void Connection::start_app() {
   if (shard_.app().wsgi && shard_.workers().running()) {
     busy_.store(true);
     long long length = wsgi_length();
-    shard_.workers().submit([this, length] { run_wsgi_job(length); });
+    shard_.workers().submit([this, length] { run_wsgi_app(length); });
   } else if (shard_.app().wsgi) {
-    py::run_wsgi(shard_.app(), shard_.scope_template(), this, parser_.head(), wsgi_length(), info_);
+    run_wsgi_app(wsgi_length());
   } else {
     cycle_ = py::start_http_cycle(shard_.app(), shard_.scope_template(), this, parser_.head(), info_);
   }
@@ -225,17 +225,17 @@ void Connection::start_app() {
   if (!app_running_) complete_app(app_failed_);  // it finished inside the call
 }
 
-// On a worker thread, with the interpreter's GIL held. Connections are only
-// touched with that GIL held (the shard thread holds it in on_poll and runs no
-// Python code on a WSGI connection's path), so the GIL is what serialises the
-// worker and the shard here.
 // CONTENT_LENGTH: the declared one, or that of a chunked body read whole.
 long long Connection::wsgi_length() const {
   if (parser_.head().content_length >= 0) return parser_.head().content_length;
   return body_complete_ ? static_cast<long long>(body_.size()) : -1;
 }
 
-void Connection::run_wsgi_job(long long length) {
+// On the shard thread, or on a worker thread with the interpreter's GIL held.
+// Connections are only touched with that GIL held (the shard thread holds it
+// in on_poll and runs no Python code on a WSGI connection's path), so the GIL
+// is what serialises a worker and the shard here.
+void Connection::run_wsgi_app(long long length) {
   py::run_wsgi(shard_.app(), shard_.scope_template(), this, parser_.head(), length, info_);
   // Nothing of this connection is touched after app_finished(), which
   // cleared busy_: the shard may free it once this thread lets go of the GIL.
@@ -302,19 +302,20 @@ void Connection::complete_app(bool failed) {
   if (body_complete_) end_request();
 }
 
+// The exchange is over for the app: receive() says disconnect from now on.
+void Connection::detach_cycle() {
+  if (!cycle_) return;
+  py::Ref cycle = std::move(cycle_);  // cycle_ is empty before Python runs
+  py::cycle_detach(cycle.get());
+}
+
 void Connection::end_request() {
-  if (cycle_) {
-    py::Ref cycle = std::move(cycle_);
-    py::cycle_detach(cycle.get());
-  }
+  detach_cycle();
   request_active_ = false;
   request_began_ = 0;
   body_.clear();
-  if (!keep_alive_ || draining_) {
-    if (!output_pending()) close();
-    // else: flush() closes once the response is out.
-    return;
-  }
+  // Without keep-alive, flush() closes once the response is out.
+  if ((!keep_alive_ || draining_) && !output_pending()) close();
 }
 
 // ---- py::Exchange: the request body ---------------------------------------------
@@ -408,7 +409,6 @@ void Connection::close_gracefully() {
   update_interest();
 }
 
-// Sends from the pending file; false when the socket is full or closed.
 void Connection::send_error_and_close(int status) {
   keep_alive_ = false;
   if (response_head_sent_) {
@@ -420,10 +420,7 @@ void Connection::send_error_and_close(int status) {
   status_ = status;
   if (request_active_ && shard_.access_log_enabled()) log_access();
   request_active_ = false;
-  if (cycle_) {
-    py::Ref cycle = std::move(cycle_);
-    py::cycle_detach(cycle.get());
-  }
+  detach_cycle();
   // What the client sends next is not answered, only drained (see close_gracefully).
   linger_ = true;
   flush();
@@ -478,10 +475,7 @@ void Connection::close() {
     counted_in_flight_ = false;
     shard_.release_request_slot();
   }
-  if (cycle_) {
-    py::Ref cycle = std::move(cycle_);
-    py::cycle_detach(cycle.get());
-  }
+  detach_cycle();
   shard_.connection_closed(this);
 }
 

@@ -71,7 +71,8 @@ class Connection final : public py::Exchange {
   void close_gracefully();
   void close();
   void log_access();
-  void run_wsgi_job(long long length);
+  void run_wsgi_app(long long length);
+  void detach_cycle();
   long long wsgi_length() const;
   void wait_for_shard();  // a worker thread waits for the shard (body, drain)
   void wake_worker();

@@ -163,6 +163,7 @@ void Connection::log_access() {
   shard_.write_access_log(line);
 }
 
+// Sends from the pending file; false when the socket is full or closed.
 bool Connection::send_file_part() {
   while (file_left_ > 0) {
     off_t offset = static_cast<off_t>(file_offset_);
