@@ -4,6 +4,7 @@ SUBCORN_* environment variable (the flag wins)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -20,8 +21,19 @@ from subcorn.config import (
 )
 
 
-def _env(name: str, default: object = None) -> object:
-    return os.environ.get(f"SUBCORN_{name.upper()}", default)
+_CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)
+                    if f.default is not dataclasses.MISSING}
+
+
+def _default(name: str) -> object:
+    """SUBCORN_<NAME> if set (argparse converts it with the flag's type, and
+    reports a bad value as it would on the command line), else Config's default."""
+    value = os.environ.get(f"SUBCORN_{name.upper()}")
+    if value is not None:
+        return value
+    if name == "workers":
+        return default_workers()
+    return _CONFIG_DEFAULTS.get(name)
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -37,63 +49,63 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve an ASGI app from many own-GIL sub-interpreters in one process.",
         epilog="Every flag can also be set as SUBCORN_<FLAG>, e.g. SUBCORN_WORKERS=4.",
     )
-    p.add_argument("app", nargs="?", default=_env("app"),
+    p.add_argument("app", nargs="?", default=_default("app"),
                    help="the app as module:attribute, e.g. main:app (SUBCORN_APP)")
     p.add_argument("--factory", action=argparse.BooleanOptionalAction,
                    default=_env_bool("factory", False),
                    help="APP is a factory: call it to get the app")
-    p.add_argument("--host", default=_env("host", "127.0.0.1"),
+    p.add_argument("--host", default=_default("host"),
                    help="bind to this address (default: %(default)s)")
-    p.add_argument("--port", type=int, default=int(_env("port", 8000)),
+    p.add_argument("--port", type=int, default=_default("port"),
                    help="bind to this port (default: %(default)s)")
-    p.add_argument("--uds", default=_env("uds"), help="bind to this unix domain socket")
-    p.add_argument("--fd", type=int, default=_env("fd") and int(_env("fd")),
+    p.add_argument("--uds", default=_default("uds"), help="bind to this unix domain socket")
+    p.add_argument("--fd", type=int, default=_default("fd"),
                    help="serve on this inherited socket file descriptor")
-    p.add_argument("--workers", type=int, default=int(_env("workers", default_workers())),
+    p.add_argument("--workers", type=int, default=_default("workers"),
                    help="number of worker interpreters (default: CPU count, %(default)s)")
-    p.add_argument("--mode", choices=[m.value for m in Mode], default=_env("mode", "auto"),
+    p.add_argument("--mode", choices=[m.value for m in Mode], default=_default("mode"),
                    help="interpreters: one process, a sub-interpreter per worker; processes: "
                         "a process per worker; auto: interpreters when the app loads in a "
                         "sub-interpreter, else processes (default: auto)")
-    p.add_argument("--max-requests", type=int, default=int(_env("max_requests", 0)),
+    p.add_argument("--max-requests", type=int, default=_default("max_requests"),
                    help="replace a worker after it served this many requests (default: never)")
     p.add_argument("--max-requests-jitter", type=int,
-                   default=int(_env("max_requests_jitter", 0)),
+                   default=_default("max_requests_jitter"),
                    help="add a random 0..N to --max-requests per worker (default: 0)")
     p.add_argument("--workers-max-rss", type=int, metavar="MB",
-                   default=_env("workers_max_rss") and int(_env("workers_max_rss")),
+                   default=_default("workers_max_rss"),
                    help="replace a worker process whose resident memory exceeds MB megabytes")
     p.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--handoff-fd", type=int, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--threads", type=int, default=int(_env("threads", 1)),
+    p.add_argument("--threads", type=int, default=_default("threads"),
                    help="WSGI: threads per worker interpreter, so a view that waits on "
                         "a database does not hold up the others (default: 1)")
-    p.add_argument("--app-dir", default=_env("app_dir", "."),
+    p.add_argument("--app-dir", default=_default("app_dir"),
                    help="look for APP in this directory (default: current directory)")
     p.add_argument("--lifespan", choices=[m.value for m in Lifespan],
-                   default=_env("lifespan", "auto"), help="lifespan protocol (default: auto)")
+                   default=_default("lifespan"), help="lifespan protocol (default: auto)")
     p.add_argument("--interface", choices=[i.value for i in Interface],
-                   default=_env("interface", "auto"),
+                   default=_default("interface"),
                    help="how to call the app: auto tells ASGI from WSGI (default: auto)")
-    p.add_argument("--root-path", default=_env("root_path", ""),
+    p.add_argument("--root-path", default=_default("root_path"),
                    help="the path the app is mounted at behind a proxy (ASGI root_path)")
     p.add_argument("--timeout-keep-alive", type=float,
-                   default=float(_env("timeout_keep_alive", 5)),
+                   default=_default("timeout_keep_alive"),
                    help="close idle keep-alive connections after this many seconds (default: 5)")
     p.add_argument("--timeout-request-header", type=float,
-                   default=float(_env("timeout_request_header", 10)),
+                   default=_default("timeout_request_header"),
                    help="answer 408 when a request head takes longer than this (default: 10)")
     p.add_argument("--timeout-graceful-shutdown", type=float,
-                   default=float(_env("timeout_graceful_shutdown", 30)),
+                   default=_default("timeout_graceful_shutdown"),
                    help="on SIGINT/SIGTERM, let requests finish for this long (default: 30)")
     p.add_argument("--limit-concurrency", type=int,
-                   default=_env("limit_concurrency") and int(_env("limit_concurrency")),
+                   default=_default("limit_concurrency"),
                    help="answer 503 to requests beyond this many at once")
-    p.add_argument("--backlog", type=int, default=int(_env("backlog", 2048)),
+    p.add_argument("--backlog", type=int, default=_default("backlog"),
                    help="listen backlog (default: 2048)")
     p.add_argument("--log-level", choices=[lv.value for lv in LogLevel],
-                   default=_env("log_level", "info"), help="log level (default: info)")
+                   default=_default("log_level"), help="log level (default: info)")
     p.add_argument("--access-log", action=argparse.BooleanOptionalAction,
                    default=_env_bool("access_log", True), help="log every request (default: on)")
     p.add_argument("--version", action="version", version=f"subcorn {__version__}",
