@@ -60,11 +60,22 @@ bool read_settings(PyObject* d, Settings* s) {
   }
   return get_string(d, "app", &s->app) && get_string(d, "host", &s->host) &&
          get_number(d, "port", &s->port) && get_string(d, "uds", &s->uds) &&
-         get_number(d, "fd", &s->fd) && get_number(d, "workers", &s->workers) && get_number(d, "threads", &s->threads) && get_bool(d, "main_interpreter", &s->main_interpreter) &&
-         get_number(d, "ready_fd", &s->ready_fd) && get_number(d, "handoff_fd", &s->handoff_fd) && get_number(d, "max_requests", &s->max_requests) &&
+         get_number(d, "fd", &s->fd) && get_number(d, "workers", &s->workers) &&
+         get_number(d, "threads", &s->threads) &&
+         get_bool(d, "main_interpreter", &s->main_interpreter) &&
+         get_number(d, "ready_fd", &s->ready_fd) && get_number(d, "handoff_fd", &s->handoff_fd) &&
+         get_number(d, "max_requests", &s->max_requests) &&
          get_number(d, "max_requests_jitter", &s->max_requests_jitter) &&
          get_number(d, "backlog", &s->backlog) &&
          get_number(d, "limit_concurrency", &s->limit_concurrency) &&
+         get_number(d, "limit_max_connections", &s->limit_max_connections) &&
+         get_number(d, "limit_request_line", &s->limit_request_line) &&
+         get_number(d, "limit_request_fields", &s->limit_request_fields) &&
+         get_number(d, "limit_request_field_size", &s->limit_request_field_size) &&
+         get_number(d, "limit_request_body", &s->limit_request_body) &&
+         get_number(d, "timeout_request_body", &s->timeout_request_body) &&
+         get_number(d, "timeout_request", &s->timeout_request) &&
+         get_number(d, "timeout_after_disconnect", &s->timeout_after_disconnect) &&
          get_number(d, "timeout_keep_alive", &s->timeout_keep_alive) &&
          get_number(d, "timeout_request_header", &s->timeout_request_header) &&
          get_number(d, "timeout_graceful_shutdown", &s->timeout_graceful_shutdown) &&

@@ -10,15 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from subcorn import __version__, _logging
-from subcorn.config import (
-    Config,
-    ConfigError,
-    Interface,
-    Lifespan,
-    LogLevel,
-    Mode,
-    default_workers,
-)
+from subcorn.config import Config, ConfigError, Interface, Lifespan, LogLevel, Mode, default_workers
 
 
 _CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)
@@ -99,9 +91,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout-graceful-shutdown", type=float,
                    default=_default("timeout_graceful_shutdown"),
                    help="on SIGINT/SIGTERM, let requests finish for this long (default: 30)")
+    p.add_argument("--timeout-request-body", type=float,
+                   default=_default("timeout_request_body"),
+                   help="longest wait between two reads of a request body: then 408, or "
+                        "http.disconnect to an ASGI app waiting in receive() (default: 60)")
+    p.add_argument("--timeout-request", type=float, default=_default("timeout_request"),
+                   help="answer 504 (or close, once the response started) and cancel the app "
+                        "when a request takes longer than this (default: no limit)")
+    p.add_argument("--timeout-after-disconnect", type=float,
+                   default=_default("timeout_after_disconnect"),
+                   help="cancel an ASGI request's task this long after its client left "
+                        "(default: 3)")
     p.add_argument("--limit-concurrency", type=int,
                    default=_default("limit_concurrency"),
                    help="answer 503 to requests beyond this many at once")
+    p.add_argument("--limit-max-connections", type=int,
+                   default=_default("limit_max_connections"),
+                   help="answer 503 and close connections beyond this many open at once "
+                        "(default: no limit but the process's file descriptors)")
+    p.add_argument("--limit-request-line", type=int, default=_default("limit_request_line"),
+                   help="longest request line in bytes, then 414; 0: no limit but the "
+                        "64 KiB head (default: 8190)")
+    p.add_argument("--limit-request-fields", type=int,
+                   default=_default("limit_request_fields"),
+                   help="most header fields in a request, then 431; 0: no limit "
+                        "(default: 100)")
+    p.add_argument("--limit-request-field-size", type=int,
+                   default=_default("limit_request_field_size"),
+                   help="longest header field (name and value) in bytes, then 431; 0: no "
+                        "limit (default: 8190)")
+    p.add_argument("--limit-request-body", type=int, default=_default("limit_request_body"),
+                   help="largest request body in bytes, then 413; 0: no limit "
+                        "(default: 1073741824, 1 GiB)")
     p.add_argument("--backlog", type=int, default=_default("backlog"),
                    help="listen backlog (default: 2048)")
     p.add_argument("--log-level", choices=[lv.value for lv in LogLevel],
@@ -127,21 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("No app given: subcorn module:app")
         return 1
     try:
-        config = Config(
-            app=args.app, factory=args.factory, host=args.host, port=args.port,
-            uds=args.uds, fd=args.fd, workers=args.workers, threads=args.threads,
-            mode=Mode(args.mode), max_requests=args.max_requests,
-            max_requests_jitter=args.max_requests_jitter, supervised=args.supervised,
-            ready_fd=args.ready_fd, handoff_fd=args.handoff_fd,
-            app_dir=args.app_dir,
-            lifespan=Lifespan(args.lifespan), interface=Interface(args.interface),
-            root_path=args.root_path,
-            timeout_keep_alive=args.timeout_keep_alive,
-            timeout_request_header=args.timeout_request_header,
-            timeout_graceful_shutdown=args.timeout_graceful_shutdown,
-            limit_concurrency=args.limit_concurrency, backlog=args.backlog,
-            log_level=LogLevel(args.log_level), access_log=args.access_log,
-        )
+        # Every Config field that has a flag of the same name (hidden ones too).
+        given = vars(args)
+        config = Config(**{f.name: given[f.name] for f in dataclasses.fields(Config)
+                           if f.name in given})
     except ConfigError as exc:
         logger.error("%s", exc)
         return 1

@@ -65,7 +65,15 @@ class Config:
     timeout_keep_alive: float = 5.0
     timeout_request_header: float = 10.0
     timeout_graceful_shutdown: float = 30.0
+    timeout_request_body: float = 60.0
+    timeout_request: float | None = None
+    timeout_after_disconnect: float = 3.0
     limit_concurrency: int | None = None
+    limit_max_connections: int | None = None
+    limit_request_line: int = 8190
+    limit_request_fields: int = 100
+    limit_request_field_size: int = 8190
+    limit_request_body: int = 1024 * 1024 * 1024
     backlog: int = 2048
     log_level: LogLevel = LogLevel.INFO
     access_log: bool = True
@@ -77,6 +85,11 @@ class Config:
     handoff_fd: int | None = None  # processes mode: connections come from the supervisor
 
     def __post_init__(self) -> None:
+        # Flags arrive as plain strings; the enums are the checked form.
+        self.mode = Mode(self.mode)
+        self.lifespan = Lifespan(self.lifespan)
+        self.interface = Interface(self.interface)
+        self.log_level = LogLevel(self.log_level)
         module, sep, attr = self.app.partition(":")
         if not sep or not module or not attr:
             raise ConfigError(
@@ -90,13 +103,22 @@ class Config:
             raise ConfigError(f"--port must be between 0 and 65535, not {self.port}")
         if self.limit_concurrency is not None and self.limit_concurrency < 1:
             raise ConfigError("--limit-concurrency must be at least 1")
+        if self.limit_max_connections is not None and self.limit_max_connections < 1:
+            raise ConfigError("--limit-max-connections must be at least 1")
+        for name in ("limit_request_line", "limit_request_fields", "limit_request_field_size",
+                     "limit_request_body"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must not be negative (0: no limit)")
+        if self.timeout_request is not None and self.timeout_request <= 0:
+            raise ConfigError("--timeout-request must be more than 0")
         if self.max_requests < 0 or self.max_requests_jitter < 0:
             raise ConfigError("--max-requests and --max-requests-jitter must not be negative")
         if self.supervised and self.mode == Mode.PROCESSES and self.workers != 1:
             raise ConfigError("a worker process in processes mode runs exactly one worker")
         if self.backlog < 1:
             raise ConfigError("--backlog must be at least 1")
-        for name in ("timeout_keep_alive", "timeout_request_header", "timeout_graceful_shutdown"):
+        for name in ("timeout_keep_alive", "timeout_request_header", "timeout_graceful_shutdown",
+                     "timeout_request_body", "timeout_after_disconnect"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must not be negative")
         if self.root_path and not self.root_path.startswith("/"):
@@ -139,6 +161,14 @@ class Config:
             "threads": self.threads,
             "backlog": self.backlog,
             "limit_concurrency": self.limit_concurrency or 0,
+            "limit_max_connections": self.limit_max_connections or 0,
+            "limit_request_line": self.limit_request_line,
+            "limit_request_fields": self.limit_request_fields,
+            "limit_request_field_size": self.limit_request_field_size,
+            "limit_request_body": self.limit_request_body,
+            "timeout_request_body": self.timeout_request_body,
+            "timeout_request": self.timeout_request or 0,
+            "timeout_after_disconnect": self.timeout_after_disconnect,
             "timeout_keep_alive": self.timeout_keep_alive,
             "timeout_request_header": self.timeout_request_header,
             "timeout_graceful_shutdown": self.timeout_graceful_shutdown,

@@ -1,6 +1,6 @@
 // The engine's settings: plain data, filled from the Python Config by
 // module.cpp (python/subcorn/config.py is the single source of truth for
-// names, defaults and validation).
+// names, defaults and validation; the values here only say what "off" is).
 #pragma once
 
 #include <string>
@@ -19,9 +19,17 @@ struct Settings {
   int handoff_fd = -1;       // processes mode: connections arrive here from the supervisor
   int ready_fd = -1;         // a supervisor's pipe: "ready\n" once serving, "retire\n" after max_requests
   long max_requests = 0;     // 0: no limit; then recycle (an interpreter, or this process)
-  long max_requests_jitter = 0;           // WSGI: threads per interpreter (1: on the shard thread)
+  long max_requests_jitter = 0;
   int backlog = 2048;
   long limit_concurrency = 0;           // 0: no limit; beyond it, 503
+  long limit_max_connections = 0;       // 0: no limit; beyond it, 503 and close
+  long limit_request_line = 0;          // bytes; 0: only the head's limit (414 beyond)
+  long limit_request_fields = 0;        // header fields; 0: no limit (431 beyond)
+  long limit_request_field_size = 0;    // bytes of one field line; 0: no limit (431 beyond)
+  long long limit_request_body = 0;     // bytes; 0: no limit (413 beyond)
+  double timeout_request_body = 0;      // longest wait between two reads of a body; 0: none
+  double timeout_request = 0;           // a request's whole time; 0: none (504 and cancel)
+  double timeout_after_disconnect = 0;  // an ASGI task whose client left is cancelled after this
   double timeout_keep_alive = 5.0;      // idle keep-alive connections close
   double timeout_request_header = 10.0; // a request head must arrive within this
   double timeout_graceful_shutdown = 30.0;
