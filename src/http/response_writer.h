@@ -1,0 +1,89 @@
+// ResponseWriter: the one place that frames an HTTP/1.1 response. Sans-IO: it
+// takes what the app says (status, headers, body parts, file parts) and
+// appends the bytes to send to a caller-owned buffer; the caller writes them
+// (and sends file bytes itself, with sendfile(), where it is told to).
+//
+// Rules it owns (nowhere else decides them):
+// - Framing: Content-Length when the app declared one, or when the whole body
+//   comes in the first body part; chunked when the body streams (HTTP/1.1);
+//   until-close when it streams on HTTP/1.0; nothing for HEAD, 204 and 304
+//   (their head is sent as the app gave it, no body bytes ever follow).
+// - The app's mistakes are refused before anything of the response is
+//   written, with a message naming the mistake: a status outside 200..599
+//   (a 1xx is not a final response), header names or values that are not
+//   valid (CR, LF, NUL), two different Content-Length values, a
+//   Content-Length on a 204, more body than the declared Content-Length.
+// - Transfer-Encoding and Connection from the app are not copied: the writer
+//   frames the body itself, and "Connection: close" from the app ends
+//   keep-alive. Date and Server are added unless the app set them.
+// - A body that ends shorter than its declared Content-Length completes the
+//   response but forbids keep-alive (the client can only tell by the close).
+//
+// States (explicit, one at a time):
+//   Idle       no response begun: the server may still answer on its own
+//   Started    status and headers taken, nothing written: still replaceable
+//   Streaming  the head is in the output; body parts follow
+//   Complete   the last part was written
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace subcorn::http {
+
+class ResponseWriter {
+ public:
+  enum class State { Idle, Started, Streaming, Complete };
+  enum class Framing { None, Length, Chunked, UntilClose };
+
+  // What the response answers.
+  struct Request {
+    bool head = false;        // HEAD: no body bytes go out
+    bool http10 = false;      // HTTP/1.0: status line and keep-alive rules
+    bool keep_alive = true;   // the client allows another request after this one
+  };
+
+  // A new response: back to Idle, nothing kept from the one before.
+  void begin(const Request& request);
+
+  // The app's status and headers. Each returns nullptr, or a message naming
+  // the app's mistake (the response stays replaceable: nothing was written).
+  const char* start(int status);
+  const char* header(std::string_view name, std::string_view value);
+
+  // A body part; `more` false ends the body. The first part also appends the
+  // head (with `date` unless the app set Date). Returns nullptr or the app's
+  // mistake (too much body for Content-Length), in which case nothing of
+  // this part was appended.
+  const char* body(std::string& out, std::string_view data, bool more, std::string_view date);
+
+  // A file part of `count` bytes that the caller sends itself right after
+  // `out`: appends the head (first part) and the framing before the file,
+  // and sets `*send` to how many file bytes to send (0 for HEAD, 204, 304 or
+  // an empty file). Once they are sent, file_end() appends what follows them
+  // (the chunk's CRLF, and the last chunk when `more` was false).
+  const char* file(std::string& out, int64_t count, bool more, std::string_view date,
+                   int64_t* send);
+  void file_end(std::string& out);
+
+  State state() const noexcept { return state_; }
+  // Nothing of this response has been written: the server may answer instead.
+  bool replaceable() const noexcept { return state_ == State::Idle || state_ == State::Started; }
+  bool complete() const noexcept { return state_ == State::Complete; }
+  int status() const noexcept { return status_; }
+  Framing framing() const noexcept { return framing_; }
+  // After Complete: may the connection carry another request?
+  bool keep_alive() const noexcept { return keep_alive_; }
+  int64_t body_bytes() const noexcept { return body_bytes_; }  // body bytes the app gave
+
+ private:
+  // (the implementation's fields)
+  State state_ = State::Idle;
+  Framing framing_ = Framing::None;
+  int status_ = 0;
+  bool keep_alive_ = true;
+  int64_t body_bytes_ = 0;
+};
+
+}  // namespace subcorn::http
