@@ -8,6 +8,7 @@
 #include <exception>
 #include <memory>
 
+#include "py/gil.h"
 #include "py/module_state.h"
 #include "server/server.h"
 #include "server/shard.h"
@@ -98,10 +99,11 @@ PyObject* serve(PyObject* module, PyObject* settings_dict) {
     std::string error;
     if (!server->bind(&error)) return Py_BuildValue("(isO)", 1, error.c_str(), Py_False);
     subcorn::server::RunResult result;
-    Py_BEGIN_ALLOW_THREADS
-    result = server->run();
-    server.reset();
-    Py_END_ALLOW_THREADS
+    {
+      subcorn::py::GilReleased no_gil;
+      result = server->run();
+      server.reset();
+    }
     return Py_BuildValue("(isO)", result.exit_code, result.error.c_str(),
                          result.interpreters_left ? Py_True : Py_False);
   } catch (const std::exception& e) {

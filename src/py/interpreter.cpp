@@ -1,5 +1,6 @@
 #include "py/interpreter.h"
 
+#include "py/gil.h"
 #include "py/ref.h"
 
 namespace subcorn::py {
@@ -10,7 +11,7 @@ bool SubInterpreter::create(std::string* error) {
     *error = "could not create a thread state";
     return false;
   }
-  PyEval_RestoreThread(main_tstate_);  // takes the main GIL, briefly
+  restore_thread(main_tstate_);  // takes the main GIL, briefly
   PyInterpreterConfig config = {
       .use_main_obmalloc = 0,
       .allow_fork = 0,
@@ -36,7 +37,7 @@ bool SubInterpreter::create(std::string* error) {
 void SubInterpreter::attach_main() {
   main_only_ = true;
   main_tstate_ = PyThreadState_New(PyInterpreterState_Main());
-  PyEval_RestoreThread(main_tstate_);
+  restore_thread(main_tstate_);
 }
 
 void SubInterpreter::finish(bool end) {
@@ -52,7 +53,7 @@ void SubInterpreter::finish(bool end) {
     PyEval_SaveThread();
   }
   tstate_ = nullptr;
-  PyEval_RestoreThread(main_tstate_);
+  restore_thread(main_tstate_);
   PyThreadState_Clear(main_tstate_);
   PyThreadState_DeleteCurrent();
   main_tstate_ = nullptr;

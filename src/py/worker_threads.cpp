@@ -1,5 +1,8 @@
 #include "py/worker_threads.h"
 
+#include "io/engine_lock.h"
+#include "py/gil.h"
+
 namespace subcorn::py {
 
 WorkerThreads::~WorkerThreads() {
@@ -15,7 +18,7 @@ void WorkerThreads::start(int count) {
 
 void WorkerThreads::submit(std::function<void()> job) {
   {
-    std::lock_guard lock(mutex_);
+    io::EngineLock lock(mutex_);
     jobs_.push_back(std::move(job));
   }
   wake_.notify_one();
@@ -23,13 +26,14 @@ void WorkerThreads::submit(std::function<void()> job) {
 
 void WorkerThreads::stop() {
   {
-    std::lock_guard lock(mutex_);
+    io::EngineLock lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
-  Py_BEGIN_ALLOW_THREADS
-  for (auto& t : threads_) t.join();
-  Py_END_ALLOW_THREADS
+  {
+    GilReleased no_gil;
+    for (auto& t : threads_) t.join();
+  }
   threads_.clear();
 }
 
@@ -38,17 +42,17 @@ void WorkerThreads::run(PyInterpreterState* interp) {
   for (;;) {
     std::function<void()> job;
     {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      io::EngineLock lock(mutex_);
+      wake_.wait(lock.unique_lock(), [this] { return stopping_ || !jobs_.empty(); });
       if (jobs_.empty()) break;
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    PyEval_RestoreThread(tstate);
+    restore_thread(tstate);
     job();
     PyEval_SaveThread();
   }
-  PyEval_RestoreThread(tstate);
+  restore_thread(tstate);
   PyThreadState_Clear(tstate);
   PyThreadState_DeleteCurrent();
 }

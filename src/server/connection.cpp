@@ -7,6 +7,8 @@
 #include <charconv>
 
 #include "http/response.h"
+#include "io/engine_lock.h"
+#include "py/gil.h"
 #include "py/http_cycle.h"
 #include "py/wsgi.h"
 #include "server/shard.h"
@@ -244,7 +246,7 @@ void Connection::run_wsgi_app(long long length) {
 void Connection::wake_worker() {
   if (!busy_.load()) return;
   {
-    std::lock_guard lock(wake_mutex_);
+    io::EngineLock lock(wake_mutex_);
     ++wake_generation_;
   }
   wake_cv_.notify_all();
@@ -256,13 +258,15 @@ void Connection::wake_worker() {
 void Connection::wait_for_shard() {
   uint64_t seen;
   {
-    std::lock_guard lock(wake_mutex_);
+    io::EngineLock lock(wake_mutex_);
     seen = wake_generation_;
   }
-  Py_BEGIN_ALLOW_THREADS
-  std::unique_lock lock(wake_mutex_);
-  wake_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return wake_generation_ != seen; });
-  Py_END_ALLOW_THREADS
+  py::GilReleased no_gil;
+  {
+    io::EngineLock lock(wake_mutex_);
+    wake_cv_.wait_for(lock.unique_lock(), std::chrono::seconds(1),
+                      [&] { return wake_generation_ != seen; });
+  }  // the engine lock goes before the GIL comes back (io/engine_lock.h)
 }
 
 void Connection::wait_for_body() {

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io/engine_lock.h"
 #include "py/asgi_scope.h"
 #include "py/interpreter.h"
 #include "py/wsgi.h"
@@ -76,7 +77,7 @@ void Shard::join() {
 void Shard::hand_over(int fd) {
   bool was_empty;
   {
-    std::lock_guard lock(mutex_);
+    io::EngineLock lock(mutex_);
     was_empty = inbox_.empty();
     inbox_.push_back(fd);
   }
@@ -94,13 +95,13 @@ void Shard::request_stop() {
 }
 
 std::string Shard::failure() const {
-  std::lock_guard lock(mutex_);
+  io::EngineLock lock(mutex_);
   return failure_;
 }
 
 void Shard::fail(std::string message) {
   {
-    std::lock_guard lock(mutex_);
+    io::EngineLock lock(mutex_);
     if (failure_.empty()) failure_ = std::move(message);
   }
   set_state(State::Failed);
@@ -238,7 +239,7 @@ void Shard::on_poll() {
 void Shard::adopt_handed_over() {
   std::vector<int> fds;
   {
-    std::lock_guard lock(mutex_);
+    io::EngineLock lock(mutex_);
     fds.swap(inbox_);
   }
   for (int fd : fds) {

@@ -1,0 +1,71 @@
+"""The hostile review's findings on the connection: each test fails on the
+engine as it was before the fix (deadlock, memory, timeouts, abandoned tasks)."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from harness import free_port
+
+pytestmark = pytest.mark.subcorn_only
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """Reads one response with a Content-Length body (or to the close)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = None
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    if length is None:
+        while chunk := sock.recv(65536):
+            body += chunk
+        return head + b"\r\n\r\n" + body
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def split_upload(port: int, size: int, pause: float) -> bytes:
+    """A POST whose body arrives `pause` seconds after its head."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n"
+                     b"Connection: close\r\n\r\n" % size)
+        time.sleep(pause)
+        sock.sendall(b"a" * size)
+        return read_response(sock)
+
+
+def test_split_uploads_through_worker_threads_do_not_deadlock(server):
+    # A worker thread waiting for the body held the connection's wake mutex
+    # while it took the GIL back; the shard thread held the GIL and waited for
+    # that mutex: the interpreter hung for good.
+    s = server("hardening_apps:wsgi_read_body", "--threads", "4", "--interface", "wsgi")
+    deadline = time.monotonic() + 90
+    size = 300_000
+
+    def one(_):
+        return split_upload(s.port, size, 0.1)
+
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(one, i) for i in range(200)]
+        answers = [f.result(timeout=max(1, deadline - time.monotonic())) for f in futures]
+    expected = b"%d %s" % (size, hashlib.sha256(b"a" * size).hexdigest().encode())
+    bad = [a for a in answers if not (a.startswith(b"HTTP/1.1 200") and a.endswith(expected))]
+    assert not bad, bad[0]
