@@ -23,10 +23,9 @@
 namespace subcorn::http {
 namespace {
 
-// Per buffer, two per connection: enough for a typical browser request head;
-// a connection that sends bigger heads grows its buffers once and keeps them.
-constexpr size_t INITIAL_HEAD_CAPACITY = 1024;
-constexpr size_t INITIAL_FIELDS = 16;
+// Nothing is reserved up front: an idle connection (and one that never sends
+// a byte) should cost as little as possible. The buffers grow with the first
+// heads a connection sends and are kept for the ones after.
 
 // Which part of a message the parser is in; Head also covers the bytes
 // before a request line (llhttp skips empty lines there).
@@ -117,9 +116,6 @@ struct RequestParser::Impl {
   bool dead = false;
 
   explicit Impl(const Limits& l) : limits(l) {
-    for (auto& s : storage) s.reserve(std::min(INITIAL_HEAD_CAPACITY, limits.max_head_bytes));
-    fields.reserve(INITIAL_FIELDS);
-    head.headers.reserve(INITIAL_FIELDS);
     llhttp_init(&parser, HTTP_REQUEST, &settings());
     parser.data = this;
   }

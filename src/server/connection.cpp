@@ -16,7 +16,6 @@
 namespace subcorn::server {
 namespace {
 
-constexpr size_t READ_CHUNK = 64 * 1024;
 // Above this much unread request body, or unparsed pipelined input, stop
 // reading from the socket until the app catches up (backpressure).
 constexpr size_t INPUT_HIGH_WATER = 256 * 1024;
@@ -24,6 +23,13 @@ constexpr size_t INPUT_HIGH_WATER = 256 * 1024;
 constexpr double LINGER_SECONDS = 2.0;
 // At shutdown, how long an idle connection may still bring a request.
 constexpr double DRAIN_IDLE_GRACE = 0.5;
+// An idle connection keeps buffers up to this size for its next request and
+// gives larger ones back (after a big body or response).
+constexpr size_t IDLE_BUFFER_KEEP = 1024;
+
+void release_if_large(std::string& buffer) {
+  if (buffer.empty() && buffer.capacity() > IDLE_BUFFER_KEEP) std::string().swap(buffer);
+}
 
 }  // namespace
 
@@ -56,10 +62,11 @@ void Connection::on_events(uint32_t events) {
 }
 
 void Connection::on_readable() {
+  char* scratch = shard_.read_buffer();
+  constexpr size_t size = Shard::READ_BUFFER_SIZE;
   if (lingering_) {
-    char sink[16384];
     ssize_t n;
-    while ((n = ::recv(fd_, sink, sizeof sink, 0)) > 0) {}
+    while ((n = ::recv(fd_, scratch, size, 0)) > 0) {}
     if (n == 0 || (errno != EAGAIN && errno != EINTR)) close();
     return;
   }
@@ -69,13 +76,14 @@ void Connection::on_readable() {
       in_.clear();
       in_pos_ = 0;
     }
-    size_t old = in_.size();
-    in_.resize(old + READ_CHUNK);
-    ssize_t n = ::recv(fd_, in_.data() + old, READ_CHUNK, 0);
-    in_.resize(old + (n > 0 ? n : 0));
+    // Read into the shard's buffer; the connection keeps a copy of only the
+    // bytes it holds on to (a partial head, a pipelined request, body the
+    // app has not taken), so an idle connection owns no read buffer.
+    ssize_t n = ::recv(fd_, scratch, size, 0);
     if (n > 0) {
       last_activity_ = shard_.now();
-      if (static_cast<size_t>(n) < READ_CHUNK) break;
+      in_.append(scratch, static_cast<size_t>(n));
+      if (static_cast<size_t>(n) < size) break;
       if (in_.size() - in_pos_ >= INPUT_HIGH_WATER) break;
       continue;
     }
@@ -111,6 +119,7 @@ void Connection::process_input() {
   if (in_pos_ == in_.size()) {
     in_.clear();
     in_pos_ = 0;
+    if (!request_active_) release_if_large(in_);
   }
   update_interest();
 }
@@ -318,6 +327,7 @@ void Connection::end_request() {
   request_active_ = false;
   request_began_ = 0;
   body_.clear();
+  release_if_large(body_);
   // Without keep-alive, flush() closes once the response is out.
   if ((!keep_alive_ || draining_) && !output_pending()) close();
 }
@@ -374,6 +384,7 @@ bool Connection::flush() {
   }
   out_.clear();
   out_pos_ = 0;
+  if (!request_active_) release_if_large(out_);
   wake_worker();
   if (want_write_) {
     want_write_ = false;

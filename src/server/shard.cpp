@@ -1,5 +1,6 @@
 #include "server/shard.h"
 
+#include <malloc.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -18,6 +19,10 @@ namespace {
 constexpr uint64_t TOKEN_WAKE = 1;
 constexpr uint64_t TOKEN_TIMER = 2;
 constexpr int MAX_EVENTS = 256;
+// After this many connections closed, the next tick gives freed heap memory
+// back to the system: the allocator keeps it otherwise, and a burst of
+// connections would leave the process at its peak for good.
+constexpr int CLOSES_BEFORE_TRIM = 256;
 
 void write_all(int fd, std::string_view text) {
   while (!text.empty()) {
@@ -260,6 +265,7 @@ void Shard::connection_closed(Connection* conn) {
   }
   table_.pop_back();
   connections_.fetch_sub(1, std::memory_order_relaxed);
+  ++closed_since_trim_;
   server_.connection_closed();
 }
 
@@ -274,6 +280,10 @@ void Shard::begin_drain() {
 void Shard::tick() {
   std::vector<Connection*> all;
   for (auto& c : table_) all.push_back(c.get());
+  if (closed_since_trim_ >= CLOSES_BEFORE_TRIM) {
+    closed_since_trim_ = 0;
+    malloc_trim(0);
+  }
   bool out_of_time = draining_ && now_ > drain_deadline_;
   if (out_of_time && !all.empty())
     log_error("Graceful shutdown timed out: cancelling the requests still running.");

@@ -63,6 +63,11 @@ class Shard {
   PyObject* scope_template() const noexcept { return scope_template_.get(); }
   std::string_view date() { return date_.now(); }
   double now() const noexcept { return now_; }
+  // One read buffer for all of the shard's connections: a connection reads
+  // into it and keeps only what it could not use yet, so an idle connection
+  // holds no read buffer of its own.
+  static constexpr size_t READ_BUFFER_SIZE = 64 * 1024;
+  char* read_buffer() noexcept { return read_buffer_.get(); }
   const Settings& settings() const noexcept;
   const http::Limits& limits() const noexcept { return limits_; }
   bool acquire_request_slot();
@@ -101,6 +106,7 @@ class Shard {
   io::Poller poller_;
   int wake_fd_ = -1;   // eventfd: handed-over connections, stop requests
   int timer_fd_ = -1;  // timerfd: once a second, timeouts
+  std::unique_ptr<char[]> read_buffer_{new char[READ_BUFFER_SIZE]};
   http::Limits limits_;
   http::DateCache date_;
   double now_ = 0;
@@ -109,6 +115,7 @@ class Shard {
   py::WorkerThreads workers_;  // WSGI with --threads > 1
   std::vector<std::unique_ptr<Connection>> table_;
   std::vector<std::unique_ptr<Connection>> graveyard_;  // freed after the poll
+  int closed_since_trim_ = 0;
   std::string access_log_;
   bool draining_ = false;
   double drain_deadline_ = 0;
