@@ -236,10 +236,13 @@ void Connection::start_app() {
   if (!app_running_) complete_app(app_failed_);  // it finished inside the call
 }
 
-// CONTENT_LENGTH: the declared one, or that of a chunked body read whole.
+// CONTENT_LENGTH: the declared one, or that of a chunked body read whole;
+// none for a request that declared no body (gunicorn leaves it out too, and
+// an app such as httpbin would echo a "Content-Length: 0" never sent).
 long long Connection::wsgi_length() const {
-  if (parser_.head().content_length >= 0) return parser_.head().content_length;
-  return body_complete_ ? static_cast<long long>(body_.size()) : -1;
+  const http::RequestHead& head = parser_.head();
+  if (head.content_length >= 0) return head.content_length;
+  return head.chunked && body_complete_ ? static_cast<long long>(body_.size()) : -1;
 }
 
 // On the shard thread, or on a worker thread with the interpreter's GIL held.

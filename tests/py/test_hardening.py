@@ -118,3 +118,14 @@ def test_idle_keep_alive_connections_cost_little_memory_and_give_it_back(server)
           f"({per_connection:.0f} B each), after closing {after >> 10} KiB")
     assert per_connection <= 4096, f"{per_connection:.0f} bytes per idle connection"
     assert after - before <= max(2 << 20, (during - before) // 2), (before, during, after)
+
+
+def test_wsgi_request_without_a_body_has_no_content_length(server):
+    # httpbin echoed a "Content-Length: 0" request header nobody sent.
+    import httpx
+
+    s = server("wsgi_apps:environ_echo", "--interface", "wsgi")
+    assert "CONTENT_LENGTH" not in httpx.get(s.url + "/").json()
+    chunked = httpx.post(s.url + "/", content=iter([b"abc", b"de"])).json()
+    assert chunked["CONTENT_LENGTH"] == "5"
+    assert httpx.post(s.url + "/", content=b"").json()["CONTENT_LENGTH"] == "0"
