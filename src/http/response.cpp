@@ -48,6 +48,7 @@ constexpr Prebuilt k431 = prebuild(431);
 constexpr Prebuilt k500 = prebuild(500);
 constexpr Prebuilt k501 = prebuild(501);
 constexpr Prebuilt k503 = prebuild(503);
+constexpr Prebuilt k504 = prebuild(504);
 
 constexpr std::string_view view(const Prebuilt& p) { return {p.text, p.size}; }
 
@@ -119,6 +120,7 @@ std::string_view error_response(int status) noexcept {
     case 431: return view(k431);
     case 501: return view(k501);
     case 503: return view(k503);
+    case 504: return view(k504);
     default: return view(k500);
   }
 }

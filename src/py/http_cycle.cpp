@@ -478,6 +478,8 @@ void cycle_detach(PyObject* cycle) {
   resolve(c->st, &c->send_waiter, Py_None);
 }
 
+bool cycle_running(PyObject* cycle) { return as_cycle(cycle)->task != nullptr; }
+
 void cycle_cancel(PyObject* cycle) {
   CycleObject* c = as_cycle(cycle);
   if (!c->task) return;

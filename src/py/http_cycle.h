@@ -36,5 +36,7 @@ void cycle_wake_send(PyObject* cycle);
 void cycle_detach(PyObject* cycle);
 // Cancels the app's task (graceful shutdown ran out of time).
 void cycle_cancel(PyObject* cycle);
+// The app's task has not ended yet.
+bool cycle_running(PyObject* cycle);
 
 }  // namespace subcorn::py

@@ -222,6 +222,7 @@ void Connection::start_app() {
   }
   counted_in_flight_ = true;
   app_running_ = true;
+  app_started_at_ = shard_.now();
   in_dispatch_ = true;
   if (shard_.app().wsgi && shard_.workers().running()) {
     busy_.store(true);
@@ -319,10 +320,12 @@ void Connection::complete_app(bool failed) {
 }
 
 // The exchange is over for the app: receive() says disconnect from now on.
-void Connection::detach_cycle() {
-  if (!cycle_) return;
+// Returns the cycle, for a caller that keeps watching its task.
+py::Ref Connection::detach_cycle() {
+  if (!cycle_) return {};
   py::Ref cycle = std::move(cycle_);  // cycle_ is empty before Python runs
   py::cycle_detach(cycle.get());
+  return cycle;
 }
 
 void Connection::end_request() {
@@ -429,7 +432,7 @@ void Connection::close_gracefully() {
 
 void Connection::send_error_and_close(int status) {
   keep_alive_ = false;
-  if (response_head_sent_) {
+  if (request_active_ && response_head_sent_) {
     close();
     return;
   }
@@ -454,6 +457,21 @@ void Connection::drain() {
   drain_deadline_ = shard_.now() + DRAIN_IDLE_GRACE;
 }
 
+// --timeout-request (504: the app is cancelled) or --timeout-request-body
+// (408: an ASGI app waiting in receive() gets http.disconnect; a WSGI app's
+// read ends short). The client gets the status unless the response began.
+void Connection::time_out(int status) {
+  const http::RequestHead& head = parser_.head();
+  std::string message = std::string(status == 504 ? "Request took longer than --timeout-request"
+                                                  : "Request body stalled for longer than "
+                                                    "--timeout-request-body") +
+                        ": " + std::string(head.method) + " " + std::string(head.target) +
+                        " from " + peer_;
+  shard_.log_error(message.c_str());
+  if (status == 504 && cycle_) py::cycle_cancel(cycle_.get());
+  send_error_and_close(status);
+}
+
 void Connection::abort() {
   if (cycle_) py::cycle_cancel(cycle_.get());
   close();
@@ -466,7 +484,18 @@ void Connection::on_tick(double now) {
     if (now - linger_began_ > LINGER_SECONDS) close();
     return;
   }
-  if (request_active_) return;  // the app's time is the app's business
+  if (request_active_) {
+    if (s.timeout_request > 0 && app_running_ && now - app_started_at_ > s.timeout_request) {
+      time_out(504);
+      return;
+    }
+    // The client owes body bytes (reading is not paused for the app's sake)
+    // and has sent none for too long.
+    if (s.timeout_request_body > 0 && !body_complete_ && !reading_paused_ &&
+        now - last_activity_ > s.timeout_request_body)
+      time_out(408);
+    return;  // otherwise the app's time is the app's business
+  }
   if (request_began_ > 0 && now - request_began_ > s.timeout_request_header) {
     send_error_and_close(408);
     return;
@@ -493,7 +522,10 @@ void Connection::close() {
     counted_in_flight_ = false;
     shard_.release_request_slot();
   }
-  detach_cycle();
+  // An ASGI task still running has been told the client left; if it does
+  // not end by itself, the shard cancels it after --timeout-after-disconnect.
+  py::Ref cycle = detach_cycle();
+  if (cycle && py::cycle_running(cycle.get())) shard_.watch_abandoned(std::move(cycle));
   shard_.connection_closed(this);
 }
 

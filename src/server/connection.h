@@ -72,7 +72,8 @@ class Connection final : public py::Exchange {
   void close();
   void log_access();
   void run_wsgi_app(long long length);
-  void detach_cycle();
+  py::Ref detach_cycle();
+  void time_out(int status);
   long long wsgi_length() const;
   void wait_for_shard();  // a worker thread waits for the shard (body, drain)
   void wake_worker();
@@ -125,6 +126,7 @@ class Connection final : public py::Exchange {
 
   double last_activity_ = 0;     // for the keep-alive timeout
   double request_began_ = 0;     // first byte of a head, for the header timeout
+  double app_started_at_ = 0;    // for --timeout-request
   bool draining_ = false;
   std::atomic<bool> busy_{false};
   // A worker thread waits here (without the GIL) for a slow client to read.

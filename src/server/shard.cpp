@@ -8,6 +8,7 @@
 
 #include "io/engine_lock.h"
 #include "py/asgi_scope.h"
+#include "py/http_cycle.h"
 #include "py/interpreter.h"
 #include "py/wsgi.h"
 #include "server/connection.h"
@@ -146,6 +147,7 @@ void Shard::thread_main() {
     // Every Python object of this interpreter goes before the interpreter.
     table_.clear();
     graveyard_.clear();
+    abandoned_.clear();
     scope_template_.reset();
     app_ = py::AppContext{};
   }
@@ -205,6 +207,7 @@ PyObject* Shard::serve(PyObject* module, PyObject* app, PyObject* loop, PyObject
   std::vector<Connection*> left;
   for (auto& c : table_) left.push_back(c.get());
   for (Connection* c : left) c->abort();
+  cancel_abandoned();
   flush_access_log();
   graveyard_.clear();
   if (!ran) return nullptr;
@@ -269,6 +272,27 @@ void Shard::connection_closed(Connection* conn) {
   server_.connection_closed();
 }
 
+void Shard::watch_abandoned(py::Ref cycle) {
+  abandoned_.push_back({std::move(cycle), now_ + settings().timeout_after_disconnect});
+}
+
+void Shard::check_abandoned() {
+  std::erase_if(abandoned_, [](const Abandoned& a) { return !py::cycle_running(a.cycle.get()); });
+  for (Abandoned& a : abandoned_) {
+    if (a.cancelled || now_ < a.cancel_at) continue;
+    a.cancelled = true;
+    py::cycle_cancel(a.cycle.get());
+  }
+}
+
+// Shutdown: whatever still runs is cancelled; the shard's Python side awaits
+// the cancelled tasks (a task nobody holds would be destroyed while pending).
+void Shard::cancel_abandoned() {
+  for (Abandoned& a : abandoned_)
+    if (py::cycle_running(a.cycle.get())) py::cycle_cancel(a.cycle.get());
+  abandoned_.clear();
+}
+
 void Shard::begin_drain() {
   draining_ = true;
   drain_deadline_ = now_ + settings().timeout_graceful_shutdown;
@@ -280,6 +304,7 @@ void Shard::begin_drain() {
 void Shard::tick() {
   std::vector<Connection*> all;
   for (auto& c : table_) all.push_back(c.get());
+  check_abandoned();
   if (closed_since_trim_ >= CLOSES_BEFORE_TRIM) {
     closed_since_trim_ = 0;
     malloc_trim(0);

@@ -74,6 +74,9 @@ class Shard {
   void count_request();
   void release_request_slot();
   void connection_closed(Connection* conn);
+  // An ASGI request whose client left while its task still runs: the task is
+  // cancelled if it has not ended after --timeout-after-disconnect.
+  void watch_abandoned(py::Ref cycle);
   bool access_log_enabled() const noexcept;
   void write_access_log(std::string_view line);
   void log_error(const char* message);
@@ -116,6 +119,14 @@ class Shard {
   std::vector<std::unique_ptr<Connection>> table_;
   std::vector<std::unique_ptr<Connection>> graveyard_;  // freed after the poll
   int closed_since_trim_ = 0;
+  struct Abandoned {
+    py::Ref cycle;
+    double cancel_at;
+    bool cancelled = false;
+  };
+  std::vector<Abandoned> abandoned_;
+  void check_abandoned();
+  void cancel_abandoned();
   std::string access_log_;
   bool draining_ = false;
   double drain_deadline_ = 0;

@@ -129,3 +129,92 @@ def test_wsgi_request_without_a_body_has_no_content_length(server):
     chunked = httpx.post(s.url + "/", content=iter([b"abc", b"de"])).json()
     assert chunked["CONTENT_LENGTH"] == "5"
     assert httpx.post(s.url + "/", content=b"").json()["CONTENT_LENGTH"] == "0"
+
+
+def wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def stalled_body(port: int, sent: bytes, declared: int) -> tuple[bytes, float]:
+    """Sends a head declaring `declared` body bytes and only `sent` of them;
+    returns what the server answered and after how long."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+        began = time.monotonic()
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s"
+                     % (declared, sent))
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        return answer, time.monotonic() - began
+
+
+@pytest.mark.parametrize("app,flags", [
+    ("hardening_apps:wsgi_read_body", ["--interface", "wsgi"]),
+    ("hardening_apps:wsgi_read_body", ["--interface", "wsgi", "--threads", "2"]),
+    ("hardening_apps:asgi_read_body", []),
+])
+def test_a_stalled_request_body_times_out(server, app, flags):
+    # 500 connections that each sent one body byte every 5 s stayed open forever.
+    s = server(app, "--timeout-request-body", "1", *flags)
+    for sent in (b"", b"0123456789"):
+        answer, took = stalled_body(s.port, sent, 100)
+        assert answer.startswith(b"HTTP/1.1 408 "), answer
+        assert took < 4, took
+    if "asgi" in app:
+        assert wait_for(lambda: "app saw http.disconnect" in s.output, 5), s.output
+    # A body that keeps arriving, one byte per 0.4 s, is not timed out.
+    with socket.create_connection(("127.0.0.1", s.port), timeout=15) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\n")
+        for byte in b"abcdef":
+            time.sleep(0.4)
+            sock.sendall(bytes([byte]))
+        assert read_response(sock).startswith(b"HTTP/1.1 200")
+    assert "--timeout-request-body" in s.stderr
+
+
+def test_an_abandoned_asgi_task_is_cancelled(server):
+    # An app that never answers kept its task forever after the client left.
+    s = server("hardening_apps:asgi_never_answers", "--timeout-after-disconnect", "1")
+    with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
+        sock.sendall(b"GET /forever HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.3)
+    assert wait_for(lambda: "app task cancelled" in s.output, 5), s.output
+    with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
+        sock.sendall(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert read_response(sock).endswith(b"hello")
+
+
+def test_timeout_request_answers_504_and_cancels(server):
+    s = server("hardening_apps:asgi_never_answers", "--timeout-request", "1")
+    with socket.create_connection(("127.0.0.1", s.port), timeout=10) as sock:
+        began = time.monotonic()
+        sock.sendall(b"GET /forever HTTP/1.1\r\nHost: t\r\n\r\n")
+        answer = read_response(sock)
+    assert answer.startswith(b"HTTP/1.1 504 "), answer
+    assert time.monotonic() - began < 4
+    assert wait_for(lambda: "app task cancelled" in s.output, 5), s.output
+    assert "--timeout-request: GET /forever" in s.stderr
+
+
+def test_shutdown_with_abandoned_requests_is_quiet(server):
+    # At SIGTERM, 815 "Task was destroyed but it is pending" lines.
+    s = server("hardening_apps:asgi_never_answers", "--timeout-after-disconnect", "60",
+               "--timeout-graceful-shutdown", "2")
+    for _ in range(50):
+        with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
+            sock.sendall(b"GET /forever HTTP/1.1\r\nHost: t\r\n\r\n")
+    pending = [socket.create_connection(("127.0.0.1", s.port), timeout=5) for _ in range(10)]
+    for sock in pending:
+        sock.sendall(b"GET /forever HTTP/1.1\r\nHost: t\r\n\r\n")
+    time.sleep(0.5)
+    assert s.stop() == 0
+    for sock in pending:
+        sock.close()
+    assert "Task was destroyed" not in s.output
+    assert "never retrieved" not in s.output
+    assert s.output.count("app task cancelled") == 60, s.output
