@@ -4,6 +4,7 @@
 // with the shard's interpreter attached.
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 
 namespace subcorn::py {
@@ -37,6 +38,8 @@ class Exchange {
   // Sends `count` bytes of file `fd` from `offset` with sendfile(); the
   // exchange owns fd from now on and closes it.
   virtual Sent send_file(int fd, long long offset, long long count, const char** error) = 0;
+  // Response bytes written but not sent yet (a WSGI write() bounds it).
+  virtual size_t output_buffered() const = 0;
   virtual bool response_started() const = 0;
   virtual bool response_complete() const = 0;
 

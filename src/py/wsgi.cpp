@@ -76,23 +76,48 @@ bool send_headers(StartResponseObject* sr) {
   return true;
 }
 
-bool send_chunk(StartResponseObject* sr, std::string_view data, bool more) {
-  if (!sr->ex) return true;
-  if (!send_headers(sr)) return false;
+// What became of a chunk: taken (Done), taken but the client reads slowly
+// (Blocked: on the shard thread, stop producing until the output drains),
+// the client is gone (Gone: stop), or an error is set (Failed).
+enum class ChunkSent { Done, Blocked, Gone, Failed };
+
+ChunkSent send_chunk(StartResponseObject* sr, std::string_view data, bool more) {
+  if (!sr->ex) return ChunkSent::Gone;
+  if (!send_headers(sr)) return ChunkSent::Failed;
   const char* err = nullptr;
-  sr->ex->send_body(data, more, &err);  // buffered: this thread never waits
+  Exchange::Sent sent = sr->ex->send_body(data, more, &err);
   if (err) {
     PyErr_SetString(PyExc_RuntimeError, err);
-    return false;
+    return ChunkSent::Failed;
   }
-  return true;
+  switch (sent) {
+    case Exchange::Sent::Blocked: return ChunkSent::Blocked;
+    case Exchange::Sent::Gone: return ChunkSent::Gone;
+    default: return ChunkSent::Done;
+  }
 }
 
+// write() cannot be paused (the app expects it to return when the data is
+// out): on the shard thread it may buffer at most this much for a client that
+// does not read, then it raises. A worker thread waits for the client instead.
+constexpr size_t WRITE_BUFFER_LIMIT = 1024 * 1024;
+
 PyObject* sr_write(PyObject* self, PyObject* data) {
+  StartResponseObject* sr = as_sr(self);
   Py_buffer view;
   if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) return nullptr;
-  bool ok = view.len == 0 ||
-            send_chunk(as_sr(self), {static_cast<const char*>(view.buf), size_t(view.len)}, true);
+  bool ok = true;
+  if (view.len > 0 && sr->ex &&
+      sr->ex->output_buffered() + static_cast<size_t>(view.len) > WRITE_BUFFER_LIMIT) {
+    PyErr_Format(PyExc_RuntimeError,
+                 "write() would buffer more than %zu bytes for a client that is not reading; "
+                 "return an iterable (or run with --threads) to stream a large response",
+                 WRITE_BUFFER_LIMIT);
+    ok = false;
+  } else if (view.len > 0) {
+    ok = send_chunk(sr, {static_cast<const char*>(view.buf), size_t(view.len)}, true) !=
+         ChunkSent::Failed;
+  }
   PyBuffer_Release(&view);
   if (!ok) return nullptr;
   Py_RETURN_NONE;
@@ -277,30 +302,6 @@ int try_send_file(AppContext& ctx, StartResponseObject* sr, PyObject* result) {
   return 1;
 }
 
-// Iterates the response, one chunk behind, so that the last chunk is known
-// to be last: a body that comes as one chunk gets a Content-Length.
-bool write_iterable(StartResponseObject* sr, PyObject* result) {
-  Ref it = Ref::steal(PyObject_GetIter(result));
-  if (!it) return false;
-  Ref pending;
-  while (Ref chunk = Ref::steal(PyIter_Next(it.get()))) {
-    if (!PyBytes_Check(chunk.get())) {
-      PyErr_Format(PyExc_TypeError, "WSGI response items must be bytes, not %.100s",
-                   Py_TYPE(chunk.get())->tp_name);
-      return false;
-    }
-    if (PyBytes_GET_SIZE(chunk.get()) == 0) continue;
-    if (pending && !send_chunk(sr, {PyBytes_AS_STRING(pending.get()),
-                                    size_t(PyBytes_GET_SIZE(pending.get()))}, true))
-      return false;
-    pending = std::move(chunk);
-  }
-  if (PyErr_Occurred()) return false;
-  std::string_view last;
-  if (pending) last = {PyBytes_AS_STRING(pending.get()), size_t(PyBytes_GET_SIZE(pending.get()))};
-  return send_chunk(sr, last, false);
-}
-
 }  // namespace
 
 int register_wsgi_types(PyObject* module, ModuleState* st) {
@@ -358,54 +359,145 @@ class HiddenRunningLoop {
 
 }  // namespace
 
-void run_wsgi(AppContext& ctx, PyObject* environ_template, Exchange* ex,
-              const http::RequestHead& head, long long content_length,
-              const ConnectionInfo& conn) {
-  ModuleState* st = ctx.st;
+// One request's app call and the response it writes: kept between steps
+// when the response iterable is paused for a slow client.
+class WsgiCall {
+ public:
+  WsgiCall(AppContext& ctx, Exchange* ex) : ctx_(ctx), ex_(ex) {}
+
+  // Calls the app and writes until done (nullptr) or paused (the call).
+  static WsgiCallPtr start(AppContext& ctx, PyObject* environ_template, Exchange* ex,
+                           const http::RequestHead& head, long long content_length,
+                           const ConnectionInfo& conn);
+  // Goes on writing a paused response.
+  static WsgiCallPtr resume(WsgiCallPtr call);
+
+ private:
+  enum class Progress { Done, Paused };
+  StartResponseObject* sr() const { return reinterpret_cast<StartResponseObject*>(sr_.get()); }
+  Progress write_some();
+  void finish();
+
+  AppContext& ctx_;
+  Exchange* ex_;
+  Ref sr_;        // the StartResponse object (start_response, write)
+  Ref input_;     // wsgi.input, detached at the end
+  Ref result_;    // what the app returned; closed at the end (PEP 3333)
+  Ref iterator_;  // over result_
+  Ref pending_;   // a chunk produced but not sent: sent once the next is known
+  bool failed_ = false;
+};
+
+void WsgiCallDeleter::operator()(WsgiCall* call) const { delete call; }
+
+// Writes the response, one chunk behind, so that the last chunk is known to
+// be last (a body that comes as one chunk gets a Content-Length). Stops
+// producing when the exchange says the client reads slowly (only the shard
+// thread is told so; a worker thread waits inside send_body instead).
+WsgiCall::Progress WsgiCall::write_some() {
+  for (;;) {
+    Ref chunk = Ref::steal(PyIter_Next(iterator_.get()));
+    if (!chunk) {
+      if (PyErr_Occurred()) failed_ = true;
+      break;
+    }
+    if (!PyBytes_Check(chunk.get())) {
+      PyErr_Format(PyExc_TypeError, "WSGI response items must be bytes, not %.100s",
+                   Py_TYPE(chunk.get())->tp_name);
+      failed_ = true;
+      return Progress::Done;
+    }
+    if (PyBytes_GET_SIZE(chunk.get()) == 0) continue;
+    Ref previous = std::exchange(pending_, std::move(chunk));
+    if (!previous) continue;
+    switch (send_chunk(sr(), {PyBytes_AS_STRING(previous.get()),
+                              size_t(PyBytes_GET_SIZE(previous.get()))}, true)) {
+      case ChunkSent::Done: continue;
+      case ChunkSent::Blocked: return Progress::Paused;
+      case ChunkSent::Gone: return Progress::Done;  // nothing more is produced for nobody
+      case ChunkSent::Failed: failed_ = true; return Progress::Done;
+    }
+  }
+  if (failed_) return Progress::Done;
+  std::string_view last;
+  if (pending_) last = {PyBytes_AS_STRING(pending_.get()), size_t(PyBytes_GET_SIZE(pending_.get()))};
+  if (send_chunk(sr(), last, false) == ChunkSent::Failed) failed_ = true;
+  return Progress::Done;
+}
+
+void WsgiCall::finish() {
+  if (failed_) log_app_exception(ctx_, "Exception in WSGI application");
+  if (result_ && PyObject_HasAttrWithError(result_.get(), ctx_.st->s_close) == 1) {
+    // PEP 3333: close() is called whatever happened.
+    Ref r = Ref::steal(PyObject_CallMethodNoArgs(result_.get(), ctx_.st->s_close));
+    if (!r) {
+      log_app_exception(ctx_, "Exception closing the WSGI response");
+      failed_ = true;
+    }
+  }
+  PyErr_Clear();
+  if (sr_) sr()->ex = nullptr;
+  if (input_) wsgi_input_detach(input_.get());
+  ex_->app_finished(failed_);
+}
+
+WsgiCallPtr WsgiCall::start(AppContext& ctx, PyObject* environ_template, Exchange* ex,
+                            const http::RequestHead& head, long long content_length,
+                            const ConnectionInfo& conn) {
   HiddenRunningLoop no_loop(ctx);
-  bool failed = true;
-  auto* sr = PyObject_New(StartResponseObject, st->start_response_type);
+  WsgiCallPtr call(new WsgiCall(ctx, ex));
+  auto* sr = PyObject_New(StartResponseObject, ctx.st->start_response_type);
   if (!sr) {
     log_app_exception(ctx, "Could not start the request");
     ex->app_finished(true);
-    return;
+    return {};
   }
   sr->ex = ex;
   sr->status = nullptr;
   sr->headers = nullptr;
   sr->headers_sent = false;
-  Ref start_response = Ref::steal(reinterpret_cast<PyObject*>(sr));
+  call->sr_ = Ref::steal(reinterpret_cast<PyObject*>(sr));
 
-  Ref input;
-  Ref environ = build_environ(ctx, environ_template, ex, head, content_length, conn, &input);
-  Ref result;
+  Ref environ = build_environ(ctx, environ_template, ex, head, content_length, conn, &call->input_);
   if (environ) {
-    PyObject* args[] = {environ.get(), start_response.get()};
-    result = Ref::steal(PyObject_Vectorcall(ctx.app.get(), args, 2, nullptr));
+    PyObject* args[] = {environ.get(), call->sr_.get()};
+    call->result_ = Ref::steal(PyObject_Vectorcall(ctx.app.get(), args, 2, nullptr));
   }
-  if (result) {
-    int sent = try_send_file(ctx, sr, result.get());
-    if (sent == 1) {
-      failed = false;
-    } else if (sent == 0) {
-      failed = !write_iterable(sr, result.get());
-    }
-    if (failed) log_app_exception(ctx, "Exception in WSGI application");
-    // PEP 3333: close() is called whatever happened.
-    if (PyObject_HasAttrWithError(result.get(), st->s_close) == 1) {
-      Ref r = Ref::steal(PyObject_CallMethodNoArgs(result.get(), st->s_close));
-      if (!r) {
-        log_app_exception(ctx, "Exception closing the WSGI response");
-        failed = true;
-      }
-    }
-    PyErr_Clear();
-  } else {
-    log_app_exception(ctx, "Exception in WSGI application");
+  if (!call->result_) {
+    call->failed_ = true;
+    call->finish();
+    return {};
   }
-  sr->ex = nullptr;
-  if (input) wsgi_input_detach(input.get());
-  ex->app_finished(failed);
+  int sent = try_send_file(ctx, sr, call->result_.get());
+  if (sent != 0) {
+    call->failed_ = sent < 0;
+    call->finish();
+    return {};
+  }
+  call->iterator_ = Ref::steal(PyObject_GetIter(call->result_.get()));
+  if (!call->iterator_) {
+    call->failed_ = true;
+    call->finish();
+    return {};
+  }
+  if (call->write_some() == Progress::Paused) return call;
+  call->finish();
+  return {};
 }
+
+WsgiCallPtr WsgiCall::resume(WsgiCallPtr call) {
+  HiddenRunningLoop no_loop(call->ctx_);
+  if (call->write_some() == Progress::Paused) return call;
+  call->finish();
+  return {};
+}
+
+WsgiCallPtr run_wsgi(AppContext& ctx, PyObject* environ_template, Exchange* ex,
+                     const http::RequestHead& head, long long content_length,
+                     const ConnectionInfo& conn) {
+  return WsgiCall::start(ctx, environ_template, ex, head, content_length, conn);
+}
+
+WsgiCallPtr resume_wsgi(WsgiCallPtr call) { return WsgiCall::resume(std::move(call)); }
 
 }  // namespace subcorn::py

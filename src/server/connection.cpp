@@ -57,6 +57,11 @@ void Connection::on_events(uint32_t events) {
   }
   if (events & EPOLLOUT) {
     if (!flush()) return;
+    if (wsgi_call_ && output_buffered() < OUTPUT_HIGH_WATER) resume_wsgi_app();
+    if (closed()) return;
+    // Pipelined requests waited for this response's output to drain.
+    if (!request_active_ && in_pos_ < in_.size() && !(events & EPOLLIN)) process_input();
+    if (closed()) return;
   }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) on_readable();
 }
@@ -127,8 +132,11 @@ void Connection::process_input() {
 void Connection::parse_buffered() {
   bool body_arrived = false;
   while (!closed()) {
-    // One request at a time: pipelined bytes wait until this one is answered.
+    // One request at a time: pipelined bytes wait until this one is answered,
+    // and its output has mostly gone out (a client that sends and never
+    // reads must not make the server buffer all the answers).
     if (request_active_ && body_complete_) break;
+    if (!request_active_ && output_buffered() >= OUTPUT_HIGH_WATER) break;
     if (request_active_ && app_running_ && body_.size() >= INPUT_HIGH_WATER) break;
     // With the input used up, a request in its body still gets one more call:
     // the end of a body can be known without another byte.
@@ -251,9 +259,26 @@ long long Connection::wsgi_length() const {
 // in on_poll and runs no Python code on a WSGI connection's path), so the GIL
 // is what serialises a worker and the shard here.
 void Connection::run_wsgi_app(long long length) {
-  py::run_wsgi(shard_.app(), shard_.scope_template(), this, parser_.head(), length, info_);
-  // Nothing of this connection is touched after app_finished(), which
-  // cleared busy_: the shard may free it once this thread lets go of the GIL.
+  py::WsgiCallPtr paused =
+      py::run_wsgi(shard_.app(), shard_.scope_template(), this, parser_.head(), length, info_);
+  // On a worker thread nothing of this connection is touched after
+  // app_finished(), which cleared busy_: the shard may free it once this
+  // thread lets go of the GIL. (A worker's call never pauses.)
+  if (paused) wsgi_call_ = std::move(paused);
+}
+
+// The output of a paused WSGI response drained (or the client left): the
+// iterable goes on, as in start_app.
+void Connection::resume_wsgi_app() {
+  py::WsgiCallPtr call = std::move(wsgi_call_);
+  in_dispatch_ = true;
+  call = py::resume_wsgi(std::move(call));
+  in_dispatch_ = false;
+  if (call) {
+    wsgi_call_ = std::move(call);
+    return;
+  }
+  if (!app_running_) complete_app(app_failed_);
 }
 
 void Connection::wake_worker() {
@@ -518,6 +543,8 @@ void Connection::close() {
   fd_ = -1;
   client_gone_ = true;
   wake_worker();
+  // A paused WSGI response ends now: its iterable is closed (PEP 3333).
+  if (wsgi_call_) resume_wsgi_app();
   if (counted_in_flight_) {
     counted_in_flight_ = false;
     shard_.release_request_slot();

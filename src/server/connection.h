@@ -16,6 +16,7 @@
 #include "py/asgi_scope.h"
 #include "py/exchange.h"
 #include "py/ref.h"
+#include "py/wsgi.h"
 
 namespace subcorn::server {
 
@@ -23,6 +24,11 @@ class Shard;
 
 class Connection final : public py::Exchange {
  public:
+  // Above this much unsent output, the app is asked to wait (an ASGI send()
+  // returns a pending awaitable, a WSGI iterable is paused) and pipelined
+  // requests are not started.
+  static constexpr size_t OUTPUT_HIGH_WATER = 64 * 1024;
+
   Connection(Shard& shard, int fd);
   ~Connection() override;
 
@@ -49,6 +55,7 @@ class Connection final : public py::Exchange {
   const char* add_header(std::string_view name, std::string_view value) override;
   Sent send_body(std::string_view data, bool more, const char** error) override;
   Sent send_file(int fd, long long offset, long long count, const char** error) override;
+  size_t output_buffered() const override { return out_.size() - out_pos_; }
   bool response_started() const override { return response_started_; }
   bool response_complete() const override { return response_complete_; }
   void app_finished(bool failed) override;
@@ -72,6 +79,7 @@ class Connection final : public py::Exchange {
   void close();
   void log_access();
   void run_wsgi_app(long long length);
+  void resume_wsgi_app();
   py::Ref detach_cycle();
   void time_out(int status);
   long long wsgi_length() const;
@@ -97,6 +105,7 @@ class Connection final : public py::Exchange {
 
   // The request in flight (request_active_), one at a time.
   py::Ref cycle_;
+  py::WsgiCallPtr wsgi_call_;  // a WSGI response paused until the client reads
   bool request_active_ = false;
   bool app_running_ = false;
   bool start_pending_ = false;   // head parsed, app not started yet

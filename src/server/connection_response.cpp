@@ -17,9 +17,6 @@
 namespace subcorn::server {
 namespace {
 
-// A send() waits for the client to read once this much is unsent.
-constexpr size_t OUTPUT_HIGH_WATER = 64 * 1024;
-
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {

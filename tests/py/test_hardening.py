@@ -218,3 +218,78 @@ def test_shutdown_with_abandoned_requests_is_quiet(server):
     assert "Task was destroyed" not in s.output
     assert "never retrieved" not in s.output
     assert s.output.count("app task cancelled") == 60, s.output
+
+
+def test_pipelined_requests_from_a_client_that_never_reads_are_not_all_buffered(server):
+    # A client that pipelined requests and never read grew the worker to
+    # 778 MB for 200 MiB of requests.
+    s = server("hardening_apps:wsgi_hello", "--interface", "wsgi")
+    before = worker_rss(s)
+    request = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+    sent = 0
+    with socket.create_connection(("127.0.0.1", s.port)) as sock:
+        sock.setblocking(False)
+        burst = request * 4096
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline and sent < 200 << 20:
+            try:
+                sent += sock.send(burst)
+            except BlockingIOError:
+                time.sleep(0.01)
+        time.sleep(0.5)
+        growth = worker_rss(s) - before
+    print(f"client pushed {sent >> 10} KiB of requests; server grew {growth >> 10} KiB")
+    assert sent < 64 << 20, "the server kept reading requests it could not answer"
+    assert growth < 32 << 20, growth
+    with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
+        sock.sendall(request)
+        assert read_response(sock).endswith(b"hello")
+
+
+def test_a_large_generated_wsgi_response_waits_for_a_slow_client(server):
+    # A 256 MiB generated response to a client that does not read was
+    # buffered whole.
+    s = server("hardening_apps:wsgi_big_response", "--interface", "wsgi")
+    before = worker_rss(s)
+    with socket.create_connection(("127.0.0.1", s.port), timeout=20) as sock:
+        sock.sendall(b"GET /?mib=128 HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(2)
+        growth = worker_rss(s) - before
+        # Meanwhile the shard serves others.
+        with socket.create_connection(("127.0.0.1", s.port), timeout=5) as other:
+            other.sendall(b"GET /?mib=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            assert len(read_response(other)) > 1 << 20
+        received = 0
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        head, _, rest = data.partition(b"\r\n\r\n")
+        received = len(rest)
+        while received < 128 << 20:
+            chunk = sock.recv(1 << 20)
+            assert chunk, f"closed after {received} bytes"
+            received += len(chunk)
+    print(f"server grew {growth >> 10} KiB while the client did not read")
+    assert growth < 32 << 20, growth
+
+
+def test_wsgi_write_to_a_client_that_does_not_read_is_bounded(server):
+    s = server("hardening_apps:wsgi_write_flood", "--interface", "wsgi")
+    def not_reading() -> socket.socket:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", s.port))
+        return sock
+
+    before = worker_rss(s)
+    with not_reading() as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert wait_for(lambda: "write refused" in s.output, 5), s.output
+        growth = worker_rss(s) - before
+    assert "write() would buffer more than" in s.output
+    assert growth < 32 << 20, growth
+    with not_reading() as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        assert wait_for(lambda: s.output.count("write refused") == 2, 5), s.output
+    assert s.proc.poll() is None

@@ -65,3 +65,15 @@ async def asgi_never_answers(scope, receive, send):
     except asyncio.CancelledError:
         print("app task cancelled", flush=True)
         raise
+
+
+def wsgi_write_flood(environ, start_response):
+    """write() of 64 MiB to whoever asked: more than write() may buffer."""
+    write = start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    try:
+        for _ in range(1024):
+            write(b"w" * 65536)
+    except RuntimeError as exc:
+        print(f"write refused: {exc}", flush=True)
+        raise
+    return []
