@@ -20,6 +20,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "http/tokens.h"
+
 namespace subcorn::http {
 namespace {
 
@@ -37,10 +39,6 @@ struct Field {
   size_t name_off, name_len, value_off, value_len;
 };
 
-constexpr char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-constexpr bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
 // Control bytes other than HTAB (RFC 9110 field-value and request-target
 // allow neither; llhttp lets NUL, 0x01.. and DEL through).
 constexpr bool is_ctl(char ch) {
@@ -48,31 +46,10 @@ constexpr bool is_ctl(char ch) {
   return (c < 0x20 && c != '\t') || c == 0x7f;
 }
 
-bool iequals(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (to_lower(a[i]) != lower[i]) return false;
-  }
-  return true;
-}
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 // True when every coding in a Transfer-Encoding list is "chunked". llhttp
 // has already checked that chunked is last and appears once.
 bool only_chunked(std::string_view list) {
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    std::string_view coding = trim_ows(list.substr(0, comma));
-    if (!coding.empty() && !iequals(coding, "chunked")) return false;
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-  return true;
+  return !any_list_element(list, [](std::string_view coding) { return !iequals(coding, "chunked"); });
 }
 
 }  // namespace
@@ -204,7 +181,7 @@ struct RequestParser::Impl {
     // Lowercase once, here, as ASGI and WSGI both want it.
     size_t old = b.size();
     b.append(at, len);
-    for (size_t i = old; i < b.size(); ++i) b[i] = to_lower(b[i]);
+    for (size_t i = old; i < b.size(); ++i) b[i] = ascii_lower(b[i]);
     return 0;
   }
 

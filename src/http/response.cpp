@@ -97,13 +97,17 @@ bool valid_header_value(std::string_view value) noexcept {
   return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
-void append_chunk(std::string& out, std::string_view data) {
-  if (data.empty()) return;
+void append_chunk_size(std::string& out, uint64_t size) {
   char hex[16];
-  auto [end, ec] = std::to_chars(hex, hex + sizeof hex, data.size(), 16);
-  (void)ec;  // size_t always fits in 16 hex digits
+  auto [end, ec] = std::to_chars(hex, hex + sizeof hex, size, 16);
+  (void)ec;  // a 64-bit size always fits in 16 hex digits
   out.append(hex, end);
   out.append("\r\n");
+}
+
+void append_chunk(std::string& out, std::string_view data) {
+  if (data.empty()) return;
+  append_chunk_size(out, data.size());
   out.append(data);
   out.append("\r\n");
 }

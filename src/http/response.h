@@ -3,6 +3,7 @@
 // Appends to a caller-owned std::string; allocates only when it must grow.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,10 @@ bool valid_header_value(std::string_view value) noexcept;
 // Appends one chunk ("<hex size>\r\n<data>\r\n"); nothing for empty data,
 // since an empty chunk would end the body.
 void append_chunk(std::string& out, std::string_view data);
+
+// Appends a chunk's size line alone ("<hex size>\r\n"), for a chunk whose
+// data the caller sends itself (a file, with sendfile()); its CRLF follows.
+void append_chunk_size(std::string& out, uint64_t size);
 
 // The last chunk: "0\r\n\r\n".
 std::string_view last_chunk() noexcept;

@@ -8,11 +8,18 @@
 //   comes in the first body part; chunked when the body streams (HTTP/1.1);
 //   until-close when it streams on HTTP/1.0; nothing for HEAD, 204 and 304
 //   (their head is sent as the app gave it, no body bytes ever follow).
+//   HEAD gets the head a GET would get, framing line included (RFC 9110
+//   9.3.2): framing() says what that head announces, and no body byte (no
+//   chunk, no file byte) follows it. 204 and 304 have Framing::None; a 304
+//   keeps the app's Content-Length (RFC 9110 8.6).
 // - The app's mistakes are refused before anything of the response is
 //   written, with a message naming the mistake: a status outside 200..599
 //   (a 1xx is not a final response), header names or values that are not
-//   valid (CR, LF, NUL), two different Content-Length values, a
-//   Content-Length on a 204, more body than the declared Content-Length.
+//   valid (CR, LF, NUL), two different Content-Length values (two equal ones
+//   are sent once), a Content-Length on a 204 (except "0", which frameworks
+//   such as Django add to every response: it is dropped, not refused), more
+//   body than the declared Content-Length. A refused header forgets the
+//   status and headers taken so far (back to Idle).
 // - Transfer-Encoding and Connection from the app are not copied: the writer
 //   frames the body itself, and "Connection: close" from the app ends
 //   keep-alive. Date and Server are added unless the app set them.
@@ -62,7 +69,11 @@ class ResponseWriter {
   // `out`: appends the head (first part) and the framing before the file,
   // and sets `*send` to how many file bytes to send (0 for HEAD, 204, 304 or
   // an empty file). Once they are sent, file_end() appends what follows them
-  // (the chunk's CRLF, and the last chunk when `more` was false).
+  // (the chunk's CRLF, and the last chunk when `more` was false); call it
+  // before the next part. With `*send` 0 file() has appended everything
+  // itself and file_end() appends nothing, so calling it always is safe.
+  // A part with `more` false completes the response at once (the app is
+  // done), even while its file bytes and file_end() are still owed.
   const char* file(std::string& out, int64_t count, bool more, std::string_view date,
                    int64_t* send);
   void file_end(std::string& out);
@@ -78,12 +89,35 @@ class ResponseWriter {
   int64_t body_bytes() const noexcept { return body_bytes_; }  // body bytes the app gave
 
  private:
-  // (the implementation's fields)
+  // What must follow the file bytes of the last file() part.
+  enum class FileTail { Nothing, ChunkEnd, ChunkEndThenLast };
+  // Headers the app set that the writer would otherwise decide itself.
+  struct AppSet {
+    bool date = false;
+    bool server = false;
+    bool connection_close = false;
+  };
+
+  void forget_response();
+  const char* take_header(std::string_view name, std::string_view value);
+  const char* take_content_length(std::string_view name, std::string_view value);
+  Framing choose_framing(bool more) const;
+  const char* take_part(std::string& out, int64_t size, bool more, std::string_view date);
+  void write_head(std::string& out, Framing framing, int64_t first_size, bool more,
+                  std::string_view date);
+  bool carries_body() const;
+  void finish();
+
+  Request request_;
   State state_ = State::Idle;
   Framing framing_ = Framing::None;
   int status_ = 0;
   bool keep_alive_ = true;
   int64_t body_bytes_ = 0;
+  std::string app_headers_;     // the app's header lines, until the head is written
+  int64_t content_length_ = -1; // the app's, or the one computed from a whole body
+  AppSet app_set_;
+  FileTail file_tail_ = FileTail::Nothing;
 };
 
 }  // namespace subcorn::http

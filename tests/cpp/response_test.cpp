@@ -1,58 +1,21 @@
 // Response serialisation, checked by feeding what it writes back to llhttp
 // in response mode: a real parser is the judge of valid HTTP.
 #include <gtest/gtest.h>
-#include <llhttp.h>
 
 #include <ctime>
 #include <string>
 
 #include "http/http_date.h"
 #include "http/response.h"
+#include "response_parse.h"
 
 namespace subcorn::http {
 namespace {
 
 using std::string_view_literals::operator""sv;
 
-struct Parsed {
-  int status = 0;
-  std::string body;
-  std::string headers;  // "name: value\n" each, as received
-  bool complete = false;
-  bool keep_alive = true;
-  llhttp_errno_t error = HPE_OK;
-};
-
-// Parses one complete response with llhttp (strict), as a client would.
-Parsed parse_response(std::string_view text) {
-  Parsed out;
-  llhttp_settings_t s;
-  llhttp_settings_init(&s);
-  s.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
-    static_cast<Parsed*>(p->data)->headers.append(at, n).append(": ");
-    return 0;
-  };
-  s.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
-    static_cast<Parsed*>(p->data)->headers.append(at, n).append("\n");
-    return 0;
-  };
-  s.on_body = [](llhttp_t* p, const char* at, size_t n) {
-    static_cast<Parsed*>(p->data)->body.append(at, n);
-    return 0;
-  };
-  s.on_message_complete = [](llhttp_t* p) {
-    auto* out = static_cast<Parsed*>(p->data);
-    out->complete = true;
-    out->status = p->status_code;
-    out->keep_alive = llhttp_should_keep_alive(p) != 0;
-    return 0;
-  };
-  llhttp_t parser;
-  llhttp_init(&parser, HTTP_RESPONSE, &s);
-  parser.data = &out;
-  out.error = llhttp_execute(&parser, text.data(), text.size());
-  return out;
-}
+using test::Parsed;
+using test::parse_response;
 
 TEST(Response, ReasonPhrases) {
   EXPECT_EQ(reason_phrase(200), "OK");
@@ -136,6 +99,15 @@ TEST(Response, ChunkFraming) {
   append_chunk(out, std::string(4096, 'q'));
   EXPECT_EQ(out.substr(0, 6), "1000\r\n");
   EXPECT_EQ(last_chunk(), "0\r\n\r\n");
+}
+
+TEST(Response, ChunkSizeLineAlone) {
+  std::string out = "x";
+  append_chunk_size(out, 11);
+  EXPECT_EQ(out, "xb\r\n");
+  out.clear();
+  append_chunk_size(out, 0x10000000000);  // a file bigger than 4 GiB
+  EXPECT_EQ(out, "10000000000\r\n");
 }
 
 TEST(Response, ChunkedResponseParsesBack) {
