@@ -216,6 +216,11 @@ const char* ResponseWriter::file(std::string& out, int64_t count, bool more,
   return nullptr;
 }
 
+void ResponseWriter::close_after() noexcept {
+  request_.keep_alive = false;
+  keep_alive_ = false;
+}
+
 void ResponseWriter::file_end(std::string& out) {
   if (file_tail_ == FileTail::Nothing) return;
   out.append("\r\n");

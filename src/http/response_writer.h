@@ -78,6 +78,10 @@ class ResponseWriter {
                    int64_t* send);
   void file_end(std::string& out);
 
+  // The server will close the connection after this response (it is
+  // draining): a head not yet written says "connection: close".
+  void close_after() noexcept;
+
   State state() const noexcept { return state_; }
   // Nothing of this response has been written: the server may answer instead.
   bool replaceable() const noexcept { return state_ == State::Idle || state_ == State::Started; }

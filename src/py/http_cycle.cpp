@@ -1,5 +1,6 @@
 #include "py/http_cycle.h"
 
+#include <climits>
 #include <cstring>
 
 namespace subcorn::py {
@@ -168,10 +169,9 @@ PyObject* send_response_start(CycleObject* c, PyObject* message) {
   }
   long status = PyLong_AsLong(status_obj);
   if (status == -1 && PyErr_Occurred()) return nullptr;
-  if (status < 100 || status > 999) {
-    PyErr_Format(PyExc_RuntimeError, "Invalid HTTP status code %ld in response.", status);
-    return nullptr;
-  }
+  // The response writer says which statuses are valid; one outside int's
+  // range is simply invalid.
+  if (status < INT_MIN || status > INT_MAX) status = -1;
   if (const char* err = c->ex->start_response(static_cast<int>(status))) {
     PyErr_SetString(PyExc_RuntimeError, err);
     return nullptr;

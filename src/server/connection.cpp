@@ -163,10 +163,10 @@ void Connection::parse_buffered() {
         body_complete_ = true;
         request_began_ = 0;
         body_arrived = true;
-        if (!start_pending_ && !app_running_ && response_complete_) end_request();
+        if (!start_pending_ && !app_running_ && writer_.complete()) end_request();
         continue;
       case http::EventType::Error:
-        if (request_active_ && !start_pending_ && (app_running_ || !response_complete_)) {
+        if (request_active_ && !start_pending_ && (app_running_ || !writer_.complete())) {
           // The body went bad under a running app: it sees a disconnect.
           close();
         } else {
@@ -213,11 +213,7 @@ void Connection::prepare_request() {
   keep_alive_ = head.keep_alive && !draining_;
   head_request_ = head.method == "HEAD";
   http10_ = head.version_major == 1 && head.version_minor == 0;
-  response_started_ = response_head_sent_ = response_complete_ = false;
-  status_ = 0;
-  declared_length_ = -1;
-  body_sent_ = 0;
-  chunked_ = no_body_status_ = app_set_connection_close_ = false;
+  writer_.begin({.head = head_request_, .http10 = http10_, .keep_alive = keep_alive_});
   // WSGI reads the body before the app runs: ask for it now.
   if (shard_.app().wsgi) body_wanted();
 }
@@ -329,13 +325,14 @@ void Connection::complete_app(bool failed) {
     shard_.release_request_slot();
   }
   if (closed()) return;
-  if (!response_started_ || (!response_head_sent_ && failed)) {
+  using State = http::ResponseWriter::State;
+  if (writer_.state() == State::Idle || (writer_.replaceable() && failed)) {
     if (!failed) shard_.log_error("ASGI callable returned without starting response.");
     // Nothing was written: answer 500 and close (the body may be unread).
     send_error_and_close(500);
     return;
   }
-  if (!response_complete_) {
+  if (!writer_.complete()) {
     if (!failed) shard_.log_error("ASGI callable returned without completing response.");
     close();
     return;
@@ -366,7 +363,8 @@ void Connection::end_request() {
 // ---- py::Exchange: the request body ---------------------------------------------
 
 py::Exchange::BodyState Connection::peek_body(std::string_view& data, bool& more) {
-  if (closed() || client_gone_ || response_complete_) return BodyState::Gone;
+  // Gone too once the server answered on its own (408, 413...).
+  if (closed() || client_gone_ || !request_active_ || writer_.complete()) return BodyState::Gone;
   if (body_.empty() && !body_complete_) return BodyState::Wait;
   if (body_.empty() && body_complete_ && body_delivered_end_) return BodyState::Wait;
   data = body_;
@@ -383,7 +381,7 @@ void Connection::consume_body() {
 }
 
 void Connection::body_wanted() {
-  if (expect_continue_ && !response_started_) {
+  if (expect_continue_ && !response_started()) {
     expect_continue_ = false;
     std::string_view cont = http::continue_response();
     out_.append(cont);
@@ -457,14 +455,12 @@ void Connection::close_gracefully() {
 
 void Connection::send_error_and_close(int status) {
   keep_alive_ = false;
-  if (request_active_ && response_head_sent_) {
+  if (request_active_ && !writer_.replaceable()) {
     close();
     return;
   }
   out_.append(http::error_response(status));
-  response_started_ = response_head_sent_ = response_complete_ = true;
-  status_ = status;
-  if (request_active_ && shard_.access_log_enabled()) log_access();
+  if (request_active_ && shard_.access_log_enabled()) log_access(status);
   request_active_ = false;
   detach_cycle();
   // What the client sends next is not answered, only drained (see close_gracefully).
@@ -475,6 +471,7 @@ void Connection::send_error_and_close(int status) {
 void Connection::drain() {
   draining_ = true;
   keep_alive_ = false;
+  writer_.close_after();
   // An idle connection is not closed at once: a client may have sent a request
   // that is still on its way (always so for a connection accepted a moment
   // ago), and closing would lose it. It gets a moment; a request that arrives

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "http/request_parser.h"
+#include "http/response_writer.h"
 #include "io/socket.h"
 #include "py/asgi_scope.h"
 #include "py/exchange.h"
@@ -56,8 +57,8 @@ class Connection final : public py::Exchange {
   Sent send_body(std::string_view data, bool more, const char** error) override;
   Sent send_file(int fd, long long offset, long long count, const char** error) override;
   size_t output_buffered() const override { return out_.size() - out_pos_; }
-  bool response_started() const override { return response_started_; }
-  bool response_complete() const override { return response_complete_; }
+  bool response_started() const override { return writer_.state() != http::ResponseWriter::State::Idle; }
+  bool response_complete() const override { return writer_.complete(); }
   void app_finished(bool failed) override;
 
  private:
@@ -68,7 +69,7 @@ class Connection final : public py::Exchange {
   void start_app();
   void complete_app(bool failed);
   void end_request();
-  void finish_head(size_t first_body_size, bool more);
+  void response_finished();
   bool flush();  // false when the connection closed
   bool send_file_part();
   void wait_writable();
@@ -77,7 +78,7 @@ class Connection final : public py::Exchange {
   void send_error_and_close(int status);
   void close_gracefully();
   void close();
-  void log_access();
+  void log_access(int status);
   void run_wsgi_app(long long length);
   void resume_wsgi_app();
   py::Ref detach_cycle();
@@ -122,16 +123,7 @@ class Connection final : public py::Exchange {
   bool body_delivered_end_ = false; // receive() has returned more_body=False
 
   // The response of that request.
-  bool response_started_ = false;
-  bool response_head_sent_ = false;
-  bool response_complete_ = false;
-  int status_ = 0;
-  std::string head_;             // status line and app headers, until the first body
-  int64_t declared_length_ = -1; // the app's content-length
-  int64_t body_sent_ = 0;
-  bool chunked_ = false;
-  bool no_body_status_ = false;  // 1xx, 204, 304
-  bool app_set_connection_close_ = false;
+  http::ResponseWriter writer_;  // frames it (http/response_writer.h)
 
   double last_activity_ = 0;     // for the keep-alive timeout
   double request_began_ = 0;     // first byte of a head, for the header timeout
