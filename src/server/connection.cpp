@@ -155,7 +155,12 @@ void Connection::parse_buffered() {
       case http::EventType::Body:
         // Kept for the app; dropped once the app has finished without it.
         if ((start_pending_ || app_running_) && !client_gone_) {
-          body_.append(ev.body);
+          std::string error;
+          if (!body_.append(ev.body, &error)) {
+            shard_.log_error(("Could not keep the request body: " + error).c_str());
+            send_error_and_close(503);
+            return;
+          }
           body_arrived = true;  // wake receive() once, after this batch
         }
         continue;
@@ -355,7 +360,6 @@ void Connection::end_request() {
   request_active_ = false;
   request_began_ = 0;
   body_.clear();
-  release_if_large(body_);
   // Without keep-alive, flush() closes once the response is out.
   if ((!keep_alive_ || draining_) && !output_pending()) close();
 }
@@ -367,14 +371,20 @@ py::Exchange::BodyState Connection::peek_body(std::string_view& data, bool& more
   if (closed() || client_gone_ || !request_active_ || writer_.complete()) return BodyState::Gone;
   if (body_.empty() && !body_complete_) return BodyState::Wait;
   if (body_.empty() && body_complete_ && body_delivered_end_) return BodyState::Wait;
-  data = body_;
-  more = !body_complete_;
+  std::string error;
+  data = body_.peek(BODY_MEMORY_LIMIT, &error);
+  if (!error.empty()) {
+    shard_.log_error(("Could not read the request body back: " + error).c_str());
+    return BodyState::Gone;
+  }
+  body_peeked_ = data.size();
+  more = !body_complete_ || body_peeked_ < body_.size();
   return BodyState::Data;
 }
 
 void Connection::consume_body() {
-  if (body_complete_) body_delivered_end_ = true;
-  body_.clear();
+  body_.consume(std::exchange(body_peeked_, 0));
+  if (body_complete_ && body_.empty()) body_delivered_end_ = true;
   if (reading_paused_) {
     process_input();
   }

@@ -13,6 +13,7 @@
 
 #include "http/request_parser.h"
 #include "http/response_writer.h"
+#include "io/body_spool.h"
 #include "io/socket.h"
 #include "py/asgi_scope.h"
 #include "py/exchange.h"
@@ -29,6 +30,8 @@ class Connection final : public py::Exchange {
   // returns a pending awaitable, a WSGI iterable is paused) and pipelined
   // requests are not started.
   static constexpr size_t OUTPUT_HIGH_WATER = 64 * 1024;
+  // A request body kept in memory up to this much, then in a temporary file.
+  static constexpr size_t BODY_MEMORY_LIMIT = 1024 * 1024;
 
   Connection(Shard& shard, int fd);
   ~Connection() override;
@@ -114,7 +117,11 @@ class Connection final : public py::Exchange {
   bool body_complete_ = false;
   bool client_gone_ = false;
   bool expect_continue_ = false; // 100 Continue not sent yet
-  std::string body_;             // request body buffered for receive()
+  // The request body the app has not taken yet. A WSGI app on the shard
+  // thread gets it whole, so above 1 MiB it goes to an unlinked temporary
+  // file and memory stays flat (io/body_spool.h).
+  io::BodySpool body_{BODY_MEMORY_LIMIT};
+  size_t body_peeked_ = 0;       // what the last peek_body() offered
   bool keep_alive_ = true;
   bool head_request_ = false;
   bool http10_ = false;
