@@ -432,7 +432,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
     args = parser.parse_args(argv)
-    args.server_names = _split(parser, "server", args.servers, servers.NAMES)
+    args.server_names = _split(parser, "server", args.servers, servers.ALL_NAMES)
     args.scenario_names = _split(parser, "scenario", args.scenarios, tuple(SCENARIOS))
     if args.rounds < 1 or args.duration <= 0 or args.warmup < 0:
         parser.error("--rounds must be >= 1, --duration > 0 and --warmup >= 0")

@@ -30,7 +30,7 @@ def json_body(expected: object) -> servers.BodyCheck:
 
 
 SUBCORN = Target("subcorn")
-ASGI_SERVERS = tuple(Target(name) for name in servers.NAMES)
+ASGI_SERVERS = tuple(Target(name) for name in servers.ALL_NAMES)
 # nginx runs no Python: no place for a test of the app's own work.
 PYTHON_ASGI_SERVERS = tuple(t for t in ASGI_SERVERS if t.server not in servers.NATIVE)
 SUBCORN_WSGI = Target("subcorn", "wsgi")

@@ -28,6 +28,13 @@ PYTHON = sys.executable  # python3.14 in the project's root: the same for every 
 
 # subcorn first: the table's ratios are against it. nginx last: the ceiling.
 NAMES = ("subcorn", "granian", "uvicorn", "hypercorn", "gunicorn", "nginx")
+# subcorn as it was at another commit, for "before and after" in one run:
+# `--servers subcorn,subcorn-base` with BENCH_SUBCORN_BASE naming a directory
+# that holds that commit's `python/` package and its built extension in `ext/`
+# (bench/base.sh makes one from a commit). Not in the default list.
+BASE_NAME = "subcorn-base"
+BASE_DIR = os.environ.get("BENCH_SUBCORN_BASE", "")
+ALL_NAMES = (NAMES[0], BASE_NAME, *NAMES[1:])
 # Servers that do not run the Python app, only a fixed `hello` response.
 NATIVE = frozenset({"nginx"})
 
@@ -170,7 +177,9 @@ def command(target: Target, app: str, workers: int, port: int, workdir: Path) ->
     quiet = ["--log-level", "warning"]
     interface = target.interface
     match target.server, interface:
-        case "subcorn", _:
+        case "subcorn" | "subcorn-base", _:
+            if target.server == BASE_NAME and not BASE_DIR:
+                raise Unavailable("set BENCH_SUBCORN_BASE (see bench/base.sh)")
             # subcorn's CLI mirrors uvicorn's flags. With an explicit interface,
             # explicit interpreters mode too: a fall-back to processes (an
             # extension refusing sub-interpreters) fails the run instead of
@@ -224,9 +233,14 @@ def _gunicorn_worker(target: Target) -> list[str]:
     raise Unavailable(f"no gunicorn worker for {target}")
 
 
-def server_env() -> dict[str, str]:
+def server_env(server: str = "") -> dict[str, str]:
     # The apps are imported as bench.apps.X: the repo root must be importable
     # whatever each server does with sys.path.
+    if server == BASE_NAME:  # the other commit's package and extension come first
+        base = Path(BASE_DIR)
+        path = [str(base / "python"), str(REPO)]
+        return dict(os.environ, PYTHONPATH=os.pathsep.join(path),
+                    SUBCORN_DEV_EXT_DIR=str(base / "ext"))
     path = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
     return dict(os.environ, PYTHONPATH=os.pathsep.join(path))
 
@@ -264,7 +278,7 @@ def start(
     argv = ["taskset", "-c", cpus, *command(target, app, workers, port, workdir)]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            argv, cwd=REPO, env=server_env(), stdin=subprocess.DEVNULL, stdout=out,
+            argv, cwd=REPO, env=server_env(target.server), stdin=subprocess.DEVNULL, stdout=out,
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     server = Running(target.label, proc, port, path, log)
@@ -359,14 +373,14 @@ def version(name: str) -> str:
             return done.stderr.strip().rsplit("/", 1)[-1]
         # In a child interpreter: importing a half-built subcorn here could fail in any way.
         python = str(_venv_python()) if name == "granian" else PYTHON
-        argv = [python, "-c", _VERSION_CODE, name]
+        argv = [python, "-c", _VERSION_CODE, "subcorn" if name == BASE_NAME else name]
         done = subprocess.run(
             argv,
             check=False,
             capture_output=True,
             text=True,
             timeout=30,
-            env=server_env(),
+            env=server_env(name),
             cwd=REPO,
         )
     except Unavailable, OSError, subprocess.TimeoutExpired:
