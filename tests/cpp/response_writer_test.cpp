@@ -672,6 +672,46 @@ TEST(ResponseWriter, InvalidStatusLeavesItIdle) {
   EXPECT_EQ(w.start(200), nullptr);  // the app may still answer properly
 }
 
+// Draining: the server closes after this response. A head not written yet
+// says so; one already written cannot, but keep-alive ends all the same.
+// The next begin() is not affected.
+TEST(ResponseWriter, CloseAfterEndsKeepAlive) {
+  struct Case {
+    const char* name;
+    Request request;
+    bool close_before_head;
+    std::string expected;
+  };
+  const Case cases[] = {
+      {"before_head", GET, true, OK + "content-length: 2\r\n" + DS + "connection: close\r\n\r\nhi"},
+      {"before_head_http10", GET10_KEEP_ALIVE, true,
+       OK10 + "content-length: 2\r\n" + DS + "connection: close\r\n\r\nhi"},
+      {"after_head", GET, false,
+       OK + "transfer-encoding: chunked\r\n" + DS + "\r\n1\r\nh\r\n1\r\ni\r\n0\r\n\r\n"},
+  };
+  for (const Case& c : cases) {
+    ResponseWriter w;
+    w.begin(c.request);
+    ASSERT_EQ(w.start(200), nullptr);
+    std::string out;
+    if (c.close_before_head) {
+      w.close_after();
+      ASSERT_EQ(w.body(out, "hi", LAST, DATE), nullptr);
+    } else {
+      ASSERT_EQ(w.body(out, "h", MORE, DATE), nullptr);
+      w.close_after();
+      ASSERT_EQ(w.body(out, "i", LAST, DATE), nullptr);
+    }
+    EXPECT_EQ(out, c.expected) << c.name;
+    EXPECT_FALSE(w.keep_alive()) << c.name;
+
+    w.begin(c.request);  // a new response on a connection that is not draining
+    ASSERT_EQ(w.start(200), nullptr);
+    ASSERT_EQ(w.body(out, "", LAST, DATE), nullptr);
+    EXPECT_TRUE(w.keep_alive()) << c.name;
+  }
+}
+
 // Big bodies: the chunk size is hex, the content-length decimal.
 TEST(ResponseWriter, LargeSizes) {
   ResponseWriter w;

@@ -209,6 +209,17 @@ class Server:
         return json.loads(r.body)
 
 
+def wait_for_log(s: Server, text: str, probe=None, timeout: float = 5.0) -> None:
+    """Waits until `text` is in the server's stderr (or `probe()` is true):
+    shards log concurrently with the first responses."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (probe() if probe else text in s.stderr):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not seen within {timeout}s:\n{s.stderr}")
+
+
 def answers_from_workers(server: Server, want: int, at_least: int = 1,
                          timeout: float = 15) -> list[dict]:
     """GETs whoami:app over new connections until `want` distinct interpreters

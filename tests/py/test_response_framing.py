@@ -5,11 +5,11 @@ mistake in its head, and the server's own answers on a keep-alive connection
 
 from __future__ import annotations
 
-import time
+import subprocess
 
 import pytest
 
-from harness import RawConn, raw_exchange
+from harness import RawConn, raw_exchange, wait_for_log
 
 pytestmark = pytest.mark.subcorn_only
 
@@ -51,14 +51,6 @@ def assert_still_serving(s) -> None:
     assert ex.data.endswith(b"\r\n\r\nfine"), ex.data[-100:]
 
 
-def wait_for_log(s, text: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in s.stderr:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{text!r} not logged within {timeout}s:\n{s.stderr}")
-        time.sleep(0.05)
-
-
 # ---- (a) write() then an empty file ------------------------------------------------
 
 def test_write_then_empty_file_ends_the_chunked_body_once(server, files):
@@ -74,6 +66,13 @@ def test_write_then_empty_file_ends_the_chunked_body_once(server, files):
     # The exact body, then at once the next response on the same connection.
     assert rest.startswith(b"1\r\nx\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n"), rest
     assert rest.endswith(b"\r\n\r\nfine"), rest
+
+
+def test_write_then_empty_file_reads_back_in_curl(server, files):
+    s = server(WSGI, env=files)
+    r = subprocess.run(["curl", "-sS", "--max-time", "5", s.url + "/write-then-empty-file"],
+                       capture_output=True, timeout=10)
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"x", b"")
 
 
 def test_write_then_file_is_one_more_chunk(server, files):

@@ -12,20 +12,9 @@ import time
 import httpx
 import pytest
 
-from harness import TRACEBACK, RawConn, raw_exchange
+from harness import TRACEBACK, RawConn, raw_exchange, wait_for_log
 
 pytestmark = pytest.mark.subcorn_only
-
-
-def wait_for_log(s, text, probe=None, timeout=5.0):
-    """Waits until `text` is in the server's stderr (or `probe()` is true):
-    shards log concurrently with the first responses."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (probe() if probe else text in s.stderr):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{text!r} not seen within {timeout}s:\n{s.stderr}")
 
 
 def test_environ_has_every_required_key(server):
