@@ -331,8 +331,11 @@ void Connection::complete_app(bool failed) {
   }
   if (closed()) return;
   using State = http::ResponseWriter::State;
-  if (writer_.state() == State::Idle || (writer_.replaceable() && failed)) {
-    if (!failed) shard_.log_error("ASGI callable returned without starting response.");
+  if (writer_.replaceable()) {
+    if (!failed)
+      shard_.log_error(writer_.state() == State::Idle
+                           ? "ASGI callable returned without starting response."
+                           : "ASGI callable returned without completing response.");
     // Nothing was written: answer 500 and close (the body may be unread).
     send_error_and_close(500);
     return;

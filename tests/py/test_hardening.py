@@ -325,3 +325,12 @@ def test_a_large_wsgi_upload_keeps_memory_flat(server, threads):
     growth = peak_rss(s) - before
     print(f"peak RSS growth for a {size >> 20} MiB upload: {growth >> 20} MiB")
     assert growth < 64 << 20, growth
+
+
+def test_an_app_that_returns_after_only_starting_its_response_gets_a_500(server):
+    # Nothing of the response had been written, yet the client got a bare close.
+    s = server("hardening_apps:asgi_start_only")
+    with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert read_response(sock).startswith(b"HTTP/1.1 500 ")
+    assert "returned without completing response" in s.stderr

@@ -77,3 +77,10 @@ def wsgi_write_flood(environ, start_response):
         print(f"write refused: {exc}", flush=True)
         raise
     return []
+
+
+async def asgi_start_only(scope, receive, send):
+    """Starts a response and returns without a body."""
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
