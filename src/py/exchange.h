@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <string_view>
 
+#include "io/unique_fd.h"
+
 namespace subcorn::py {
 
 class Exchange {
@@ -35,9 +37,9 @@ class Exchange {
   // Blocked: written to the buffer, but the client reads slowly; the exchange
   // calls cycle_wake_send() when the buffer drains. `error` is set on misuse.
   virtual Sent send_body(std::string_view data, bool more, const char** error) = 0;
-  // Sends `count` bytes of file `fd` from `offset` with sendfile(); the
-  // exchange owns fd from now on and closes it.
-  virtual Sent send_file(int fd, long long offset, long long count, const char** error) = 0;
+  // Sends `count` bytes of `file` from `offset` with sendfile().
+  virtual Sent send_file(io::UniqueFd file, long long offset, long long count,
+                         const char** error) = 0;
   // Response bytes written but not sent yet (a WSGI write() bounds it).
   virtual size_t output_buffered() const = 0;
   virtual bool response_started() const = 0;

@@ -291,10 +291,10 @@ int try_send_file(AppContext& ctx, StartResponseObject* sr, PyObject* result) {
     offset = 0;
   }
   if (!send_headers(sr)) return -1;
-  int copy = ::dup(fd);
-  if (copy < 0) return 0;
+  io::UniqueFd copy(::dup(fd));
+  if (!copy) return 0;
   const char* err = nullptr;
-  sr->ex->send_file(copy, offset, static_cast<long long>(st.st_size) - offset, &err);
+  sr->ex->send_file(std::move(copy), offset, static_cast<long long>(st.st_size) - offset, &err);
   if (err) {
     PyErr_SetString(PyExc_RuntimeError, err);
     return -1;

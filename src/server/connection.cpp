@@ -71,7 +71,7 @@ void Connection::on_readable() {
   constexpr size_t size = Shard::READ_BUFFER_SIZE;
   if (lingering_) {
     ssize_t n;
-    while ((n = ::recv(fd_, scratch, size, 0)) > 0) {}
+    while ((n = ::recv(fd_.get(), scratch, size, 0)) > 0) {}
     if (n == 0 || (errno != EAGAIN && errno != EINTR)) close();
     return;
   }
@@ -84,7 +84,7 @@ void Connection::on_readable() {
     // Read into the shard's buffer; the connection keeps a copy of only the
     // bytes it holds on to (a partial head, a pipelined request, body the
     // app has not taken), so an idle connection owns no read buffer.
-    ssize_t n = ::recv(fd_, scratch, size, 0);
+    ssize_t n = ::recv(fd_.get(), scratch, size, 0);
     if (n > 0) {
       last_activity_ = shard_.now();
       in_.append(scratch, static_cast<size_t>(n));
@@ -199,7 +199,7 @@ void Connection::update_interest() {
                   (want_write_ ? static_cast<uint32_t>(EPOLLOUT) : 0u);
   if (want != interest_) {
     interest_ = want;
-    shard_.poller().modify(fd_, want, reinterpret_cast<uint64_t>(this));
+    shard_.poller().modify(fd_.get(), want, reinterpret_cast<uint64_t>(this));
   }
 }
 
@@ -406,12 +406,12 @@ void Connection::body_wanted() {
 
 bool Connection::flush() {
   for (;;) {
-    if (out_pos_ == out_.size() && file_fd_ >= 0) {
+    if (out_pos_ == out_.size() && file_) {
       if (!send_file_part()) return !closed();
       continue;
     }
     if (out_pos_ >= out_.size()) break;
-    ssize_t n = ::send(fd_, out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
+    ssize_t n = ::send(fd_.get(), out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
     if (n > 0) {
       out_pos_ += static_cast<size_t>(n);
       continue;
@@ -459,7 +459,7 @@ void Connection::close_gracefully() {
   if (lingering_) return;
   lingering_ = true;
   linger_began_ = shard_.now();
-  ::shutdown(fd_, SHUT_WR);
+  ::shutdown(fd_.get(), SHUT_WR);
   in_.clear();
   in_pos_ = 0;
   reading_paused_ = false;
@@ -543,14 +543,10 @@ void Connection::on_tick(double now) {
 }
 
 void Connection::close() {
-  if (file_fd_ >= 0) {
-    ::close(file_fd_);
-    file_fd_ = -1;
-  }
-  if (fd_ < 0) return;
-  shard_.poller().remove(fd_);
-  ::close(fd_);
-  fd_ = -1;
+  file_.reset();
+  if (!fd_) return;
+  shard_.poller().remove(fd_.get());
+  fd_.reset();
   client_gone_ = true;
   wake_worker();
   // A paused WSGI response ends now: its iterable is closed (PEP 3333).

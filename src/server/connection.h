@@ -15,6 +15,7 @@
 #include "http/response_writer.h"
 #include "io/body_spool.h"
 #include "io/socket.h"
+#include "io/unique_fd.h"
 #include "py/asgi_scope.h"
 #include "py/exchange.h"
 #include "py/ref.h"
@@ -36,8 +37,8 @@ class Connection final : public py::Exchange {
   Connection(Shard& shard, int fd);
   ~Connection() override;
 
-  int fd() const noexcept { return fd_; }
-  bool closed() const noexcept { return fd_ < 0; }
+  int fd() const noexcept { return fd_.get(); }
+  bool closed() const noexcept { return !fd_; }
   // A worker thread is running the app for this connection.
   bool busy() const noexcept { return busy_.load(); }
   size_t slot = 0;  // index in the shard's table
@@ -58,7 +59,7 @@ class Connection final : public py::Exchange {
   const char* start_response(int status) override;
   const char* add_header(std::string_view name, std::string_view value) override;
   Sent send_body(std::string_view data, bool more, const char** error) override;
-  Sent send_file(int fd, long long offset, long long count, const char** error) override;
+  Sent send_file(io::UniqueFd file, long long offset, long long count, const char** error) override;
   size_t output_buffered() const override { return out_.size() - out_pos_; }
   bool response_started() const override { return writer_.state() != http::ResponseWriter::State::Idle; }
   bool response_complete() const override { return writer_.complete(); }
@@ -76,7 +77,7 @@ class Connection final : public py::Exchange {
   bool flush();  // false when the connection closed
   bool send_file_part();
   void wait_writable();
-  bool output_pending() const noexcept { return out_pos_ < out_.size() || file_fd_ >= 0; }
+  bool output_pending() const noexcept { return out_pos_ < out_.size() || file_; }
   void update_interest();
   void send_error_and_close(int status);
   void close_gracefully();
@@ -91,7 +92,7 @@ class Connection final : public py::Exchange {
   void wake_worker();
 
   Shard& shard_;
-  int fd_;
+  io::UniqueFd fd_;
   http::RequestParser parser_;
   py::ConnectionInfo info_;
   std::string peer_;  // "host:port" for the access log
@@ -100,7 +101,7 @@ class Connection final : public py::Exchange {
   size_t in_pos_ = 0;
   std::string out_;     // bytes to write, from out_pos_
   size_t out_pos_ = 0;
-  int file_fd_ = -1;            // a file being sent after out_ (wsgi.file_wrapper)
+  io::UniqueFd file_;           // a file being sent after out_ (wsgi.file_wrapper)
   long long file_offset_ = 0;
   long long file_left_ = 0;
   bool want_write_ = false;

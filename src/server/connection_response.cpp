@@ -52,24 +52,19 @@ py::Exchange::Sent Connection::send_body(std::string_view data, bool more, const
   return Sent::Done;
 }
 
-py::Exchange::Sent Connection::send_file(int fd, long long offset, long long count,
+py::Exchange::Sent Connection::send_file(io::UniqueFd file, long long offset, long long count,
                                          const char** error) {
-  if (closed() || !request_active_) {
-    ::close(fd);
-    return Sent::Gone;
-  }
+  if (closed() || !request_active_) return Sent::Gone;
   int64_t send = 0;
   if (const char* mistake = writer_.file(out_, count, false, shard_.date(), &send)) {
-    ::close(fd);
     *error = mistake;
     return Sent::Done;
   }
   if (send > 0) {
-    file_fd_ = fd;
+    file_ = std::move(file);
     file_offset_ = offset;
     file_left_ = send;
   } else {
-    ::close(fd);
     writer_.file_end(out_);
   }
   response_finished();
@@ -80,7 +75,7 @@ py::Exchange::Sent Connection::send_file(int fd, long long offset, long long cou
 bool Connection::send_file_part() {
   while (file_left_ > 0) {
     off_t offset = static_cast<off_t>(file_offset_);
-    ssize_t n = ::sendfile(fd_, file_fd_, &offset, static_cast<size_t>(std::min<long long>(file_left_, 1 << 20)));
+    ssize_t n = ::sendfile(fd_.get(), file_.get(), &offset, static_cast<size_t>(std::min<long long>(file_left_, 1 << 20)));
     if (n > 0) {
       file_offset_ += n;
       file_left_ -= n;
@@ -95,8 +90,7 @@ bool Connection::send_file_part() {
     close();
     return false;
   }
-  ::close(file_fd_);
-  file_fd_ = -1;
+  file_.reset();
   writer_.file_end(out_);
   return true;
 }
