@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <limits>
@@ -34,18 +33,10 @@ long open_file_limit() {
   return as_long(limit.rlim_cur);
 }
 
-ReservedFd::~ReservedFd() { release(); }
-
 int ReservedFd::hold() {
-  if (fd_ >= 0) return 0;
-  fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  return fd_ >= 0 ? 0 : -errno;
-}
-
-void ReservedFd::release() {
-  if (fd_ < 0) return;
-  ::close(fd_);
-  fd_ = -1;
+  if (fd_) return 0;
+  fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  return fd_ ? 0 : -errno;
 }
 
 }  // namespace subcorn::io

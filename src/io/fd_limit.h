@@ -2,6 +2,8 @@
 // process can hold: every connection is a file descriptor.
 #pragma once
 
+#include "io/unique_fd.h"
+
 namespace subcorn::io {
 
 // Raises the soft limit to the hard one (many systems start processes at a
@@ -20,18 +22,13 @@ long open_file_limit();
 // limit and must stop receiving until a descriptor is free again.
 class ReservedFd {
  public:
-  ReservedFd() = default;
-  ~ReservedFd();
-  ReservedFd(const ReservedFd&) = delete;
-  ReservedFd& operator=(const ReservedFd&) = delete;
-
   // Holds the reserve (again); 0, or -errno when no descriptor is free.
   int hold();
   // Frees it for the receive that follows.
-  void release();
+  void release() noexcept { fd_.reset(); }
 
  private:
-  int fd_ = -1;
+  UniqueFd fd_;
 };
 
 }  // namespace subcorn::io
