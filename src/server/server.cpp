@@ -370,8 +370,10 @@ void Server::take_connection(int fd) {
     return;
   }
   Shard* shard = least_loaded();
-  if (!shard) {
-    ::close(fd);
+  if (!shard) {  // every shard is stopping or being replaced
+    io::refuse_connection(fd, http::error_response(503));
+    // The supervisor counted it as ours: keep its count true.
+    if (handoff()) tell_supervisor(settings_.handoff_fd, "closed\n");
     return;
   }
   open_connections_.fetch_add(1, std::memory_order_relaxed);
