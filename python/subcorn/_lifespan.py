@@ -1,4 +1,10 @@
-"""The ASGI lifespan protocol, run by every shard on its own loop."""
+"""The ASGI lifespan protocol, run by every shard on its own loop.
+
+With --lifespan auto, an app that raises before it has received anything
+does not support lifespan (uvicorn's rule): it is served without. An app that
+received lifespan.startup and then raised has failed its startup, as under
+--lifespan on: the server does not start.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ class Lifespan:
         self.startup_event = asyncio.Event()
         self.shutdown_event = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        self.received_startup = False  # the app took lifespan.startup from receive()
         self.unsupported = False
         self.error: str | None = None  # why startup failed, for the user
 
@@ -42,10 +49,10 @@ class Lifespan:
             "state": self.state,
         }
         try:
-            await self.app(scope, self.queue.get, self._send)
+            await self.app(scope, self._receive, self._send)
         except BaseException as exc:  # the app's error, reported as the protocol says
             if self.error is None and not self.startup_event.is_set():
-                if self.mode == "auto":
+                if self.mode == "auto" and not self.received_startup:
                     self.unsupported = True
                     self.logger.info("ASGI 'lifespan' protocol appears unsupported.")
                 else:
@@ -56,6 +63,12 @@ class Lifespan:
         finally:
             self.startup_event.set()
             self.shutdown_event.set()
+
+    async def _receive(self) -> dict[str, Any]:
+        message = await self.queue.get()
+        if message["type"] == "lifespan.startup":
+            self.received_startup = True
+        return message
 
     async def _send(self, message: dict[str, Any]) -> None:
         kind = message.get("type")

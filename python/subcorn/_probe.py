@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
 import sysconfig
@@ -124,19 +125,47 @@ def _is_file(origin: object) -> bool:
     return isinstance(origin, str) and os.path.isabs(origin)
 
 
+def _dirs(paths: object) -> tuple[str, ...]:
+    return tuple(sorted({os.path.realpath(str(p)) + os.sep for p in paths if p}))
+
+
+def stdlib_dirs() -> tuple[str, ...]:
+    """The standard library's directories, those of the base installation: in
+    a virtualenv sysconfig's platstdlib is the venv's own lib/python3.X."""
+    base = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix,
+            "installed_base": sys.base_prefix, "installed_platbase": sys.base_exec_prefix}
+    paths = sysconfig.get_paths(vars=base)
+    return _dirs(paths[key] for key in ("stdlib", "platstdlib"))
+
+
+def site_dirs() -> tuple[str, ...]:
+    """Where installed packages live. They can lie inside a standard library
+    directory (/usr/lib/python3.14/site-packages; a venv's site-packages
+    under its platstdlib) and are not the standard library."""
+    base = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix}
+    found = [*site.getsitepackages(), site.getusersitepackages()]
+    for paths in (sysconfig.get_paths(), sysconfig.get_paths(vars=base)):
+        found += [paths["purelib"], paths["platlib"]]
+    return _dirs(found)
+
+
 class PackageFinder:
     def __init__(self) -> None:
-        self._stdlib = tuple(
-            os.path.realpath(sysconfig.get_paths()[key]) + os.sep
-            for key in ("stdlib", "platstdlib")
-        )
+        self._stdlib = stdlib_dirs()
+        self._site = site_dirs()
         self._by_top: Mapping[str, list[str]] | None = None
         self._by_name: dict[str, str] | None = None
 
+    def in_stdlib(self, origin: str | None) -> bool:
+        if origin == "built-in":
+            return True
+        if not _is_file(origin):
+            return False
+        path = os.path.realpath(str(origin))
+        return path.startswith(self._stdlib) and not path.startswith(self._site)
+
     def find(self, module: str, origin: str | None) -> dict[str, Any]:
-        if origin == "built-in" or (
-            _is_file(origin) and os.path.realpath(str(origin)).startswith(self._stdlib)
-        ):
+        if self.in_stdlib(origin):
             return {"package": "stdlib", "version": sys.version.split()[0], "stdlib": True}
         name = self._distribution(module.split(".")[0])
         return {"package": name or module.split(".")[0], "version": _version(name),

@@ -7,17 +7,92 @@ connections are refused until a worker serves, as they are without a
 supervisor, and once listening the socket stays so across worker restarts:
 connections made while no worker accepts wait in the backlog instead of
 being refused.
+
+In processes mode the supervisor accepts on it; what that needs when the
+process runs out of file descriptors or a limit is reached is here too, as
+the engine does it (src/server/server.cpp, src/io/fd_limit.cpp).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import math
 import os
+import resource
 import socket
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from subcorn.config import Config
+
+# The engine's prebuilt answer to a connection it will not serve
+# (src/http/response.cpp error_response(503)), byte for byte.
+SERVICE_UNAVAILABLE = (b"HTTP/1.1 503 Service Unavailable\r\n"
+                       b"content-type: text/plain; charset=utf-8\r\n"
+                       b"content-length: 19\r\n"
+                       b"connection: close\r\n\r\n"
+                       b"Service Unavailable")
+
+# accept(2) errors that belong to the one connection being accepted (it was
+# reset, or the network failed under it): the next one may be fine. Any other
+# error (EMFILE, ENFILE, ENOBUFS, ENOMEM) would come back at once: back off.
+CONNECTION_ERRORS = frozenset({
+    errno.ECONNABORTED, errno.EPROTO, errno.EPERM, errno.ENETDOWN, errno.ENOPROTOOPT,
+    errno.EHOSTDOWN, errno.ENONET, errno.EHOSTUNREACH, errno.EOPNOTSUPP, errno.ENETUNREACH})
+
+
+def raise_open_file_limit() -> int:
+    """Raises RLIMIT_NOFILE's soft limit to the hard one (each connection is a
+    file descriptor, and many systems start processes at a soft 1024); returns
+    the soft limit in force. The worker processes inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    return soft
+
+
+def refuse(conn: socket.socket, response: bytes = SERVICE_UNAVAILABLE) -> None:
+    """Answers a connection that will not be served (written without waiting:
+    it fits in any socket buffer) and closes it. What the client already sent
+    is read first: closing with unread input would answer with a reset
+    instead of the response."""
+    with contextlib.suppress(OSError):
+        conn.send(response, socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
+        conn.shutdown(socket.SHUT_WR)
+        for _ in range(16):
+            if not conn.recv(4096, socket.MSG_DONTWAIT):
+                break
+    conn.close()
+
+
+class ThrottledReport:
+    """An event that can happen thousands of times a second, told in the log
+    at most once per interval with how many happened since the last line:
+    the first at once, the rest when the interval is up (as the engine's
+    src/server/throttled_report.h)."""
+
+    def __init__(self, say: Callable[[int], None], interval: float = 1.0) -> None:
+        self._say = say
+        self._interval = interval
+        self._pending = 0
+        self._last = -math.inf
+
+    def count(self) -> None:
+        self._pending += 1
+
+    def tell_due(self, now: float) -> None:
+        """Logs the line if one is due at `now`."""
+        if self._pending and now >= self._last + self._interval:
+            self._say(self._pending)
+            self._pending, self._last = 0, now
+
+    def next_due(self) -> float:
+        """When the next line falls due; infinity when nothing waits."""
+        return self._last + self._interval if self._pending else math.inf
 
 
 class BindError(Exception):

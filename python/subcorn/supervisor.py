@@ -11,9 +11,11 @@ on a pipe each (`ready`, `retire`), timers are a short heap.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import heapq
 import itertools
 import logging
+import math
 import os
 import selectors
 import signal
@@ -24,7 +26,8 @@ from collections.abc import Callable
 from typing import Literal
 
 from subcorn import _logging
-from subcorn._supervisor_listen import BindError, Listener, open_listener
+from subcorn._supervisor_listen import (CONNECTION_ERRORS, BindError, Listener, ThrottledReport,
+                                        open_listener, raise_open_file_limit, refuse)
 from subcorn._supervisor_worker import State, Worker, child_args, describe_exit, rss_bytes
 from subcorn.config import Config, Mode
 
@@ -39,6 +42,10 @@ RSS_POLL_INTERVAL = 1.0
 ENGINE_WATCHDOG = 15.0
 KILL_MARGIN = 1.0
 ACCEPTS_PER_WAKE = 64
+# How long accepting pauses when the supervisor is out of file descriptors or
+# memory, or no worker process can take a connection: long enough not to
+# spin, short enough that room is used almost at once (as the engine does).
+ACCEPT_BACKOFF = 0.1
 
 log = logging.getLogger("subcorn")
 
@@ -49,13 +56,14 @@ def run(config: Config, *, workers_max_rss: int | None = None) -> int:
     whose resident memory grows beyond it."""
     _logging.setup(str(config.log_level))
     log.info("Started server process [%d]", os.getpid())
+    open_file_limit = raise_open_file_limit()
     try:
         listener = open_listener(config)
     except BindError as exc:
         log.error("%s", exc)
         return 1
     try:
-        return Supervisor(config, listener, workers_max_rss).run()
+        return Supervisor(config, listener, workers_max_rss, open_file_limit).run()
     finally:
         listener.close()
         listener.remove_file()
@@ -140,7 +148,8 @@ class Slot:
 
 
 class Supervisor:
-    def __init__(self, config: Config, listener: Listener, workers_max_rss: int | None) -> None:
+    def __init__(self, config: Config, listener: Listener, workers_max_rss: int | None,
+                 open_file_limit: int = -1) -> None:
         self.config = config
         self.listener = listener
         self.listen_fd = listener.fd
@@ -151,6 +160,14 @@ class Supervisor:
         # mode: the one worker process accepts and balances over its shards.
         self.handoff = self.mode == Mode.PROCESSES
         self.accepting = False
+        self.accept_backoff: Timer | None = None  # accepting resumes when it fires
+        self.accept_error = ""  # why accepting backs off, for the log
+        self.accept_errno = 0
+        self.open_file_limit = open_file_limit
+        self.deferred_accepts = ThrottledReport(self._say_deferred)
+        self.over_limit = ThrottledReport(self._say_over_limit)
+        self.unplaced = ThrottledReport(self._say_unplaced)
+        self.report_timer: Timer | None = None
         per_child = 1 if self.mode == Mode.PROCESSES else config.workers
         self.child_args = child_args(config, self.mode, per_child,
                                      None if self.handoff else self.listen_fd)
@@ -277,7 +294,8 @@ class Supervisor:
                 and s.current.state is State.READY and s.current.channel is not None]
 
     def _resume_accepting(self) -> None:
-        if self.handoff and not self.accepting and not self.stopping and self._targets():
+        if (self.handoff and not self.accepting and not self.stopping
+                and self.accept_backoff is None and self._targets()):
             if not self.started_listening:
                 self.listener.sock.listen(self.config.backlog)
                 self.listener.sock.setblocking(False)
@@ -301,13 +319,76 @@ class Supervisor:
                 conn, _ = self.listener.sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as exc:  # EMFILE and the like: try again on the next wake
-                log.warning("accept failed: %s", exc)
+            except OSError as exc:
+                if exc.errno in CONNECTION_ERRORS:
+                    continue
+                # EMFILE and the like: the connection waits in the backlog.
+                self._back_off(exc.strerror or str(exc), exc.errno or 0)
                 return
-            with conn:
-                for worker in sorted(targets, key=lambda w: w.connections):
-                    if worker.hand_over(conn):
-                        break
+            limit = self.config.limit_max_connections
+            if limit and sum(w.connections for w in self.workers) >= limit:
+                refuse(conn)
+                self._count(self.over_limit)
+                continue
+            if any(w.hand_over(conn) for w in sorted(targets, key=lambda w: w.connections)):
+                conn.close()  # the worker has its own copy now
+                continue
+            # Every worker's queue is full: a worker out of file descriptors
+            # takes none until one closes. Let the next ones wait in the backlog.
+            refuse(conn)
+            self._count(self.unplaced)
+            self._back_off("no worker process can take a connection")
+            return
+
+    def _back_off(self, why: str, err: int = 0) -> None:
+        """Stops polling the listening socket for ACCEPT_BACKOFF: polled, it
+        would wake the loop again at once and spin."""
+        self.accept_error, self.accept_errno = why, err
+        self._count(self.deferred_accepts)
+        self._pause_accepting()
+        if self.accept_backoff is None:
+            self.accept_backoff = self.timers.call_later(ACCEPT_BACKOFF, self._end_backoff)
+
+    def _end_backoff(self) -> None:
+        self.accept_backoff = None
+        self._resume_accepting()
+
+    # ------------------------------------------------------------ refusals, once a second
+
+    def _count(self, report: ThrottledReport) -> None:
+        report.count()
+        self._tell_refusals()
+
+    def _on_report_timer(self) -> None:
+        self.report_timer = None
+        self._tell_refusals()
+
+    def _tell_refusals(self) -> None:
+        """Logs the lines that are due, and wakes up for the next one."""
+        now = time.monotonic()
+        reports = (self.deferred_accepts, self.over_limit, self.unplaced)
+        for report in reports:
+            report.tell_due(now)
+        due = min(report.next_due() for report in reports)
+        if due != math.inf and self.report_timer is None and not self.stopping:
+            self.report_timer = self.timers.call_later(due - now, self._on_report_timer)
+
+    def _say_deferred(self, n: int) -> None:
+        why = self.accept_error
+        if self.accept_errno == errno.EMFILE and self.open_file_limit > 0:
+            why += f" (open-file limit {self.open_file_limit})"
+        log.warning("Cannot accept new connections: %s, %d time%s since the last report. They "
+                    "wait in the listen backlog, retried every %.1f s; open connections are "
+                    "still served.", why, n, "" if n == 1 else "s", ACCEPT_BACKOFF)
+
+    def _say_over_limit(self, n: int) -> None:
+        log.warning("--limit-max-connections %d reached: %d new connection%s answered 503 and "
+                    "closed since the last report.", self.config.limit_max_connections, n,
+                    "" if n == 1 else "s")
+
+    def _say_unplaced(self, n: int) -> None:
+        log.warning("No worker process could take %d new connection%s (their queues are full): "
+                    "answered 503 and closed since the last report.", n, "" if n == 1 else "s")
 
     # ------------------------------------------------------------ children's news
 

@@ -138,7 +138,17 @@ int accept_connection(int listen_fd, bool unix_socket) {
   return fd;
 }
 
-int receive_fds(int channel, int* fds, int max_fds) {
+void refuse_connection(int fd, std::string_view response) {
+  (void)!send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  shutdown(fd, SHUT_WR);
+  char unread[4096];
+  for (int i = 0; i < 16 && recv(fd, unread, sizeof unread, MSG_DONTWAIT) > 0; ++i) {
+  }
+  close(fd);
+}
+
+int receive_fds(int channel, int* fds, int max_fds, int* lost) {
+  *lost = 0;
   char data[64];
   iovec iov{data, sizeof data};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 16)];
@@ -151,6 +161,8 @@ int receive_fds(int channel, int* fds, int max_fds) {
   if (n < 0) return -errno;
   if (n == 0) return 0;
   int count = 0;
+  // The sender puts one connection in each message.
+  if (msg.msg_flags & MSG_CTRUNC) *lost = 1;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -169,7 +181,8 @@ int receive_fds(int channel, int* fds, int max_fds) {
       }
     }
   }
-  return count > 0 ? count : -EAGAIN;
+  if (count > 0) return count;
+  return *lost > 0 ? -EMFILE : -EAGAIN;
 }
 
 bool is_unix_socket(int fd) {

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <string>
+#include <string_view>
 
 namespace subcorn::io {
 
@@ -31,10 +32,19 @@ struct Peer {
 // Returns the fd, or -errno (-EAGAIN when none is waiting).
 int accept_connection(int listen_fd, bool unix_socket);
 
+// Answers a connection the server will not serve with `response` (a few
+// hundred bytes: written without waiting, they fit in any socket buffer) and
+// closes it. What the client already sent is read and dropped first: closing
+// with unread input would answer with a reset instead of the response.
+void refuse_connection(int fd, std::string_view response);
+
 // Receives connections another process accepted (SCM_RIGHTS over a unix
-// socket): appends their fds to `fds`. Returns the number received, 0 at end
-// of file, or -errno (-EAGAIN when none is waiting).
-int receive_fds(int channel, int* fds, int max_fds);
+// socket): stores their fds in `fds`. Returns the number received, 0 at end
+// of file, or -errno (-EAGAIN when none is waiting). A message whose
+// connections could not be given a descriptor here (this process is at its
+// open-file limit) loses them: the kernel closes them. Their number goes to
+// `*lost` and the result is -EMFILE when none arrived.
+int receive_fds(int channel, int* fds, int max_fds, int* lost);
 
 // A unix-domain socket, and its path ("" when unnamed).
 bool is_unix_socket(int fd);

@@ -5,11 +5,15 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <random>
 
+#include "http/response.h"
 #include "server/shard.h"
 
 namespace subcorn::server {
@@ -19,6 +23,10 @@ constexpr uint64_t TOKEN_SIGNAL = 1;
 constexpr uint64_t TOKEN_NOTIFY = 2;
 constexpr uint64_t TOKEN_LISTENER = 3;
 constexpr int ACCEPTS_PER_WAKE = 128;
+// How long accepting pauses when the process is out of file descriptors or
+// memory: long enough not to spin, short enough that a freed descriptor is
+// used almost at once.
+constexpr double ACCEPT_BACKOFF = 0.1;
 
 void log_line(const char* level, const std::string& message) {
   std::string line = std::string(level) + message + "\n";
@@ -35,6 +43,22 @@ std::string address_text(const io::Listener& l) {
 void tell_supervisor(int fd, const char* line) {
   if (fd < 0) return;
   (void)!::write(fd, line, std::strlen(line));
+}
+
+// accept(2): errors that belong to the one connection being accepted (it
+// was reset, or the network failed under it); the next one may be fine.
+bool connection_error(int err) {
+  switch (err) {
+    case ECONNABORTED: case EPROTO: case EPERM: case ENETDOWN: case ENOPROTOOPT:
+    case EHOSTDOWN: case ENONET: case EHOSTUNREACH: case EOPNOTSUPP: case ENETUNREACH:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string plural(long n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
 }  // namespace
@@ -70,6 +94,7 @@ void Server::shard_finished() {
 
 RunResult Server::run() {
   RunResult result;
+  open_file_limit_ = io::raise_open_file_limit();
   // Signals are read from a signalfd by this thread alone; the shard threads
   // inherit the blocked mask, so none of them is interrupted by one.
   sigset_t mask, old_mask;
@@ -87,18 +112,9 @@ RunResult Server::run() {
 
   epoll_event events[16];
   while (shards_running_.load() > 0) {
-    int timeout_ms = -1;
-    if (stopping_) {
-      double left = watchdog_deadline_ - monotonic_seconds();
-      if (left <= 0) {
-        log_line("ERROR:    ", "Shutdown watchdog fired: " + std::to_string(shards_running_.load()) +
-                                   " worker(s) did not finish in time; exiting.");
-        fflush(nullptr);
-        _exit(1);
-      }
-      timeout_ms = static_cast<int>(left * 1000) + 1;
-    }
-    int n = poller_.wait(events, 16, timeout_ms);
+    double now = monotonic_seconds();
+    on_time(now);
+    int n = poller_.wait(events, 16, wait_timeout_ms(now));
     for (int i = 0; i < n; ++i) {
       switch (events[i].data.u64) {
         case TOKEN_SIGNAL: {
@@ -129,6 +145,7 @@ RunResult Server::run() {
       }
     }
   }
+  report_refusals(std::numeric_limits<double>::infinity());  // what the last second counted
   for (auto& shard : shards_) {
     shard->join();
     if (shard->interpreter_left_alive()) result.interpreters_left = true;
@@ -137,6 +154,50 @@ RunResult Server::run() {
   if (!settings_.uds.empty() && listener_.fd >= 0) unlink(settings_.uds.c_str());
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   return result;
+}
+
+// The watchdog, the end of a back-off, and the log lines that fell due.
+void Server::on_time(double now) {
+  if (stopping_ && now >= watchdog_deadline_) {
+    log_line("ERROR:    ", "Shutdown watchdog fired: " + std::to_string(shards_running_.load()) +
+                               " worker(s) did not finish in time; exiting.");
+    fflush(nullptr);
+    _exit(1);
+  }
+  // Level-triggered: connections that waited meanwhile wake the loop at once.
+  if (accepting_ == Accepting::BackingOff && now >= resume_accepting_at_) start_accepting();
+  report_refusals(now);
+}
+
+int Server::wait_timeout_ms(double now) const {
+  double until = std::min({deferred_accepts_.next_due(), lost_handovers_.next_due(),
+                           over_limit_.next_due()});
+  if (stopping_) until = std::min(until, watchdog_deadline_);
+  if (accepting_ == Accepting::BackingOff) until = std::min(until, resume_accepting_at_);
+  if (std::isinf(until)) return -1;
+  double ms = std::ceil(std::max(0.0, until - now) * 1000);
+  return static_cast<int>(std::min(ms, 1e9));
+}
+
+void Server::report_refusals(double now) {
+  if (long n = deferred_accepts_.take_due(now)) {
+    std::string why = std::strerror(accept_error_);
+    if (accept_error_ == EMFILE && open_file_limit_ > 0)
+      why += " (open-file limit " + std::to_string(open_file_limit_) + ")";
+    log_line("WARNING:  ", "Cannot accept new connections: " + why + ", " +
+                               plural(n, "time", "times") + " since the last report. They wait " +
+                               (handoff() ? "in the supervisor's queue" : "in the listen backlog") +
+                               ", retried every 0.1 s; open connections are still served.");
+  }
+  if (long n = lost_handovers_.take_due(now))
+    log_line("WARNING:  ", "Out of file descriptors: " + plural(n, "connection", "connections") +
+                               " handed over by the supervisor were closed unanswered since the "
+                               "last report.");
+  if (long n = over_limit_.take_due(now))
+    log_line("WARNING:  ", "--limit-max-connections " +
+                               std::to_string(settings_.limit_max_connections) + " reached: " +
+                               plural(n, "new connection", "new connections") +
+                               " answered 503 and closed since the last report.");
 }
 
 void Server::start_shard(bool is_replacement) {
@@ -219,10 +280,7 @@ void Server::check_shards(RunResult& result) {
     if (shard->state() == Shard::State::Ready) ++ready;
   }
   // Serve as soon as the first shard is ready; the others join as they come.
-  if (ready > 0 && !accepting_ && !stopping_) {
-    accepting_ = true;
-    poller_.add(accept_fd(), EPOLLIN, TOKEN_LISTENER);
-  }
+  if (ready > 0 && accepting_ == Accepting::Off && !stopping_) start_accepting();
   if (ready >= settings_.workers && !announced_ready_ && !stopping_) {
     announced_ready_ = true;
     tell_supervisor(settings_.ready_fd, "ready\n");
@@ -254,9 +312,9 @@ void Server::begin_shutdown(const char* why) {
     log_line("INFO:     ", std::string("Shutting down [") + std::to_string(getpid()) + "] (" + why + ")");
   // Stop accepting: new connections are refused from now on. Connections a
   // supervisor handed over before it asked us to stop are still taken.
-  if (accepting_ && handoff()) receive_handed_over();
-  if (accepting_) poller_.remove(accept_fd());
-  accepting_ = false;
+  if (accepting_ != Accepting::Off && handoff()) receive_handed_over();
+  if (accepting_ == Accepting::Polling) poller_.remove(accept_fd());
+  accepting_ = Accepting::Off;
   if (listener_.fd >= 0) ::close(listener_.fd);
   listener_.fd = -1;
   watchdog_deadline_ = monotonic_seconds() + settings_.timeout_graceful_shutdown +
@@ -282,28 +340,76 @@ Shard* Server::least_loaded() {
 }
 
 void Server::connection_closed() {
+  open_connections_.fetch_sub(1, std::memory_order_relaxed);
   if (handoff()) tell_supervisor(settings_.handoff_fd, "closed\n");
+}
+
+void Server::start_accepting() {
+  accepting_ = Accepting::Polling;
+  poller_.add(accept_fd(), EPOLLIN, TOKEN_LISTENER);
+}
+
+// Out of file descriptors or memory: polling the socket now would wake this
+// loop again at once (the connection is still waiting) and spin a core.
+void Server::back_off(int error) {
+  accept_error_ = error;
+  deferred_accepts_.count();
+  if (accepting_ != Accepting::Polling) return;
+  poller_.remove(accept_fd());
+  accepting_ = Accepting::BackingOff;
+  resume_accepting_at_ = monotonic_seconds() + ACCEPT_BACKOFF;
+}
+
+void Server::take_connection(int fd) {
+  // A supervisor that hands connections over applies the limit itself, to
+  // all its worker processes together.
+  long limit = settings_.limit_max_connections;
+  if (!handoff() && limit > 0 && open_connections_.load(std::memory_order_relaxed) >= limit) {
+    io::refuse_connection(fd, http::error_response(503));
+    over_limit_.count();
+    return;
+  }
+  Shard* shard = least_loaded();
+  if (!shard) {  // every shard is stopping or being replaced
+    io::refuse_connection(fd, http::error_response(503));
+    // The supervisor counted it as ours: keep its count true.
+    if (handoff()) tell_supervisor(settings_.handoff_fd, "closed\n");
+    return;
+  }
+  open_connections_.fetch_add(1, std::memory_order_relaxed);
+  shard->hand_over(fd);
 }
 
 void Server::receive_handed_over() {
   int fds[16];
   for (int round = 0; round < ACCEPTS_PER_WAKE; ++round) {
-    int n = io::receive_fds(settings_.handoff_fd, fds, 16);
+    // A connection that arrives when no descriptor is free is lost, so one
+    // is kept free for it: when it cannot be, this process is at its limit
+    // and the connections wait in the channel.
+    if (int held = reserved_fd_.hold(); held < 0) {
+      back_off(-held);
+      return;
+    }
+    reserved_fd_.release();
+    int lost = 0;
+    int n = io::receive_fds(settings_.handoff_fd, fds, 16, &lost);
+    for (int i = 0; i < lost; ++i) {
+      // Another thread took the free descriptor first.
+      lost_handovers_.count();
+      tell_supervisor(settings_.handoff_fd, "closed\n");
+    }
     if (n == -EAGAIN || n == -EINTR) return;
+    if (n == -EMFILE || n == -ENFILE || n == -ENOBUFS || n == -ENOMEM) {
+      back_off(-n);
+      return;
+    }
     if (n <= 0) {  // the supervisor is gone
-      if (accepting_) poller_.remove(accept_fd());
-      accepting_ = false;
+      if (accepting_ == Accepting::Polling) poller_.remove(accept_fd());
+      accepting_ = Accepting::Off;
       begin_shutdown("the supervisor is gone");
       return;
     }
-    for (int i = 0; i < n; ++i) {
-      Shard* shard = least_loaded();
-      if (!shard) {
-        ::close(fds[i]);
-        continue;
-      }
-      shard->hand_over(fds[i]);
-    }
+    for (int i = 0; i < n; ++i) take_connection(fds[i]);
   }
 }
 
@@ -314,17 +420,16 @@ void Server::accept_ready() {
   }
   for (int i = 0; i < ACCEPTS_PER_WAKE; ++i) {
     int fd = io::accept_connection(listener_.fd, listener_.unix_socket);
-    if (fd < 0) {
-      if (fd == -EAGAIN || fd == -EINTR || fd == -ECONNABORTED) return;
-      log_line("ERROR:    ", std::string("accept failed: ") + std::strerror(-fd));
+    if (fd >= 0) {
+      take_connection(fd);
+    } else if (fd == -EAGAIN || fd == -EINTR) {
+      return;
+    } else if (!connection_error(-fd)) {
+      // EMFILE, ENFILE, ENOBUFS, ENOMEM: the connection stays in the
+      // backlog until there is room for it. Anything unexpected backs off too.
+      back_off(-fd);
       return;
     }
-    Shard* shard = least_loaded();
-    if (!shard) {
-      ::close(fd);
-      return;
-    }
-    shard->hand_over(fd);
   }
 }
 

@@ -4,6 +4,11 @@
 // (ties go round-robin), so load spreads evenly instead of by the kernel's
 // hash; and it waits for SIGINT/SIGTERM, then drains the shards within the
 // grace period, under a watchdog that bounds the whole shutdown.
+//
+// Out of file descriptors (or kernel memory), it stops accepting for
+// ACCEPT_BACKOFF and tries again, as nginx and asyncio do: new connections
+// wait in the backlog, the open ones are served. Beyond
+// --limit-max-connections it answers 503 and closes.
 #pragma once
 
 #include <atomic>
@@ -11,9 +16,11 @@
 #include <string>
 #include <vector>
 
+#include "io/fd_limit.h"
 #include "io/poller.h"
 #include "io/socket.h"
 #include "server/settings.h"
+#include "server/throttled_report.h"
 
 namespace subcorn::server {
 
@@ -47,12 +54,24 @@ class Server {
   // --max-requests plus a random share of --max-requests-jitter, so that
   // workers started together are not all recycled at once (as gunicorn does).
   long jittered_max_requests();
-  // A connection closed: the supervisor that handed it over counts it.
+  // A connection closed: counted here for --limit-max-connections, and by
+  // the supervisor that handed it over.
   void connection_closed();
 
  private:
+  // Whether the accepting socket (the listener, or the supervisor's
+  // hand-over channel) is polled: not before a shard serves nor after
+  // shutdown began, and not while backing off for want of resources.
+  enum class Accepting { Off, Polling, BackingOff };
+
   void accept_ready();
   void receive_handed_over();
+  void take_connection(int fd);
+  void start_accepting();
+  void back_off(int error);
+  void on_time(double now);
+  int wait_timeout_ms(double now) const;
+  void report_refusals(double now);
   bool handoff() const noexcept { return settings_.handoff_fd >= 0; }
   int accept_fd() const noexcept { return handoff() ? settings_.handoff_fd : listener_.fd; }
   Shard* least_loaded();
@@ -71,7 +90,15 @@ class Server {
   size_t next_shard_ = 0;
   int next_index_ = 0;
   long process_max_requests_ = 0;
-  bool accepting_ = false;
+  Accepting accepting_ = Accepting::Off;
+  double resume_accepting_at_ = 0;
+  int accept_error_ = 0;        // why accepting backs off, for the log
+  long open_file_limit_ = -1;   // RLIMIT_NOFILE, for the log
+  io::ReservedFd reserved_fd_;  // keeps handed-over connections from being lost
+  std::atomic<long> open_connections_{0};
+  ThrottledReport deferred_accepts_;  // tries while out of descriptors or memory
+  ThrottledReport lost_handovers_;    // handed over, but no descriptor to receive them
+  ThrottledReport over_limit_;        // answered 503 for --limit-max-connections
   bool announced_ready_ = false;
   bool stopping_ = false;
   double watchdog_deadline_ = 0;

@@ -9,10 +9,14 @@ python3-psycopg2): the dev root installs them.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import sysconfig
+import zipfile
 
 import pytest
 from harness import APPS, HERE, server_env
@@ -34,8 +38,8 @@ REQUEST_KEYS = {"path", "status", "error", "ok"}
 
 
 def check(app: str, *flags: str, env: dict[str, str] | None = None,
-          timeout: float = 90) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "subcorn", "check", app, "--app-dir", str(APPS), *flags]
+          timeout: float = 90, python: str = sys.executable) -> subprocess.CompletedProcess:
+    cmd = [python, "-m", "subcorn", "check", app, "--app-dir", str(APPS), *flags]
     return subprocess.run(cmd, check=False, env=server_env(env), cwd=HERE, capture_output=True,
                           text=True, timeout=timeout)
 
@@ -236,3 +240,62 @@ def test_probe_api_leaves_the_calling_process_alone(tmp_path, monkeypatch):
     assert not result.compatible and result.verdict == "needs-processes"
     assert result.failure is not None and result.failure.module == "pydantic_core._pydantic_core"
     assert "check_fastapi" not in sys.modules
+
+
+# A single-phase C extension module: CPython refuses it in a sub-interpreter.
+TINYEXT_C = """
+#include <Python.h>
+static struct PyModuleDef tinyext = {PyModuleDef_HEAD_INIT, "tinyext", NULL, -1, NULL};
+PyMODINIT_FUNC PyInit_tinyext(void) { return PyModule_Create(&tinyext); }
+"""
+
+
+def build_tinyext_wheel(tmp_path) -> str:
+    """tinyext 1.0 as a wheel: the extension compiled here, and the metadata
+    an installer reads."""
+    source = tmp_path / "tinyext.c"
+    source.write_text(TINYEXT_C)
+    module = f"tinyext{sysconfig.get_config_var('EXT_SUFFIX')}"
+    subprocess.run(["cc", "-shared", "-fPIC", "-I", sysconfig.get_paths()["include"],
+                    str(source), "-o", str(tmp_path / module)], check=True)
+    info = "tinyext-1.0.dist-info"
+    tag = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+    files = {
+        module: (tmp_path / module).read_bytes(),
+        f"{info}/METADATA": b"Metadata-Version: 2.1\nName: tinyext\nVersion: 1.0\n",
+        f"{info}/WHEEL": (f"Wheel-Version: 1.0\nGenerator: test_check\nRoot-Is-Purelib: false\n"
+                          f"Tag: {tag}-{tag}-{platform}\n").encode(),
+    }
+    record = ""
+    for name, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record += f"{name},sha256={digest},{len(data)}\n"
+    files[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\n").encode()
+    wheel = tmp_path / f"tinyext-1.0-{tag}-{tag}-{platform}.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return str(wheel)
+
+
+def test_package_installed_in_a_virtualenv_is_not_the_standard_library(tmp_path):
+    # A venv's site-packages lies inside sysconfig's platstdlib there
+    # (venv/lib/python3.X): that made its packages read as "stdlib".
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
+                    str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    wheel = build_tinyext_wheel(tmp_path)
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", wheel],
+                   check=True, env=server_env())
+    done = check("check_venv:app", python=python)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.stdout.splitlines()[0] == (
+        f"needs worker processes: tinyext (package tinyext 1.0) {REFUSED}"), done.stdout
+    code, report = check_json("check_venv:app", python=python)
+    listed = {x["module"]: x for x in report["extension_modules"]}
+    assert listed["tinyext"]["stdlib"] is False
+    assert listed["tinyext"]["origin"].startswith(str(venv))
+    # The standard library's own extension modules are still the standard library.
+    assert listed["_sqlite3"]["stdlib"] is True, listed

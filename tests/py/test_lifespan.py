@@ -1,9 +1,14 @@
 """Lifespan: startup state, shutdown, failures and the --lifespan modes."""
 
+import time
+
 import httpx
 import pytest
 
-from harness import CLEAN_EXITS, STARTUP_FAILURE_EXIT, TRACEBACK, answers_from_workers, run_failing
+from harness import (CLEAN_EXITS, START_TIMEOUT, STARTUP_FAILURE_EXIT, TRACEBACK, IncompleteResponse,
+                     RawConn, answers_from_workers, run_failing)
+
+UNSUPPORTED = "ASGI 'lifespan' protocol appears unsupported."
 
 
 def test_startup_state_is_per_worker_and_visible_in_requests(server):
@@ -65,7 +70,29 @@ def test_lifespan_on_calls_app_with_lifespan(server, tmp_path):
 
 
 def test_lifespan_auto_serves_app_that_rejects_lifespan(server):
+    # It raises before receiving anything: it does not support lifespan.
     s = server("lifespan_app:no_lifespan", "--lifespan", "auto")
     r = httpx.get(s.url + "/")
     assert (r.status_code, r.text) == (200, "served without lifespan")
     assert TRACEBACK not in s.output
+    assert f"INFO:     {UNSUPPORTED}" in s.output
+
+
+@pytest.mark.subcorn_only  # uvicorn takes any exception in auto mode for "unsupported"
+def test_lifespan_auto_exits_when_startup_raises_after_receiving(server):
+    # It received lifespan.startup, then raised: its startup failed.
+    s = server("lifespan_app:raising_startup", "--lifespan", "auto", workers=2, wait=False)
+    deadline = time.monotonic() + START_TIMEOUT
+    while s.proc.poll() is None:
+        assert time.monotonic() < deadline, f"still running\n{s.describe()}"
+        try:
+            with RawConn(s.port, timeout=0.5) as c:
+                c.request("GET", "/", headers=[("Connection", "close")])
+                r = c.read_response(timeout=0.5)
+        except (OSError, TimeoutError, IncompleteResponse):
+            time.sleep(0.1)
+            continue
+        pytest.fail(f"served {r.status} {r.body!r} although its startup raised\n{s.describe()}")
+    assert s.wait(timeout=5) == STARTUP_FAILURE_EXIT, s.describe()
+    assert TRACEBACK in s.stderr and "startup-exploded-plugh" in s.stderr, s.stderr
+    assert UNSUPPORTED not in s.output
