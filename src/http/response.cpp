@@ -44,6 +44,7 @@ consteval Prebuilt prebuild(int status) {
 constexpr Prebuilt k400 = prebuild(400);
 constexpr Prebuilt k408 = prebuild(408);
 constexpr Prebuilt k413 = prebuild(413);
+constexpr Prebuilt k414 = prebuild(414);
 constexpr Prebuilt k431 = prebuild(431);
 constexpr Prebuilt k500 = prebuild(500);
 constexpr Prebuilt k501 = prebuild(501);
@@ -121,6 +122,7 @@ std::string_view error_response(int status) noexcept {
     case 400: return view(k400);
     case 408: return view(k408);
     case 413: return view(k413);
+    case 414: return view(k414);
     case 431: return view(k431);
     case 501: return view(k501);
     case 503: return view(k503);

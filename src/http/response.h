@@ -38,7 +38,7 @@ std::string_view last_chunk() noexcept;
 std::string_view continue_response() noexcept;
 
 // A complete response the server sends on its own, with "connection: close"
-// and a short text/plain body: 400, 408, 413, 431, 500, 501, 503, 504.
+// and a short text/plain body: 400, 408, 413, 414, 431, 500, 501, 503, 504.
 std::string_view error_response(int status) noexcept;
 
 // The current time as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"),

@@ -138,7 +138,7 @@ TEST(Response, ContinueResponse) {
 }
 
 TEST(Response, ErrorResponsesParseBack) {
-  for (int status : {400, 408, 413, 431, 500, 501, 503}) {
+  for (int status : {400, 408, 413, 414, 431, 500, 501, 503}) {
     std::string_view text = error_response(status);
     Parsed p = parse_response(text);
     EXPECT_EQ(p.error, HPE_OK) << text;
