@@ -9,16 +9,23 @@
 //   next() notes the position and keeps going within the same call.
 // - Sizes of the head and trailer sections are counted in raw bytes,
 //   whitespace and CRLFs included, so no head or trailer section can make the
-//   parser buffer or skip more than max_head_bytes.
+//   parser buffer or skip more than max_head_bytes. The request line is
+//   measured the same way, from the first byte of its method (oversize());
+//   a field by the bytes of its name and value, the spans llhttp gives.
 // - llhttp's strict mode still accepts a few things we refuse (control bytes
 //   in the target and in field values, an "RTSP/1.0" version, transfer codings
-//   other than chunked); those checks live in the callbacks below.
+//   other than chunked, CONNECT and RTSP methods, a fragment or a '*' target
+//   outside OPTIONS, a missing, repeated or invalid Host); those checks live in
+//   the callbacks below, so a request that fails them never gives a Head.
 #include "http/request_parser.h"
 
 #include <llhttp.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
+
+#include "http/request_target.h"
 
 #include "http/tokens.h"
 
@@ -39,6 +46,12 @@ struct Field {
   size_t name_off, name_len, value_off, value_len;
 };
 
+// RFC 9110 5.6.2: tchar, the characters of a token such as a method.
+constexpr bool is_tchar(char c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
 // Control bytes other than HTAB (RFC 9110 field-value and request-target
 // allow neither; llhttp lets NUL, 0x01.. and DEL through).
 constexpr bool is_ctl(char ch) {
@@ -51,6 +64,35 @@ constexpr bool is_ctl(char ch) {
 bool only_chunked(std::string_view list) {
   return !any_list_element(list, [](std::string_view coding) { return !iequals(coding, "chunked"); });
 }
+
+// The methods of HTTP itself that llhttp knows. Its request mode also takes
+// RTSP's (DESCRIBE, SETUP...), which an HTTP server does not implement.
+bool is_http_method(uint8_t method) {
+  switch (method) {
+#define SUBCORN_HTTP_METHOD(num, name, string) case HTTP_##name:
+    HTTP_METHOD_MAP(SUBCORN_HTTP_METHOD)
+#undef SUBCORN_HTTP_METHOD
+    case HTTP_PRI:  // the HTTP/2 preface, refused (400) once its version is read
+      return true;
+    default:
+      return false;
+  }
+}
+
+// A limit as a section offset that cannot overflow when added to another.
+int64_t offset_cap(size_t limit) { return static_cast<int64_t>(std::min<uint64_t>(limit, INT64_MAX / 4)); }
+
+// What is being measured against a limit narrower than the section's: the
+// request line as a stretch of the section (all its bytes lie between the
+// method's first and the version's last), or a field as the bytes of its name
+// and value (llhttp gives the colon and the whitespace before a value in no
+// span, and a value may have none).
+enum class Measuring { Nothing, RequestLine, Field };
+
+struct Refusal {
+  int status;
+  const char* reason;
+};
 
 }  // namespace
 
@@ -69,12 +111,25 @@ struct RequestParser::Impl {
   bool in_name = false, in_value = false;
   char protocol[8] = {};
   size_t protocol_len = 0;
+  size_t method_bytes = 0;  // of the method, given in earlier calls (on_method)
+
+  // The request target's parts, from on_url_complete and (the authority of
+  // an origin-form target) on_headers_complete, as offsets into storage.
+  struct TargetParts {
+    TargetForm form = TargetForm::Origin;
+    size_t path_off = 0, path_len = 0;
+    bool path_needs_slash = false;  // "http://h?q": the path is "/?q"
+    size_t authority_off = 0, authority_len = 0;
+  } target;
 
   Section section = Section::Head;
   // Raw length of the current head/trailer section = section_base + offset
   // into this call's input (negative when the section began inside it).
   int64_t section_base = 0;
   size_t section_fields = 0;
+  Measuring measuring = Measuring::Nothing;
+  int64_t line_start = 0;  // RequestLine: section offset of the method's first byte
+  size_t field_bytes = 0;  // Field: of its name and value so far
   int64_t body_declared = 0;  // sum of chunk sizes seen, for max_body_bytes
   size_t extension_bytes = 0;  // chunk extensions seen in this message
 
@@ -113,14 +168,36 @@ struct RequestParser::Impl {
     return HPE_PAUSED;
   }
 
-  bool section_too_long(const char* at) const {
-    auto max = static_cast<int64_t>(std::min<uint64_t>(limits.max_head_bytes, INT64_MAX));
-    return section_base + (at - input) > max;
+  int64_t section_offset(const char* at) const { return section_base + (at - input); }
+
+  // The limit the section breaks once it reaches `end`, if any. When bytes
+  // break two at once (a request line longer than its own limit and the
+  // head's), the one they crossed first is named, as it would be had they
+  // come one at a time: the verdict never depends on how the input was cut.
+  std::optional<Refusal> oversize(const char* end) const {
+    int64_t cap = offset_cap(limits.max_head_bytes);
+    Refusal refusal{431, section == Section::Trailers ? "trailer section too large" : "request head too large"};
+    if (measuring == Measuring::RequestLine) {
+      int64_t line_cap = line_start + offset_cap(limits.max_request_line);
+      if (line_cap < cap) {
+        cap = line_cap;
+        refusal = {414, "request line too long"};
+      }
+    }
+    if (section_offset(end) <= cap) return std::nullopt;
+    return refusal;
   }
 
-  // A span of the head: check the raw size before copying anything.
-  int head_span(const char* at, size_t len) {
-    if (section_too_long(at + len)) return fail(431, "request head too large");
+  // After a span of the head or trailers: check sizes before copying anything.
+  int check_size(const char* end) {
+    if (auto r = oversize(end)) return fail(r->status, r->reason);
+    return 0;
+  }
+
+  // After a span of a field's name or value (its section size checked first).
+  int count_field_bytes(size_t len) {
+    field_bytes += len;
+    if (field_bytes > limits.max_field_bytes) return fail(431, "header field too large");
     return 0;
   }
 
@@ -141,23 +218,66 @@ struct RequestParser::Impl {
     s.target_len = 0;
     s.in_name = s.in_value = false;
     s.protocol_len = 0;
+    s.method_bytes = 0;
+    s.measuring = Measuring::Nothing;
     s.section_fields = 0;
     s.body_declared = 0;
     s.extension_bytes = 0;
     return 0;
   }
 
+  static int on_method(llhttp_t* p, const char* at, size_t len) {
+    Impl& s = of(p);
+    if (s.measuring == Measuring::Nothing) {
+      s.measuring = Measuring::RequestLine;
+      s.line_start = s.section_offset(at);
+    }
+    s.method_bytes += len;
+    return s.check_size(at + len);
+  }
+
+  static int on_method_complete(llhttp_t* p) {
+    Impl& s = of(p);
+    // CONNECT asks for a tunnel. Served as HTTP, its body (llhttp skips it)
+    // and the tunnel's bytes would be parsed as requests of their own.
+    if (p->method == HTTP_CONNECT) return s.fail(501, "CONNECT: this server is not a proxy");
+    if (!is_http_method(p->method)) return s.fail(501, "method not implemented");
+    return 0;
+  }
+
   static int on_url(llhttp_t* p, const char* at, size_t len) {
     Impl& s = of(p);
-    if (int rc = s.head_span(at, len)) return rc;
+    if (int rc = s.check_size(at + len)) return rc;
     if (std::any_of(at, at + len, is_ctl)) return s.fail(400, "control character in request target");
     s.buf().append(at, len);
     s.target_len += len;
     return 0;
   }
 
+  static int on_url_complete(llhttp_t* p) {
+    Impl& s = of(p);
+    std::string_view raw = std::string_view(s.buf()).substr(0, s.target_len);
+    std::optional<RequestTarget> t = parse_request_target(raw);
+    if (!t) return s.fail(400, "invalid request target");
+    if (t->form == TargetForm::Asterisk && p->method != HTTP_OPTIONS) {
+      return s.fail(400, "asterisk-form target without OPTIONS");
+    }
+    if (t->form == TargetForm::Absolute && !iequals(t->scheme, "http") && !iequals(t->scheme, "https")) {
+      return s.fail(400, "target scheme is not http or https");
+    }
+    TargetParts& parts = s.target;
+    parts.form = t->form;
+    parts.path_off = static_cast<size_t>(t->path.data() - raw.data());
+    parts.path_len = t->path.size();
+    parts.path_needs_slash = t->form == TargetForm::Absolute && !t->path.starts_with('/');
+    parts.authority_off = static_cast<size_t>(t->authority.data() - raw.data());
+    parts.authority_len = t->authority.size();
+    return 0;
+  }
+
   static int on_protocol(llhttp_t* p, const char* at, size_t len) {
     Impl& s = of(p);
+    if (int rc = s.check_size(at + len)) return rc;
     for (size_t i = 0; i < len && s.protocol_len < sizeof s.protocol; ++i) s.protocol[s.protocol_len++] = at[i];
     return 0;
   }
@@ -169,9 +289,22 @@ struct RequestParser::Impl {
     return 0;
   }
 
+  static int on_version(llhttp_t* p, const char* at, size_t len) { return of(p).check_size(at + len); }
+
+  // The request line ends here (its CRLF is not part of it).
+  static int on_version_complete(llhttp_t* p) {
+    of(p).measuring = Measuring::Nothing;
+    return 0;
+  }
+
   static int on_header_field(llhttp_t* p, const char* at, size_t len) {
     Impl& s = of(p);
-    if (int rc = s.head_span(at, len)) return rc;
+    if (s.measuring != Measuring::Field) {
+      s.measuring = Measuring::Field;
+      s.field_bytes = 0;
+    }
+    if (int rc = s.check_size(at + len)) return rc;
+    if (int rc = s.count_field_bytes(len)) return rc;
     if (s.section == Section::Trailers) return 0;  // counted, not kept
     std::string& b = s.buf();
     if (!s.in_name) {
@@ -196,7 +329,8 @@ struct RequestParser::Impl {
 
   static int on_header_value(llhttp_t* p, const char* at, size_t len) {
     Impl& s = of(p);
-    if (int rc = s.head_span(at, len)) return rc;
+    if (int rc = s.check_size(at + len)) return rc;
+    if (int rc = s.count_field_bytes(len)) return rc;
     if (std::any_of(at, at + len, is_ctl)) return s.fail(400, "control character in header value");
     if (s.section == Section::Trailers) return 0;
     std::string& b = s.buf();
@@ -210,6 +344,7 @@ struct RequestParser::Impl {
 
   static int on_header_value_complete(llhttp_t* p) {
     Impl& s = of(p);
+    s.measuring = Measuring::Nothing;
     if (s.section == Section::Trailers) return 0;
     size_t end = s.buf().size();
     size_t off = s.in_value ? s.value_off : end;  // an empty value may have no span
@@ -227,11 +362,17 @@ struct RequestParser::Impl {
     if (p->http_major != 1) return s.fail(400, "unsupported HTTP version");
     std::string_view b = s.buf();
     bool expect_continue = false, other_coding = false;
+    const Field* host = nullptr;
     for (const Field& f : s.fields) {
       std::string_view name = b.substr(f.name_off, f.name_len), value = b.substr(f.value_off, f.value_len);
       if (name == "expect" && iequals(value, "100-continue")) expect_continue = true;
       if (name == "transfer-encoding" && !only_chunked(value)) other_coding = true;
+      if (name == "host") {
+        if (host) return s.fail(400, "more than one host field");
+        host = &f;
+      }
     }
+    if (int rc = s.check_host(p, host)) return rc;
     if (p->flags & F_TRANSFER_ENCODING) {
       // llhttp would refuse these after this callback returns; refusing here
       // means no Head event is ever given for a request that then fails.
@@ -262,15 +403,56 @@ struct RequestParser::Impl {
     return s.emit(EventType::Head);
   }
 
+  // RFC 9112 3.2: an HTTP/1.1 request has a Host field, any request at most
+  // one, and a valid one. Then 3.2.2: an absolute-form target's authority
+  // stands in for it (an empty Host is what a client sends for a target with
+  // no authority, so it is accepted only there).
+  int check_host(llhttp_t* p, const Field* host) {
+    if (!host && p->http_minor == 1) return fail(400, "no host field");
+    if (host) {
+      std::string_view value = std::string_view(buf()).substr(host->value_off, host->value_len);
+      bool empty_allowed = target.form == TargetForm::Absolute && value.empty();
+      if (!empty_allowed && !valid_host(value)) return fail(400, "invalid host field");
+    }
+    if (target.form != TargetForm::Absolute) {
+      target.authority_off = host ? host->value_off : 0;
+      target.authority_len = host ? host->value_len : 0;
+    }
+    return 0;
+  }
+
   void build_head() {
-    std::string_view b = buf();
+    std::string& storage = buf();
+    if (target.path_needs_slash) {
+      // "http://h?q" is "/?q" in origin-form: copy it behind the head, with
+      // its '/', so that the path is one view like every other.
+      storage.reserve(storage.size() + 1 + target.path_len);  // no move while copying from itself
+      size_t from = target.path_off;
+      target.path_off = storage.size();
+      storage.push_back('/');
+      storage.append(storage.data() + from, target.path_len);
+      target.path_len += 1;
+      target.path_needs_slash = false;
+    }
+    std::string_view b = storage;
     RequestHead& h = head;
     h.method = info.method;
     h.target = b.substr(0, target_len);
+    h.path = b.substr(target.path_off, target.path_len);
+    h.authority = b.substr(target.authority_off, target.authority_len);
     h.version_major = 1;
     h.version_minor = info.version_minor;
     h.headers.clear();
-    for (const Field& f : fields) h.headers.push_back({b.substr(f.name_off, f.name_len), b.substr(f.value_off, f.value_len)});
+    bool absolute = target.form == TargetForm::Absolute, has_host = false;
+    for (const Field& f : fields) {
+      std::string_view name = b.substr(f.name_off, f.name_len);
+      // The one place where the authority replaces the Host field: ASGI's
+      // headers, WSGI's HTTP_HOST and the app all see the same host.
+      bool replaced = absolute && name == "host";
+      has_host = has_host || name == "host";
+      h.headers.push_back({name, replaced ? h.authority : b.substr(f.value_off, f.value_len)});
+    }
+    if (absolute && !has_host) h.headers.push_back({"host", h.authority});  // HTTP/1.0
     h.keep_alive = info.keep_alive;
     h.chunked = info.chunked;
     h.content_length = info.content_length;
@@ -313,9 +495,14 @@ struct RequestParser::Impl {
       llhttp_settings_t s;
       llhttp_settings_init(&s);
       s.on_message_begin = on_message_begin;
+      s.on_method = on_method;
+      s.on_method_complete = on_method_complete;
       s.on_url = on_url;
+      s.on_url_complete = on_url_complete;
       s.on_protocol = on_protocol;
       s.on_protocol_complete = on_protocol_complete;
+      s.on_version = on_version;
+      s.on_version_complete = on_version_complete;
       s.on_header_field = on_header_field;
       s.on_header_field_complete = on_header_field_complete;
       s.on_header_value = on_header_value;
@@ -336,14 +523,14 @@ struct RequestParser::Impl {
     *consumed = pos;
     switch (event.type) {
       case EventType::Head:
-        if (section_too_long(input + pos)) return die({EventType::Error, {}, 431, "request head too large"});
+        if (auto r = oversize(input + pos)) return die({EventType::Error, {}, r->status, r->reason});
         build_head();
         section = Section::Body;
         in_message = true;
         break;
       case EventType::MessageComplete:
-        if (section == Section::Trailers && section_too_long(input + pos)) {
-          return die({EventType::Error, {}, 431, "trailer section too large"});
+        if (section == Section::Trailers) {
+          if (auto r = oversize(input + pos)) return die({EventType::Error, {}, r->status, r->reason});
         }
         // The next head starts exactly where the caller's next input starts.
         section = Section::Head;
@@ -354,6 +541,22 @@ struct RequestParser::Impl {
         break;
     }
     return event;
+  }
+
+  // llhttp says HPE_INVALID_METHOD, at the byte it could not take, both for a
+  // method it does not know ("FROB /", "get /", "G /") and for a line that
+  // starts with no method at all (" GET", "GET/", a TLS handshake). RFC 9110
+  // 9.1 answers the first with 501. It is an unknown method when that byte
+  // is a token character, or a space after some: the method bytes so far,
+  // the ones given in earlier calls (on_method) and those just before `pos`
+  // (a request always starts at the start of a call or after a line end).
+  Event refuse_method(std::string_view in, size_t pos) {
+    bool token_byte = pos < in.size() && is_tchar(in[pos]);
+    size_t method_so_far = method_bytes;
+    for (size_t i = std::min(pos, in.size()); i > 0 && is_tchar(in[i - 1]); --i) ++method_so_far;
+    bool space_after_token = pos < in.size() && in[pos] == ' ' && method_so_far > 0;
+    if (token_byte || space_after_token) return die({EventType::Error, {}, 501, "method not implemented"});
+    return die({EventType::Error, {}, 400, "malformed request line"});
   }
 
   Event run(std::string_view in, size_t* consumed) {
@@ -368,10 +571,7 @@ struct RequestParser::Impl {
       if (err == HPE_OK) {
         *consumed = len;
         if (section != Section::Body) {
-          if (section_too_long(input + len)) {
-            return die({EventType::Error, {}, 431,
-                        section == Section::Head ? "request head too large" : "trailer section too large"});
-          }
+          if (auto r = oversize(input + len)) return die({EventType::Error, {}, r->status, r->reason});
           section_base += static_cast<int64_t>(len);
         }
         return Event{};
@@ -397,6 +597,7 @@ struct RequestParser::Impl {
       *consumed = pos;
       if (has_event && event.type == EventType::Error) return die(event);
       if (err == HPE_PAUSED_H2_UPGRADE) return die({EventType::Error, {}, 400, "HTTP/2 connection preface"});
+      if (err == HPE_INVALID_METHOD) return die(refuse_method(std::string_view(input, len), pos));
       const char* reason = llhttp_get_error_reason(&parser);
       return die({EventType::Error, {}, 400, reason ? reason : "malformed request"});
     }
@@ -426,6 +627,7 @@ void RequestParser::reset() {
   s.head.headers = std::move(headers);
   s.section = Section::Head;
   s.section_base = 0;
+  s.measuring = Measuring::Nothing;
   s.has_event = false;
   s.event = Event{};
   s.in_message = false;

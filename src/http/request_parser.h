@@ -7,8 +7,11 @@
 //   (pipelining: bytes of the next request stay unconsumed until asked for).
 // - The request head is copied into parser-owned storage (a head may arrive in
 //   many pieces); header names are lowercased there, once, as ASGI and WSGI want.
-// - Every protocol error carries the status to answer with (400, 413, 431, 501),
-//   after which the parser is dead and the connection must close.
+// - Every protocol error carries the status to answer with (400, 413, 414,
+//   431, 501), after which the parser is dead and the connection must close.
+// - Only what an origin server serves passes: CONNECT is refused (501: this
+//   is not a proxy), an asterisk-form target only with OPTIONS, and an
+//   HTTP/1.1 request needs exactly one valid Host (RFC 9112 3.2).
 #pragma once
 
 #include <cstddef>
@@ -31,9 +34,20 @@ struct Header {
 struct RequestHead {
   std::string_view method;  // "GET"
   std::string_view target;  // raw request target, e.g. "/a%20b?x=1"
+  // The target in origin-form, raw: "/p?q=1" also for "http://h/p?q=1", and
+  // "/" for "http://h"; "*" for OPTIONS *. Always starts with '/' or is "*".
+  std::string_view path;
+  // The Host to use: an absolute-form target's authority (which RFC 9112
+  // 3.2.2 puts in place of the Host field), else the Host field's value;
+  // "" when there is neither (HTTP/1.0). The "host" entry in `headers` says
+  // the same, so whoever reads the headers sees one Host.
+  std::string_view authority;
   int version_major = 1;
   int version_minor = 1;
-  std::vector<Header> headers;  // in order received, repeats kept
+  // In order received, repeats kept (except Host: exactly one). With an
+  // absolute-form target, the host entry's value is `authority`, added at
+  // the end if the request had none.
+  std::vector<Header> headers;
   bool keep_alive = true;       // from version and Connection header
   bool chunked = false;         // Transfer-Encoding: chunked
   int64_t content_length = -1;  // -1 when absent
@@ -52,7 +66,7 @@ enum class EventType {
 struct Event {
   EventType type = EventType::NeedMore;
   std::string_view body;     // Body only; points into the input given to next()
-  int status = 0;            // Error only: 400, 413, 431 or 501
+  int status = 0;            // Error only: 400, 413, 414, 431 or 501
   std::string_view reason;   // Error only: short text for logs
 };
 
@@ -78,8 +92,9 @@ class RequestParser {
   // After a request with keep_alive false, further bytes other than empty
   // lines are an Error (400). After an upgrade request's MessageComplete, a
   // server that switches protocols stops calling next(); one that does not
-  // switch goes on calling it and gets HTTP/1.1 again. CONNECT is the same
-  // (its Head has upgrade false: there is no Upgrade header).
+  // switch goes on calling it and gets HTTP/1.1 again. CONNECT never gets
+  // that far: it is an Error (501) as soon as its method is read, so no
+  // tunnel byte is ever parsed as a request.
   Event next(std::string_view input, size_t* consumed);
 
   const RequestHead& head() const noexcept;

@@ -10,6 +10,8 @@ namespace {
 std::string describe_head(const RequestHead& h) {
   std::string s = "head " + std::string(h.method) + " " + std::string(h.target) + " HTTP/" +
                   std::to_string(h.version_major) + "." + std::to_string(h.version_minor);
+  // The origin-form path is the target itself unless the target is absolute.
+  if (h.path != h.target) s += " path=" + std::string(h.path);
   if (!h.keep_alive) s += " close";
   if (h.chunked) s += " chunked";
   if (h.content_length >= 0) s += " cl=" + std::to_string(h.content_length);
@@ -21,6 +23,14 @@ std::string describe_head(const RequestHead& h) {
 // A deep copy of head(), to check later that its views still hold the same
 // bytes (and, under ASan, still point at live memory).
 Trace snapshot(const RequestHead& h) {
+  // The authority is the host entry's value (which the trace shows), and
+  // there is exactly one such entry, or neither.
+  std::vector<std::string_view> hosts;
+  for (const Header& hd : h.headers) {
+    if (hd.name == "host") hosts.push_back(hd.value);
+  }
+  EXPECT_LE(hosts.size(), 1u);
+  EXPECT_EQ(h.authority, hosts.empty() ? std::string_view() : hosts[0]);
   Trace t{describe_head(h)};
   for (const Header& hd : h.headers) t.push_back("h " + std::string(hd.name) + "=[" + std::string(hd.value) + "]");
   return t;

@@ -11,7 +11,8 @@ namespace subcorn::http::test {
 
 // One trace line per event; consecutive Body events are merged, since how a
 // body is cut depends on how the input was cut:
-//   "head GET /p HTTP/1.1" (+ " close", " chunked", " cl=N", " expect", " upgrade")
+//   "head GET /p HTTP/1.1" (+ " path=P" when the path is not the target,
+//                           " close", " chunked", " cl=N", " expect", " upgrade")
 //   "h name=[value]"       one per header, in order
 //   "body [data]"
 //   "complete"
