@@ -40,6 +40,13 @@ namespace {
 // before a request line (llhttp skips empty lines there).
 enum class Section { Head, Body, Trailers };
 
+// What next() does with its input.
+enum class Phase {
+  Parsing,        // llhttp parses
+  UnknownMethod,  // llhttp refused a method token; read to its end for the verdict
+  Dead,           // an Error was given; it is given again until reset()
+};
+
 // A header field as offsets: the storage may grow (and move) while the head
 // is still arriving, so views are made only once it is complete.
 struct Field {
@@ -145,7 +152,8 @@ struct RequestParser::Impl {
   bool has_event = false;
   Event event;
   bool in_message = false;
-  bool dead = false;
+  Phase phase = Phase::Parsing;
+  size_t unknown_method_bytes = 0;  // UnknownMethod: of the token so far
 
   explicit Impl(const Limits& l) : limits(l) {
     llhttp_init(&parser, HTTP_REQUEST, &settings());
@@ -202,7 +210,7 @@ struct RequestParser::Impl {
   }
 
   Event die(Event e) {
-    dead = true;
+    phase = Phase::Dead;
     in_message = false;
     event = e;
     return e;
@@ -545,18 +553,37 @@ struct RequestParser::Impl {
 
   // llhttp says HPE_INVALID_METHOD, at the byte it could not take, both for a
   // method it does not know ("FROB /", "get /", "G /") and for a line that
-  // starts with no method at all (" GET", "GET/", a TLS handshake). RFC 9110
-  // 9.1 answers the first with 501. It is an unknown method when that byte
-  // is a token character, or a space after some: the method bytes so far,
-  // the ones given in earlier calls (on_method) and those just before `pos`
-  // (a request always starts at the start of a call or after a line end).
-  Event refuse_method(std::string_view in, size_t pos) {
-    bool token_byte = pos < in.size() && is_tchar(in[pos]);
-    size_t method_so_far = method_bytes;
-    for (size_t i = std::min(pos, in.size()); i > 0 && is_tchar(in[i - 1]); --i) ++method_so_far;
-    bool space_after_token = pos < in.size() && in[pos] == ' ' && method_so_far > 0;
-    if (token_byte || space_after_token) return die({EventType::Error, {}, 501, "method not implemented"});
-    return die({EventType::Error, {}, 400, "malformed request line"});
+  // is no "method SP ..." at all ("GARBAGE", " GET", "GET/", a TLS
+  // handshake). RFC 9110 9.1 answers the first with 501, the second is a 400,
+  // so the token is read to its end before the verdict. Its bytes so far are
+  // those given in earlier calls (on_method) and those just before `pos` (a
+  // request always starts at the start of a call or after a line end).
+  Event refuse_method(std::string_view in, size_t pos, size_t* consumed) {
+    phase = Phase::UnknownMethod;
+    unknown_method_bytes = method_bytes;
+    for (size_t i = std::min(pos, in.size()); i > 0 && is_tchar(in[i - 1]); --i) ++unknown_method_bytes;
+    return read_unknown_method(in, pos, consumed);
+  }
+
+  // Nothing of the token is kept, so only its length needs a bound: the
+  // request line's, or the head's when that is the smaller.
+  Event read_unknown_method(std::string_view in, size_t from, size_t* consumed) {
+    size_t max = std::min(limits.max_request_line, limits.max_head_bytes);
+    for (size_t i = from; i < in.size(); ++i) {
+      if (is_tchar(in[i])) {
+        if (++unknown_method_bytes > max) {
+          *consumed = i;
+          bool line = limits.max_request_line < limits.max_head_bytes;
+          return die({EventType::Error, {}, line ? 414 : 431, line ? "request line too long" : "request head too large"});
+        }
+        continue;
+      }
+      *consumed = i;
+      if (in[i] == ' ' && unknown_method_bytes > 0) return die({EventType::Error, {}, 501, "method not implemented"});
+      return die({EventType::Error, {}, 400, "malformed request line"});
+    }
+    *consumed = in.size();
+    return Event{};
   }
 
   Event run(std::string_view in, size_t* consumed) {
@@ -597,7 +624,7 @@ struct RequestParser::Impl {
       *consumed = pos;
       if (has_event && event.type == EventType::Error) return die(event);
       if (err == HPE_PAUSED_H2_UPGRADE) return die({EventType::Error, {}, 400, "HTTP/2 connection preface"});
-      if (err == HPE_INVALID_METHOD) return die(refuse_method(std::string_view(input, len), pos));
+      if (err == HPE_INVALID_METHOD) return refuse_method(std::string_view(input, len), pos, consumed);
       const char* reason = llhttp_get_error_reason(&parser);
       return die({EventType::Error, {}, 400, reason ? reason : "malformed request"});
     }
@@ -610,7 +637,11 @@ RequestParser::~RequestParser() = default;
 
 Event RequestParser::next(std::string_view input, size_t* consumed) {
   *consumed = 0;
-  if (impl_->dead) return impl_->event;
+  switch (impl_->phase) {
+    case Phase::Dead: return impl_->event;
+    case Phase::UnknownMethod: return impl_->read_unknown_method(input, 0, consumed);
+    case Phase::Parsing: break;
+  }
   return impl_->run(input, consumed);
 }
 
@@ -631,7 +662,7 @@ void RequestParser::reset() {
   s.has_event = false;
   s.event = Event{};
   s.in_message = false;
-  s.dead = false;
+  s.phase = Phase::Parsing;
 }
 
 }  // namespace subcorn::http

@@ -89,6 +89,26 @@ TEST(RequestParserApi, ResetDropsAPartialRequest) {
   EXPECT_TRUE(p.head().headers.empty());
 }
 
+TEST(RequestParserApi, UnknownMethodIsReadToItsEndThenRefused) {
+  RequestParser p;
+  size_t n;
+  // Not yet known whether "FROB" is a method (a space follows) or a broken line.
+  EXPECT_EQ(step(p, "FRO", &n).type, EventType::NeedMore);
+  EXPECT_EQ(n, 3u);
+  EXPECT_EQ(step(p, "BNICATE", &n).type, EventType::NeedMore);
+  EXPECT_EQ(n, 7u);
+  Event e = step(p, " / HTTP/1.1\r\n", &n);
+  ASSERT_EQ(e.type, EventType::Error);
+  EXPECT_EQ(e.status, 501);
+  EXPECT_EQ(step(p, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", &n).status, 501);
+  EXPECT_EQ(n, 0u);
+  // reset() also forgets a token being read.
+  p.reset();
+  EXPECT_EQ(step(p, "FROB", &n).type, EventType::NeedMore);
+  p.reset();
+  EXPECT_EQ(step(p, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", &n).type, EventType::Head);
+}
+
 TEST(RequestParserApi, ErrorAfterHeadLeavesNoMessageOpen) {
   RequestParser p;
   std::string in = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
