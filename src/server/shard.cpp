@@ -44,6 +44,18 @@ PyObject* shard_poll(PyObject* capsule, PyObject*) {
 
 PyMethodDef poll_def = {"_poll", shard_poll, METH_NOARGS, "process the shard's ready sockets"};
 
+// The parser's limits from the --limit-request-* flags, where 0 means no
+// limit (the 64 KiB head limit stays, whatever they say).
+http::Limits parser_limits(const Settings& s) {
+  auto size_limit = [](long value) { return value > 0 ? static_cast<size_t>(value) : http::Limits::NO_LIMIT; };
+  http::Limits limits;
+  limits.max_request_line = size_limit(s.limit_request_line);
+  limits.max_headers = size_limit(s.limit_request_fields);
+  limits.max_field_bytes = size_limit(s.limit_request_field_size);
+  limits.max_body_bytes = s.limit_request_body > 0 ? static_cast<int64_t>(s.limit_request_body) : -1;
+  return limits;
+}
+
 }  // namespace
 
 double monotonic_seconds() {
@@ -54,6 +66,7 @@ double monotonic_seconds() {
 
 Shard::Shard(Server& server, int index) : server_(server), index_(index) {
   max_requests_ = server.jittered_max_requests();
+  limits_ = parser_limits(server.settings());
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   itimerspec every_second{{1, 0}, {1, 0}};
