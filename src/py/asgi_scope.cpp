@@ -10,29 +10,14 @@ int hex_value(char c) {
   return -1;
 }
 
-// Splits a request target into path and query. An absolute-form target
-// ("http://host/p?q") carries its path after the authority.
-void split_target(std::string_view target, std::string_view& path, std::string_view& query) {
-  if (!target.empty() && target[0] != '/' && target != "*") {
-    size_t scheme_end = target.find("://");
-    if (scheme_end != std::string_view::npos) {
-      size_t path_start = target.find_first_of("/?", scheme_end + 3);
-      target = path_start == std::string_view::npos ? std::string_view("/")
-                                                   : target.substr(path_start);
-    }
-  }
-  size_t q = target.find('?');
-  if (q == std::string_view::npos) {
-    path = target;
-    query = {};
-  } else {
-    path = target.substr(0, q);
-    query = target.substr(q + 1);
-  }
-  if (path.empty()) path = "/";
-}
-
 }  // namespace
+
+PathAndQuery split_path_and_query(const http::RequestHead& head) {
+  std::string_view target = head.path;
+  size_t q = target.find('?');
+  if (q == std::string_view::npos) return {target, {}};
+  return {target.substr(0, q), target.substr(q + 1)};
+}
 
 std::string percent_decode(std::string_view in) {
   std::string out;
@@ -95,8 +80,7 @@ Ref build_http_scope(AppContext& ctx, PyObject* scope_template,
   if (!scope) return {};
   PyObject* d = scope.get();
 
-  std::string_view raw_path, query;
-  split_target(head.target, raw_path, query);
+  auto [raw_path, query] = split_path_and_query(head);
   std::string decoded = percent_decode(raw_path);
 
   Ref path = Ref::steal(PyUnicode_DecodeUTF8(decoded.data(), decoded.size(), "replace"));

@@ -29,6 +29,16 @@ Ref make_scope_template(AppContext& ctx);
 Ref build_http_scope(AppContext& ctx, PyObject* scope_template,
                      const http::RequestHead& head, const ConnectionInfo& conn);
 
+// The request's path and query, split at the first '?' of head.path (the
+// parser's origin-form view, also for an absolute-form target): "/p?q=1"
+// gives "/p" and "q=1". ASGI's path and raw_path and WSGI's PATH_INFO and
+// QUERY_STRING all come from here.
+struct PathAndQuery {
+  std::string_view path;   // raw, not decoded; "/..." or "*"
+  std::string_view query;  // raw, without the '?'
+};
+PathAndQuery split_path_and_query(const http::RequestHead& head);
+
 // Percent-decodes `in` (no '+' handling: this is a path). Exposed for tests.
 std::string percent_decode(std::string_view in);
 

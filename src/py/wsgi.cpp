@@ -201,10 +201,7 @@ Ref build_environ(AppContext& ctx, PyObject* tmpl, Exchange* ex, const http::Req
   if (!env) return {};
   PyObject* d = env.get();
 
-  std::string_view target = head.target;
-  size_t q = target.find('?');
-  std::string_view raw_path = target.substr(0, q);
-  std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  auto [raw_path, query] = split_path_and_query(head);
   std::string path = percent_decode(raw_path);
   // SCRIPT_NAME is the mount point; PATH_INFO what lies below it.
   std::string script_name;
@@ -219,7 +216,7 @@ Ref build_environ(AppContext& ctx, PyObject* tmpl, Exchange* ex, const http::Req
   if (!set_str(d, "REQUEST_METHOD", head.method) || !set_str(d, "SCRIPT_NAME", script_name) ||
       !set_str(d, "PATH_INFO", path) || !set_str(d, "QUERY_STRING", query) ||
       !set_str(d, "SERVER_PROTOCOL", head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1") ||
-      !set_str(d, "RAW_URI", target))
+      !set_str(d, "RAW_URI", head.target))
     return {};
 
   std::string key;
