@@ -296,6 +296,10 @@ const std::vector<Case>& cases() {
       {"host_empty_port", "GET / HTTP/1.1\r\nHost: a:\r\n\r\n", {"head GET / HTTP/1.1", "h host=[a:]", "complete"}},
       {"host_pct_and_sub_delims", "GET / HTTP/1.1\r\nHost: a%41!$&'()*+,;=b\r\n\r\n",
        {"head GET / HTTP/1.1", "h host=[a%41!$&'()*+,;=b]", "complete"}},
+      // A framing field in trailers is refused (llhttp), never read as framing.
+      {"content_length_in_trailers",
+       "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nContent-Length: 99\r\n\r\n",
+       {"head POST / HTTP/1.1 chunked", "h host=[h]", "h transfer-encoding=[chunked]", "body [a]", "error 400"}},
       {"host_in_trailers_is_not_a_second_host",
        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nHost: evil\r\n\r\n",
        {"head POST / HTTP/1.1 chunked", "h host=[h]", "h transfer-encoding=[chunked]", "body [a]", "complete"}},
