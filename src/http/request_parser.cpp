@@ -53,12 +53,6 @@ struct Field {
   size_t name_off, name_len, value_off, value_len;
 };
 
-// RFC 9110 5.6.2: tchar, the characters of a token such as a method.
-constexpr bool is_tchar(char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
 // Control bytes other than HTAB (RFC 9110 field-value and request-target
 // allow neither; llhttp lets NUL, 0x01.. and DEL through).
 constexpr bool is_ctl(char ch) {

@@ -4,6 +4,7 @@
 #include <cstddef>
 
 #include "http/status.h"
+#include "http/tokens.h"
 
 namespace subcorn::http {
 namespace {
@@ -53,13 +54,6 @@ constexpr Prebuilt k504 = prebuild(504);
 
 constexpr std::string_view view(const Prebuilt& p) { return {p.text, p.size}; }
 
-// RFC 9110 section 5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" /
-// "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
-constexpr bool is_tchar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-}
-
 }  // namespace
 
 std::string_view reason_phrase(int status) noexcept { return status_reason(status); }
@@ -87,7 +81,7 @@ void append_header(std::string& out, std::string_view name, std::string_view val
 bool valid_header_name(std::string_view name) noexcept {
   if (name.empty()) return false;
   for (char c : name) {
-    if (!is_tchar(static_cast<unsigned char>(c))) return false;
+    if (!is_tchar(c)) return false;
   }
   return true;
 }
