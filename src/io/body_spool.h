@@ -48,7 +48,9 @@ class BodySpool {
   void consume(size_t n);
 
   // Unread bytes, in memory and in the file.
-  size_t size() const { return (mem_end_ - mem_begin_) + static_cast<size_t>(file_end_ - file_begin_); }
+  size_t size() const {
+    return (mem_end_ - mem_begin_) + static_cast<size_t>(file_end_ - file_begin_);
+  }
   bool empty() const { return size() == 0; }
   // A temporary file is open (from the first spill until clear()).
   bool spilled() const { return static_cast<bool>(file_); }

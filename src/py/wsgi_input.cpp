@@ -1,5 +1,8 @@
 #include "py/wsgi_input.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <string>
 
 namespace subcorn::py {
@@ -8,11 +11,28 @@ namespace {
 struct InputObject {
   PyObject_HEAD
   Exchange* ex;      // null once detached
-  std::string* buf;  // received, not yet read by the app
+  // Received, not yet read by the app: (*buf)[pos, buf->size()). Reads move
+  // pos instead of erasing from the front, which would cost time quadratic in
+  // the body; the read bytes are dropped when more arrive (see make_room).
+  std::string* buf;
+  size_t pos;
   bool eof;          // the body ended (or the client left)
 };
 
 InputObject* as_input(PyObject* o) { return reinterpret_cast<InputObject*>(o); }
+
+size_t unread(const InputObject* in) { return in->buf->size() - in->pos; }
+
+const char* unread_data(const InputObject* in) { return in->buf->data() + in->pos; }
+
+// Drops the bytes already read before appending more, when that moves no more
+// bytes than were read since the last time: each byte is moved at most once
+// on average, so reading stays linear in the body.
+void make_room(InputObject* in) {
+  if (in->pos == 0 || in->pos < unread(in)) return;
+  in->buf->erase(0, in->pos);
+  in->pos = 0;
+}
 
 // Moves more of the body into buf, waiting for it if need be. False at the end.
 bool fill(InputObject* in) {
@@ -32,6 +52,7 @@ bool fill(InputObject* in) {
         in->ex->wait_for_body();
         continue;
       case Exchange::BodyState::Data:
+        make_room(in);
         in->buf->append(data);
         in->ex->consume_body();
         if (!more) in->eof = true;
@@ -42,10 +63,16 @@ bool fill(InputObject* in) {
   return false;
 }
 
+// The next n unread bytes (fewer if fewer are buffered) as bytes.
 PyObject* take(InputObject* in, size_t n) {
-  n = std::min(n, in->buf->size());
-  PyObject* out = PyBytes_FromStringAndSize(in->buf->data(), static_cast<Py_ssize_t>(n));
-  if (out) in->buf->erase(0, n);
+  n = std::min(n, unread(in));
+  PyObject* out = PyBytes_FromStringAndSize(unread_data(in), static_cast<Py_ssize_t>(n));
+  if (!out) return nullptr;
+  in->pos += n;
+  if (in->pos == in->buf->size()) {  // all read: start over at the front
+    in->buf->clear();
+    in->pos = 0;
+  }
   return out;
 }
 
@@ -68,22 +95,28 @@ PyObject* input_read(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
   if (!size_arg(args, nargs, &size)) return nullptr;
   if (size < 0) {
     while (fill(in)) {}
-    return take(in, in->buf->size());
+    return take(in, unread(in));
   }
-  while (in->buf->size() < static_cast<size_t>(size) && fill(in)) {}
+  while (unread(in) < static_cast<size_t>(size) && fill(in)) {}
   return take(in, static_cast<size_t>(size));
 }
 
+// Up to and including the next newline, or `size` bytes (size >= 0), or what
+// is left. Each byte is searched once: the search goes on after what the last
+// round saw, and never past `size`.
 PyObject* readline(InputObject* in, Py_ssize_t size) {
+  size_t limit = size < 0 ? SIZE_MAX : static_cast<size_t>(size);
   size_t scanned = 0;
   for (;;) {
-    size_t nl = in->buf->find('\n', scanned);
-    if (nl != std::string::npos && (size < 0 || nl < static_cast<size_t>(size)))
-      return take(in, nl + 1);
-    if (size >= 0 && in->buf->size() >= static_cast<size_t>(size))
-      return take(in, static_cast<size_t>(size));
-    scanned = in->buf->size();
-    if (!fill(in)) return take(in, in->buf->size());
+    size_t end = std::min(unread(in), limit);
+    if (end > scanned) {
+      const char* from = unread_data(in);
+      const void* nl = std::memchr(from + scanned, '\n', end - scanned);
+      if (nl) return take(in, static_cast<size_t>(static_cast<const char*>(nl) - from) + 1);
+      scanned = end;
+    }
+    if (scanned == limit) return take(in, limit);
+    if (!fill(in)) return take(in, unread(in));
   }
 }
 
@@ -170,6 +203,7 @@ PyObject* wsgi_input_new(ModuleState* st, Exchange* ex) {
   if (!in) return nullptr;
   in->ex = ex;
   in->buf = new std::string();
+  in->pos = 0;
   in->eof = false;
   return reinterpret_cast<PyObject*>(in);
 }

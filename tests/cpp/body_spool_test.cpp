@@ -141,7 +141,8 @@ INSTANTIATE_TEST_SUITE_P(
         RoundTrip{L, 10 * L, L - 1, L - 1}, RoundTrip{L, 10 * L, L, L},
         RoundTrip{L, 10 * L, L + 1, L + 1}, RoundTrip{L, 10 * L + 5, L + 1, 3},
         // One append much larger than the limit; reads smaller and larger.
-        RoundTrip{L, 37 * L + 11, 37 * L + 11, 100}, RoundTrip{L, 37 * L + 11, 37 * L + 11, SIZE_MAX},
+        RoundTrip{L, 37 * L + 11, 37 * L + 11, 100},
+        RoundTrip{L, 37 * L + 11, 37 * L + 11, SIZE_MAX},
         // A limit of 0 (everything in the file), and one larger than the body.
         RoundTrip{0, 5 * L + 3, 777, 512}, RoundTrip{MIB, 10 * L, 999, 1000},
         // A limit under MIN_FILE_READ with reads larger than it.

@@ -150,3 +150,44 @@ def first_five(environ, start_response):
     head = environ["wsgi.input"].read(5) if environ["REQUEST_METHOD"] == "POST" else b""
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"got " + head]
+
+
+def input_pieces(environ, start_response):
+    """Reads wsgi.input piece by piece with the method named by the path:
+    read(65536), readline() or readline(65536); answers how many bytes and
+    pieces it got."""
+    stream = environ["wsgi.input"]
+    read = {
+        "read-64k": lambda: stream.read(65536),
+        "readline": stream.readline,
+        "readline-64k": lambda: stream.readline(65536),
+    }[environ["PATH_INFO"].strip("/")]
+    total = pieces = 0
+    while piece := read():
+        total += len(piece)
+        pieces += 1
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({"bytes": total, "pieces": pieces}).encode()]
+
+
+def run_read_script(stream, script):
+    """Applies "method:arg" steps ("read:3", "readline:-1", "readlines:10",
+    "iter") to a binary stream; returns what each returned, as latin-1 text.
+    The tests run the same script on io.BytesIO to know the right answers."""
+    out = []
+    for step in script.split(","):
+        name, _, arg = step.partition(":")
+        if name == "iter":
+            out.append([line.decode("latin-1") for line in stream])
+        elif name == "readlines":
+            out.append([line.decode("latin-1") for line in stream.readlines(int(arg))])
+        else:
+            out.append(getattr(stream, name)(int(arg)).decode("latin-1"))
+    return out
+
+
+def input_script(environ, start_response):
+    """Reads wsgi.input as the query string says (see run_read_script)."""
+    result = run_read_script(environ["wsgi.input"], environ["QUERY_STRING"])
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(result).encode()]
