@@ -17,12 +17,13 @@ class Exchange {
 
   // --- the request body, for receive() ---
   enum class BodyState { Data, Wait, Gone };
-  // Data: `data` holds the body bytes buffered so far (possibly empty when the
-  // body just ended) and `more` says whether more will come; call
-  // consume_body() after copying them. Wait: nothing new yet; the exchange
-  // will call cycle_wake_receive() when there is. Gone: the client left.
+  // Data: `data` holds the next body bytes buffered (possibly empty when the
+  // body just ended) and `more` says whether more will come after them; call
+  // consume_body(n) once the first n of them are taken (n <= data.size()).
+  // Wait: nothing new yet; the exchange will call cycle_wake_receive() when
+  // there is. Gone: the client left.
   virtual BodyState peek_body(std::string_view& data, bool& more) = 0;
-  virtual void consume_body() = 0;
+  virtual void consume_body(size_t n) = 0;
   // A receive() is about to wait: the moment to send "100 Continue".
   virtual void body_wanted() = 0;
   // On a worker thread (WSGI --threads): waits, without the GIL, until more

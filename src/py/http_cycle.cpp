@@ -115,7 +115,7 @@ PyObject* next_receive_message(CycleObject* c, bool* must_wait) {
   PyObject* body = data.empty() ? Py_NewRef(st->v_empty_bytes)
                                 : PyBytes_FromStringAndSize(data.data(), data.size());
   if (!body) return nullptr;
-  c->ex->consume_body();
+  c->ex->consume_body(data.size());
   PyObject* msg = PyDict_New();
   if (msg && (PyDict_SetItem(msg, st->s_type, st->s_http_request) < 0 ||
               PyDict_SetItem(msg, st->s_body, body) < 0 ||

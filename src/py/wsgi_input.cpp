@@ -54,7 +54,7 @@ bool fill(InputObject* in) {
       case Exchange::BodyState::Data:
         make_room(in);
         in->buf->append(data);
-        in->ex->consume_body();
+        in->ex->consume_body(data.size());
         if (!more) in->eof = true;
         if (!data.empty()) return true;
         break;
@@ -89,10 +89,30 @@ bool size_arg(PyObject* const* args, Py_ssize_t nargs, Py_ssize_t* size) {
   return true;
 }
 
+// read(n) with nothing buffered here and n bytes waiting in the exchange:
+// the bytes object is made straight from them, without a copy into buf.
+// nullptr with no error when that is not the case.
+PyObject* read_direct(InputObject* in, size_t n) {
+  if (unread(in) != 0 || in->eof || !in->ex || n == 0) return nullptr;
+  std::string_view data;
+  bool more = false;
+  if (in->ex->peek_body(data, more) != Exchange::BodyState::Data || data.size() < n)
+    return nullptr;  // fill() peeks again and handles every other case
+  PyObject* out = PyBytes_FromStringAndSize(data.data(), static_cast<Py_ssize_t>(n));
+  if (!out) return nullptr;
+  in->ex->consume_body(n);
+  if (!more && data.size() == n) in->eof = true;
+  return out;
+}
+
 PyObject* input_read(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
   InputObject* in = as_input(self);
   Py_ssize_t size;
   if (!size_arg(args, nargs, &size)) return nullptr;
+  if (size > 0) {
+    if (PyObject* direct = read_direct(in, static_cast<size_t>(size))) return direct;
+    if (PyErr_Occurred()) return nullptr;
+  }
   if (size < 0) {
     while (fill(in)) {}
     return take(in, unread(in));

@@ -385,8 +385,8 @@ py::Exchange::BodyState Connection::peek_body(std::string_view& data, bool& more
   return BodyState::Data;
 }
 
-void Connection::consume_body() {
-  body_.consume(std::exchange(body_peeked_, 0));
+void Connection::consume_body(size_t n) {
+  body_.consume(std::min(n, std::exchange(body_peeked_, 0)));
   if (body_complete_ && body_.empty()) body_delivered_end_ = true;
   if (reading_paused_) {
     process_input();

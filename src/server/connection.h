@@ -53,7 +53,7 @@ class Connection final : public py::Exchange {
 
   // --- py::Exchange ---
   BodyState peek_body(std::string_view& data, bool& more) override;
-  void consume_body() override;
+  void consume_body(size_t n) override;
   void body_wanted() override;
   void wait_for_body() override;
   const char* start_response(int status) override;
