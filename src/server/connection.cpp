@@ -89,7 +89,10 @@ void Connection::on_readable() {
       last_activity_ = shard_.now();
       in_.append(scratch, static_cast<size_t>(n));
       if (static_cast<size_t>(n) < size) break;
-      if (in_.size() - in_pos_ >= INPUT_HIGH_WATER) break;
+      // More is waiting: use what came before reading on, so a large body
+      // passes through a small buffer (and the cache) rather than piling up.
+      process_input();
+      if (closed() || reading_paused_ || lingering_) return;
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
