@@ -13,7 +13,7 @@ TARGETS="fuzz_request_parser"
 GENERATOR=
 command -v ninja >/dev/null 2>&1 && GENERATOR="-G Ninja"
 # shellcheck disable=SC2086  # GENERATOR is two words or none
-cmake -S "$ROOT" -B "$BUILD" $GENERATOR -DCMAKE_CXX_COMPILER=clang++ \
+cmake -S "$ROOT" -B "$BUILD" $GENERATOR -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DSUBCORN_EXTENSION=OFF -DSUBCORN_FUZZ=ON >/dev/null
 cmake --build "$BUILD"
 
