@@ -1,11 +1,18 @@
 #!/bin/sh
-# Builds the libFuzzer targets with clang and runs each for SECONDS (default
-# 20): the smoke run CI does. Run inside the project environment, e.g.
+# Builds the libFuzzer targets with clang and runs every one of them, sharing
+# TOTAL_SECONDS (default 60) equally: the smoke run that `./dev test` does.
+# Run inside the project environment, e.g.
 #   SUBCORN_NO_BUILD=1 ./dev run sh tests/fuzz/run.sh 60
-# New inputs go to build/fuzz/corpus/<target>; the seeds in tests/fuzz/corpus
-# are only read. Crashes are written to build/fuzz/artifacts/.
+# Each target starts from its committed seeds, tests/fuzz/corpus/<target>/,
+# which are only read; what it finds goes to build/fuzz/corpus/<target>/.
+# A crash (or a leak, a sanitizer report, a broken invariant) is written to
+# build/fuzz/artifacts/ and makes this script fail.
+#
+# A long run of one target, as the hours of fuzzing in docs/ were done:
+#   build/fuzz/tests/fuzz/fuzz_chunked -dict=tests/fuzz/http.dict \
+#     -max_total_time=1200 build/fuzz/corpus/fuzz_chunked tests/fuzz/corpus/fuzz_chunked
 set -eu
-SECONDS_PER_TARGET=${1:-20}
+TOTAL_SECONDS=${1:-60}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$ROOT/build/fuzz
 TARGETS="fuzz_request_parser"
@@ -17,11 +24,21 @@ cmake -S "$ROOT" -B "$BUILD" $GENERATOR -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COM
   -DSUBCORN_EXTENSION=OFF -DSUBCORN_FUZZ=ON >/dev/null
 cmake --build "$BUILD"
 
+# No llvm-symbolizer in the root; addr2line still names the functions in a trace.
+if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ] && command -v addr2line >/dev/null 2>&1; then
+  ASAN_SYMBOLIZER_PATH=$(command -v addr2line)
+  export ASAN_SYMBOLIZER_PATH
+fi
+
+# shellcheck disable=SC2086  # one word per target
+set -- $TARGETS
+seconds=$((TOTAL_SECONDS / $#))
+[ "$seconds" -ge 1 ] || seconds=1
 mkdir -p "$BUILD/artifacts"
 for target in $TARGETS; do
   mkdir -p "$BUILD/corpus/$target"
-  echo "fuzz: $target for ${SECONDS_PER_TARGET}s"
-  "$BUILD/tests/fuzz/$target" -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 \
+  echo "fuzz: $target for ${seconds}s"
+  "$BUILD/tests/fuzz/$target" -max_total_time="$seconds" -print_final_stats=1 \
     -artifact_prefix="$BUILD/artifacts/$target-" -dict="$ROOT/tests/fuzz/http.dict" \
-    "$BUILD/corpus/$target" "$ROOT/tests/fuzz/corpus"
+    "$BUILD/corpus/$target" "$ROOT/tests/fuzz/corpus/$target"
 done
