@@ -31,7 +31,6 @@ using subcorn::http::Limits;
 constexpr std::string_view HEAD = "POST /chunked HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
 constexpr std::string_view NEXT = "GET /next HTTP/1.1\r\n\r\n";
 constexpr std::string_view TCHAR = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-constexpr size_t BYTEWISE_MAX = 1024;  // see fuzz_request_parser.cpp
 
 struct ChunkedRequest {
   std::string stream;
@@ -190,10 +189,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<size_t> cuts(in.ConsumeIntegralInRange<size_t>(0, 16));
   for (size_t& c : cuts) c = in.ConsumeIntegralInRange<size_t>(0, r.stream.size());
 
-  using subcorn::fuzz::feed;
-  subcorn::fuzz::Trace whole = feed(r.stream, {}, limits);
-  subcorn::fuzz::check_same(whole, feed(r.stream, cuts, limits));
-  if (r.stream.size() <= BYTEWISE_MAX) subcorn::fuzz::check_same(whole, feed(r.stream, subcorn::fuzz::every_byte(r.stream), limits));
+  subcorn::fuzz::Trace whole = subcorn::fuzz::feed_every_way(r.stream, cuts, limits);
   if (corruptions == 0) check_well_formed(r, limits, whole);
   return 0;
 }

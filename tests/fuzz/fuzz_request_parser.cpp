@@ -2,8 +2,8 @@
 //
 // Input: the HTTP stream, then (read from the end) the limits and up to 8
 // cut points. The stream is fed whole, cut at those points, and one byte at a
-// time (when short enough to stay fast); every feeding checks the API's
-// promises on each call, and all must say the same thing (parser_feed.h).
+// time when short; every feeding checks the API's promises on each call, and
+// all must say the same thing (parser_feed.h).
 // Small limits are chosen often so that the 413/431 paths are reached too.
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -15,10 +15,6 @@
 #include "parser_feed.h"
 
 namespace {
-
-// Byte-by-byte feeding costs a call per byte; above this it would slow the
-// fuzzer more than it finds (the fuzzer's own cuts reach any point anyway).
-constexpr size_t BYTEWISE_MAX = 512;
 
 subcorn::http::Limits choose_limits(FuzzedDataProvider& in) {
   subcorn::http::Limits limits;
@@ -43,9 +39,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<size_t> cuts;
   for (uint16_t f : fractions) cuts.push_back(stream.size() * f / 0xffff);
 
-  using subcorn::fuzz::feed;
-  subcorn::fuzz::Trace whole = feed(stream, {}, limits);
-  subcorn::fuzz::check_same(whole, feed(stream, cuts, limits));
-  if (stream.size() <= BYTEWISE_MAX) subcorn::fuzz::check_same(whole, feed(stream, subcorn::fuzz::every_byte(stream), limits));
+  subcorn::fuzz::feed_every_way(stream, cuts, limits);
   return 0;
 }
