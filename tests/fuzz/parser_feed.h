@@ -1,28 +1,16 @@
 // What the parser fuzzers share: feeding a RequestParser the way a connection
 // does, cut into pieces, while checking the promises of its API on every call,
 // and comparing what two feedings of the same bytes said.
-//
-// Checks are explicit traps (FUZZ_CHECK), not assert: the build may define
-// NDEBUG, and libFuzzer treats the abort as a crash and keeps the input.
 #pragma once
 
 #include <cstddef>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "fuzz_check.h"
 #include "http/limits.h"
 #include "http/request_parser.h"
-
-#define FUZZ_CHECK(cond)                                                              \
-  do {                                                                                \
-    if (!(cond)) {                                                                    \
-      std::fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-      std::abort();                                                                   \
-    }                                                                                 \
-  } while (0)
 
 namespace subcorn::fuzz {
 
