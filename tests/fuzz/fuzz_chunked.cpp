@@ -2,7 +2,7 @@
 // requests built from the input, so that the fuzzer spends its time in the
 // chunk framing rather than in finding a valid head:
 //
-//   POST /chunked HTTP/1.1 / Transfer-Encoding: chunked
+//   POST /chunked HTTP/1.1 / Host / Transfer-Encoding: chunked
 //   chunks (sizes in either hex case, with leading zeros, and extensions:
 //   bare, token and quoted values), the last chunk, trailer fields
 //   then a pipelined "GET /next" that must come out intact.
@@ -28,8 +28,9 @@ namespace {
 using subcorn::http::EventType;
 using subcorn::http::Limits;
 
-constexpr std::string_view HEAD = "POST /chunked HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
-constexpr std::string_view NEXT = "GET /next HTTP/1.1\r\n\r\n";
+constexpr std::string_view HEAD = "POST /chunked HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+constexpr size_t HEAD_FIELDS = 2;
+constexpr std::string_view NEXT = "GET /next HTTP/1.1\r\nHost: h\r\n\r\n";
 constexpr std::string_view TCHAR = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 struct ChunkedRequest {
@@ -171,7 +172,7 @@ Limits choose_limits(FuzzedDataProvider& in) {
   uint8_t mode = in.ConsumeIntegral<uint8_t>();
   if (mode & 1) limits.max_body_bytes = in.ConsumeIntegralInRange<int64_t>(0, 2048);
   if (mode & 2) limits.max_head_bytes = in.ConsumeIntegralInRange<size_t>(HEAD.size(), 256);
-  if (mode & 4) limits.max_headers = in.ConsumeIntegralInRange<size_t>(1, 4);  // the head has one field
+  if (mode & 4) limits.max_headers = in.ConsumeIntegralInRange<size_t>(HEAD_FIELDS, 4);
   return limits;
 }
 
