@@ -1,16 +1,13 @@
 #!/bin/sh
 # Builds the libFuzzer targets with clang and runs every one of them, sharing
-# TOTAL_SECONDS (default 60) equally: the smoke run that `./dev test` does.
+# TOTAL_SECONDS (default 60) equally: the fuzz stage of `./dev test`.
 # Run inside the project environment, e.g.
-#   SUBCORN_NO_BUILD=1 ./dev run sh tests/fuzz/run.sh 60
+#   SUBCORN_NO_BUILD=1 ./dev run sh tests/fuzz/run.sh 600
 # Each target starts from its committed seeds, tests/fuzz/corpus/<target>/,
 # which are only read; what it finds goes to build/fuzz/corpus/<target>/.
-# A crash (or a leak, a sanitizer report, a broken invariant) is written to
-# build/fuzz/artifacts/ and makes this script fail.
-#
-# A long run of one target, as the hours of fuzzing in docs/ were done:
-#   build/fuzz/tests/fuzz/fuzz_chunked -dict=tests/fuzz/http.dict \
-#     -max_total_time=1200 build/fuzz/corpus/fuzz_chunked tests/fuzz/corpus/fuzz_chunked
+# A crash (a sanitizer report, a broken invariant, a leak) is written to
+# build/fuzz/artifacts/ and makes this script fail. Long runs of one target
+# and refreshing the seeds: tests/fuzz/README.md.
 set -eu
 TOTAL_SECONDS=${1:-60}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
