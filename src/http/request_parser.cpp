@@ -112,7 +112,6 @@ struct RequestParser::Impl {
   bool in_name = false, in_value = false;
   char protocol[8] = {};
   size_t protocol_len = 0;
-  size_t method_bytes = 0;  // of the method, given in earlier calls (on_method)
 
   // The request target's parts, from on_url_complete and (the authority of
   // an origin-form target) on_headers_complete, as offsets into storage.
@@ -148,6 +147,7 @@ struct RequestParser::Impl {
   bool in_message = false;
   Phase phase = Phase::Parsing;
   size_t unknown_method_bytes = 0;  // UnknownMethod: of the token so far
+  size_t head_before_method = 0;    // UnknownMethod: the empty lines before it
 
   explicit Impl(const Limits& l) : limits(l) {
     llhttp_init(&parser, HTTP_REQUEST, &settings());
@@ -220,7 +220,6 @@ struct RequestParser::Impl {
     s.target_len = 0;
     s.in_name = s.in_value = false;
     s.protocol_len = 0;
-    s.method_bytes = 0;
     s.measuring = Measuring::Nothing;
     s.section_fields = 0;
     s.body_declared = 0;
@@ -234,7 +233,6 @@ struct RequestParser::Impl {
       s.measuring = Measuring::RequestLine;
       s.line_start = s.section_offset(at);
     }
-    s.method_bytes += len;
     return s.check_size(at + len);
   }
 
@@ -549,26 +547,41 @@ struct RequestParser::Impl {
   // method it does not know ("FROB /", "get /", "G /") and for a line that
   // is no "method SP ..." at all ("GARBAGE", " GET", "GET/", a TLS
   // handshake). RFC 9110 9.1 answers the first with 501, the second is a 400,
-  // so the token is read to its end before the verdict. Its bytes so far are
-  // those given in earlier calls (on_method) and those just before `pos` (a
-  // request always starts at the start of a call or after a line end).
+  // so the token is read to its end before the verdict. It starts where
+  // on_method saw it start, if llhttp gave any of it, else at the run of
+  // token bytes just before `pos` (a request always starts at the start of a
+  // call or after a line end). The empty lines llhttp skipped before it are
+  // part of the head, whether they came in this call or an earlier one (where
+  // run() counted them): the verdict must not depend on how the input was cut.
   Event refuse_method(std::string_view in, size_t pos, size_t* consumed) {
     phase = Phase::UnknownMethod;
-    unknown_method_bytes = method_bytes;
-    for (size_t i = std::min(pos, in.size()); i > 0 && is_tchar(in[i - 1]); --i) ++unknown_method_bytes;
+    int64_t start = section_offset(input + pos);
+    if (measuring == Measuring::RequestLine) {
+      start = line_start;
+    } else {
+      for (size_t i = std::min(pos, in.size()); i > 0 && is_tchar(in[i - 1]); --i) --start;
+    }
+    head_before_method = static_cast<size_t>(start);
+    unknown_method_bytes = static_cast<size_t>(section_offset(input + pos) - start);
     return read_unknown_method(in, pos, consumed);
   }
 
   // Nothing of the token is kept, so only its length needs a bound: the
-  // request line's, or the head's when that is the smaller.
+  // request line's, or what is left of the head's when that is the smaller.
   Event read_unknown_method(std::string_view in, size_t from, size_t* consumed) {
-    size_t max = std::min(limits.max_request_line, limits.max_head_bytes);
+    size_t head_room = limits.max_head_bytes - std::min(head_before_method, limits.max_head_bytes);
+    size_t max = std::min(limits.max_request_line, head_room);
+    bool line = limits.max_request_line < head_room;
+    const Event too_long{EventType::Error, {}, line ? 414 : 431, line ? "request line too long" : "request head too large"};
+    if (head_before_method > limits.max_head_bytes || unknown_method_bytes > max) {
+      *consumed = from;
+      return die(too_long);
+    }
     for (size_t i = from; i < in.size(); ++i) {
       if (is_tchar(in[i])) {
         if (++unknown_method_bytes > max) {
           *consumed = i;
-          bool line = limits.max_request_line < limits.max_head_bytes;
-          return die({EventType::Error, {}, line ? 414 : 431, line ? "request line too long" : "request head too large"});
+          return die(too_long);
         }
         continue;
       }

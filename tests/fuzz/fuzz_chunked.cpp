@@ -163,7 +163,7 @@ void check_well_formed(const ChunkedRequest& r, const Limits& limits, const subc
   size_t i = r.body.empty() ? 1 : 2;  // Head, [Body], MessageComplete
   FUZZ_CHECK(trace.size() == i + 3);
   FUZZ_CHECK(trace[i].type == EventType::MessageComplete && trace[i].end == r.message_end);
-  FUZZ_CHECK(trace[i + 1].type == EventType::Head && trace[i + 1].text.starts_with("GET /next HTTP/1.1 keep-alive"));
+  FUZZ_CHECK(trace[i + 1].type == EventType::Head && trace[i + 1].text.starts_with("GET /next (/next at h) HTTP/1.1 keep-alive"));
   FUZZ_CHECK(trace[i + 2].type == EventType::MessageComplete && trace[i + 2].end == r.stream.size());
 }
 

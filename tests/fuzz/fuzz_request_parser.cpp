@@ -22,6 +22,8 @@ subcorn::http::Limits choose_limits(FuzzedDataProvider& in) {
   if (mode & 1) limits.max_head_bytes = in.ConsumeIntegralInRange<size_t>(0, 300);
   if (mode & 2) limits.max_headers = in.ConsumeIntegralInRange<size_t>(0, 8);
   if (mode & 4) limits.max_body_bytes = in.ConsumeIntegralInRange<int64_t>(0, 300);
+  if (mode & 8) limits.max_request_line = in.ConsumeIntegralInRange<size_t>(0, 100);
+  if (mode & 16) limits.max_field_bytes = in.ConsumeIntegralInRange<size_t>(0, 100);
   return limits;
 }
 

@@ -40,8 +40,8 @@ Trace feed(std::string_view stream, std::vector<size_t> cuts, const http::Limits
 // Traps unless two feedings of the same stream and limits said the same thing.
 // One allowance: head, line and trailer sizes are checked whenever a piece
 // ends, so a cut can reveal a 431 (or 414) before an error that lies further
-// on in the same bytes (one feeding says 431, the other 400 or 413). The
-// events before it are the same either way.
+// on (one feeding says 431, the other 400 or 413, or nothing yet when the
+// input ends first). The events before it are the same either way.
 void check_same(const Trace& a, const Trace& b);
 
 // Feeds `stream` whole, cut at `cuts`, and one byte at a time when it is
