@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from harness import free_port
+from harness import wait_for_log
 
 pytestmark = pytest.mark.subcorn_only
 
@@ -131,15 +131,6 @@ def test_wsgi_request_without_a_body_has_no_content_length(server):
     assert httpx.post(s.url + "/", content=b"").json()["CONTENT_LENGTH"] == "0"
 
 
-def wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def stalled_body(port: int, sent: bytes, declared: int) -> tuple[bytes, float]:
     """Sends a head declaring `declared` body bytes and only `sent` of them;
     returns what the server answered and after how long."""
@@ -166,7 +157,7 @@ def test_a_stalled_request_body_times_out(server, app, flags):
         assert answer.startswith(b"HTTP/1.1 408 "), answer
         assert took < 4, took
     if "asgi" in app:
-        assert wait_for(lambda: "app saw http.disconnect" in s.output, 5), s.output
+        wait_for_log(s, "app saw http.disconnect", probe=lambda: "app saw http.disconnect" in s.output)
     # A body that keeps arriving, one byte per 0.4 s, is not timed out.
     with socket.create_connection(("127.0.0.1", s.port), timeout=15) as sock:
         sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\n")
@@ -183,7 +174,7 @@ def test_an_abandoned_asgi_task_is_cancelled(server):
     with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
         sock.sendall(b"GET /forever HTTP/1.1\r\nHost: t\r\n\r\n")
         time.sleep(0.3)
-    assert wait_for(lambda: "app task cancelled" in s.output, 5), s.output
+    wait_for_log(s, "app task cancelled", probe=lambda: "app task cancelled" in s.output)
     with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
         sock.sendall(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
         assert read_response(sock).endswith(b"hello")
@@ -197,7 +188,7 @@ def test_timeout_request_answers_504_and_cancels(server):
         answer = read_response(sock)
     assert answer.startswith(b"HTTP/1.1 504 "), answer
     assert time.monotonic() - began < 4
-    assert wait_for(lambda: "app task cancelled" in s.output, 5), s.output
+    wait_for_log(s, "app task cancelled", probe=lambda: "app task cancelled" in s.output)
     assert "--timeout-request: GET /forever" in s.stderr
 
 
@@ -285,13 +276,14 @@ def test_wsgi_write_to_a_client_that_does_not_read_is_bounded(server):
     before = worker_rss(s)
     with not_reading() as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-        assert wait_for(lambda: "write refused" in s.output, 5), s.output
+        wait_for_log(s, "write refused", probe=lambda: "write refused" in s.output)
         growth = worker_rss(s) - before
     assert "write() would buffer more than" in s.output
     assert growth < 32 << 20, growth
     with not_reading() as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        assert wait_for(lambda: s.output.count("write refused") == 2, 5), s.output
+        wait_for_log(s, "write refused twice",
+                     probe=lambda: s.output.count("write refused") == 2)
     assert s.proc.poll() is None
 
 
