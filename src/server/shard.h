@@ -16,6 +16,7 @@
 #include "io/poller.h"
 #include "py/app_context.h"
 #include "py/worker_threads.h"
+#include "server/app_adapter.h"
 #include "server/settings.h"
 
 namespace subcorn::server {
@@ -59,6 +60,8 @@ class Shard {
   io::Poller& poller() noexcept { return poller_; }
   py::AppContext& app() noexcept { return app_; }
   py::WorkerThreads& workers() noexcept { return workers_; }
+  // How the app runs for a request (ASGI, WSGI, --threads).
+  const AppAdapter& adapter() const noexcept { return adapter_; }
   // The ASGI scope's template, or the WSGI environ's.
   PyObject* scope_template() const noexcept { return scope_template_.get(); }
   std::string_view date() { return date_.now(); }
@@ -116,6 +119,7 @@ class Shard {
   py::AppContext app_;
   py::Ref scope_template_;
   py::WorkerThreads workers_;  // WSGI with --threads > 1
+  AppAdapter adapter_{*this};
   std::vector<std::unique_ptr<Connection>> table_;
   std::vector<std::unique_ptr<Connection>> graveyard_;  // freed after the poll
   int closed_since_trim_ = 0;

@@ -1,0 +1,99 @@
+// Transport: the byte pipe under a protocol session. It owns the connection's
+// socket and moves bytes: read, write (one buffer or several), sendfile, shut
+// down. The protocol sessions above it (http/, ws/) never see a socket, and
+// the connection (server/) never calls recv() or send() itself, so TLS goes in
+// here, below every protocol, without them knowing.
+//
+// Plain TCP or unix socket only, today. The calls are inline and not virtual:
+// the plain path is what every request takes, and TLS will be one branch on
+// a pointer that is null for plain connections, not a vtable.
+//
+// Results: > 0 bytes moved; WOULD_BLOCK when the socket is not ready;
+// GONE when the peer closed or reset (or any other error: the connection is
+// over either way). EINTR is retried here, so no caller ever sees it.
+#pragma once
+
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+
+#include "io/unique_fd.h"
+
+namespace subcorn::io {
+
+class Transport {
+ public:
+  static constexpr long WOULD_BLOCK = 0;
+  static constexpr long GONE = -1;
+
+  Transport() = default;
+  explicit Transport(int fd) noexcept : fd_(fd) {}
+
+  int fd() const noexcept { return fd_.get(); }
+  bool open() const noexcept { return static_cast<bool>(fd_); }
+
+  long read(char* buffer, size_t size) noexcept {
+    for (;;) {
+      ssize_t n = ::recv(fd_.get(), buffer, size, 0);
+      if (n > 0) return n;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return WOULD_BLOCK;
+      return GONE;  // 0 is the peer's end of file
+    }
+  }
+
+  long write(const char* data, size_t size) noexcept {
+    for (;;) {
+      ssize_t n = ::send(fd_.get(), data, size, MSG_NOSIGNAL);
+      if (n > 0) return n;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return WOULD_BLOCK;
+      return GONE;
+    }
+  }
+
+  long writev(const iovec* parts, int count) noexcept {
+    msghdr message{};
+    message.msg_iov = const_cast<iovec*>(parts);
+    message.msg_iovlen = static_cast<size_t>(count);
+    for (;;) {
+      ssize_t n = ::sendmsg(fd_.get(), &message, MSG_NOSIGNAL);
+      if (n > 0) return n;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return WOULD_BLOCK;
+      return GONE;
+    }
+  }
+
+  // Sends up to `count` bytes of `file` from `*offset`, advancing it. A file
+  // that ended early (it shrank) counts as GONE: the response's framing
+  // promised those bytes.
+  long send_file(int file, int64_t* offset, size_t count) noexcept {
+    for (;;) {
+      off_t position = static_cast<off_t>(*offset);
+      ssize_t n = ::sendfile(fd_.get(), file, &position, count);
+      if (n > 0) {
+        *offset = position;
+        return n;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return WOULD_BLOCK;
+      return GONE;
+    }
+  }
+
+  // No more output (the peer reads what was sent, then end of file); input
+  // still arrives, for a lingering close.
+  void shutdown_write() noexcept { ::shutdown(fd_.get(), SHUT_WR); }
+
+  void close() noexcept { fd_.reset(); }
+
+ private:
+  UniqueFd fd_;
+};
+
+}  // namespace subcorn::io

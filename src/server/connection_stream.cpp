@@ -1,0 +1,96 @@
+// The StreamHost half of Connection: what the app says about its response
+// goes through the session, whose writer frames it (http/response_writer.h);
+// the connection moves the bytes, sends files with sendfile(), keeps the
+// connection's own rules and writes the access log line.
+#include <algorithm>
+
+#include "server/connection.h"
+#include "server/shard.h"
+
+namespace subcorn::server {
+
+const char* Connection::stream_start_response(Stream&, int status) { return session_.start(status); }
+
+const char* Connection::stream_add_header(Stream&, std::string_view name, std::string_view value) {
+  return session_.header(name, value);
+}
+
+// The app gave the last part: the access log gets its line, a receive()
+// waiting learns it.
+void Connection::response_finished() {
+  if (shard_.access_log_enabled()) log_access(session_.writer().status());
+  stream_.notify_body();
+}
+
+py::Exchange::Sent Connection::stream_send_body(Stream& s, std::string_view data, bool more,
+                                                const char** error) {
+  // Closed, or already answered by the server itself (408...): nobody listens.
+  if (closed() || s.app_state() == Stream::AppState::None) return py::Exchange::Sent::Gone;
+  if (const char* mistake = session_.body(out_, data, more, shard_.date())) {
+    *error = mistake;
+    return py::Exchange::Sent::Done;
+  }
+  if (!more) response_finished();
+  if (!flush()) return py::Exchange::Sent::Gone;
+  // A worker thread can wait for a slow client (the shard thread flushes);
+  // the shard thread itself is told to pause instead.
+  s.wait_while_output_full(OUTPUT_HIGH_WATER);
+  if (closed()) return py::Exchange::Sent::Gone;
+  if (output_buffered() >= OUTPUT_HIGH_WATER) return py::Exchange::Sent::Blocked;
+  return py::Exchange::Sent::Done;
+}
+
+py::Exchange::Sent Connection::stream_send_file(Stream& s, io::UniqueFd file, long long offset,
+                                                long long count, const char** error) {
+  if (closed() || s.app_state() == Stream::AppState::None) return py::Exchange::Sent::Gone;
+  int64_t send = 0;
+  if (const char* mistake = session_.file(out_, count, shard_.date(), &send)) {
+    *error = mistake;
+    return py::Exchange::Sent::Done;
+  }
+  if (send > 0) {
+    file_ = std::move(file);
+    file_offset_ = offset;
+    file_left_ = send;
+  } else {
+    session_.file_end(out_);
+  }
+  response_finished();
+  return flush() ? py::Exchange::Sent::Done : py::Exchange::Sent::Gone;
+}
+
+// Sends from the pending file; false when the socket is full or closed.
+bool Connection::send_file_part() {
+  while (file_left_ > 0) {
+    long n = transport_.send_file(file_.get(), &file_offset_,
+                                  static_cast<size_t>(std::min<int64_t>(file_left_, 1 << 20)));
+    if (n > 0) {
+      file_left_ -= n;
+      continue;
+    }
+    if (n == io::Transport::WOULD_BLOCK) {
+      wait_writable();
+      return false;
+    }
+    // The file shrank under us or the client left: the framing is broken.
+    close();
+    return false;
+  }
+  file_.reset();
+  session_.file_end(out_);
+  return true;
+}
+
+void Connection::log_access(int status) {
+  const http::RequestHead& head = session_.head();
+  bool http10 = head.version_major == 1 && head.version_minor == 0;
+  std::string line;
+  line.reserve(96);
+  line.append("INFO:     ").append(peer_).append(" - \"");
+  line.append(head.method).append(" ").append(head.target);
+  line.append(http10 ? " HTTP/1.0\" " : " HTTP/1.1\" ");
+  line.append(std::to_string(status)).append("\n");
+  shard_.write_access_log(line);
+}
+
+}  // namespace subcorn::server
