@@ -7,17 +7,18 @@
 
 #include <cstdint>
 
+#include "io/unique_fd.h"
+
 namespace subcorn::io {
 
 class Poller {
  public:
   Poller();
-  ~Poller();
   Poller(const Poller&) = delete;
   Poller& operator=(const Poller&) = delete;
 
-  bool ok() const noexcept { return fd_ >= 0; }
-  int fd() const noexcept { return fd_; }
+  bool ok() const noexcept { return static_cast<bool>(fd_); }
+  int fd() const noexcept { return fd_.get(); }
 
   // `token` comes back in epoll_event.data.u64. Return 0 or -errno.
   int add(int fd, uint32_t events, uint64_t token);
@@ -29,7 +30,7 @@ class Poller {
   int wait(epoll_event* events, int max_events, int timeout_ms);
 
  private:
-  int fd_ = -1;
+  UniqueFd fd_;
 };
 
 }  // namespace subcorn::io

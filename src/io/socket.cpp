@@ -54,20 +54,19 @@ bool listen_tcp(const std::string& host, int port, int backlog, Listener* out, s
   }
   int last_err = 0;
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) { last_err = errno; continue; }
+    UniqueFd fd(socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
+    if (!fd) { last_err = errno; continue; }
     int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
+    setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd.get(), backlog) != 0) {
       last_err = errno;
-      close(fd);
       continue;
     }
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+    getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len);
     Peer bound = address_of(ss);
-    *out = Listener{fd, false, bound.host, bound.port};
+    *out = Listener{std::move(fd), false, bound.host, bound.port};
     freeaddrinfo(res);
     return true;
   }
@@ -88,16 +87,15 @@ bool listen_unix(const std::string& path, int backlog, Listener* out, std::strin
   // but never delete anything that is not a socket.
   struct stat st{};
   if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path.c_str());
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      listen(fd, backlog) != 0) {
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd || bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      listen(fd.get(), backlog) != 0) {
     int err = errno;
-    if (fd >= 0) close(fd);
     *error = "could not bind to unix socket " + path + ": " + errno_text(err);
     return false;
   }
   chmod(path.c_str(), 0666);
-  *out = Listener{fd, true, path, 0};
+  *out = Listener{std::move(fd), true, path, 0};
   return true;
 }
 
@@ -120,10 +118,10 @@ bool adopt_listener(int fd, int backlog, Listener* out, std::string* error) {
   getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
   if (ss.ss_family == AF_UNIX) {
     auto* un = reinterpret_cast<sockaddr_un*>(&ss);
-    *out = Listener{fd, true, un->sun_path, 0};
+    *out = Listener{UniqueFd(fd), true, un->sun_path, 0};
   } else {
     Peer bound = address_of(ss);
-    *out = Listener{fd, false, bound.host, bound.port};
+    *out = Listener{UniqueFd(fd), false, bound.host, bound.port};
   }
   return true;
 }
@@ -138,13 +136,12 @@ int accept_connection(int listen_fd, bool unix_socket) {
   return fd;
 }
 
-void refuse_connection(int fd, std::string_view response) {
-  (void)!send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  shutdown(fd, SHUT_WR);
+void refuse_connection(UniqueFd fd, std::string_view response) {
+  (void)!send(fd.get(), response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  shutdown(fd.get(), SHUT_WR);
   char unread[4096];
-  for (int i = 0; i < 16 && recv(fd, unread, sizeof unread, MSG_DONTWAIT) > 0; ++i) {
+  for (int i = 0; i < 16 && recv(fd.get(), unread, sizeof unread, MSG_DONTWAIT) > 0; ++i) {
   }
-  close(fd);
 }
 
 int receive_fds(int channel, int* fds, int max_fds, int* lost) {

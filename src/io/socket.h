@@ -8,10 +8,12 @@
 #include <string>
 #include <string_view>
 
+#include "io/unique_fd.h"
+
 namespace subcorn::io {
 
 struct Listener {
-  int fd = -1;
+  UniqueFd fd;
   bool unix_socket = false;
   std::string host;  // numeric address, or the socket path for a unix socket
   int port = 0;      // the bound port (resolved when 0 was asked for)
@@ -36,7 +38,7 @@ int accept_connection(int listen_fd, bool unix_socket);
 // hundred bytes: written without waiting, they fit in any socket buffer) and
 // closes it. What the client already sent is read and dropped first: closing
 // with unread input would answer with a reset instead of the response.
-void refuse_connection(int fd, std::string_view response);
+void refuse_connection(UniqueFd fd, std::string_view response);
 
 // Receives connections another process accepted (SCM_RIGHTS over a unix
 // socket): stores their fds in `fds`. Returns the number received, 0 at end

@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "io/unique_fd.h"
 
@@ -31,7 +32,7 @@ class Transport {
   static constexpr long GONE = -1;
 
   Transport() = default;
-  explicit Transport(int fd) noexcept : fd_(fd) {}
+  explicit Transport(UniqueFd fd) noexcept : fd_(std::move(fd)) {}
 
   int fd() const noexcept { return fd_.get(); }
   bool open() const noexcept { return static_cast<bool>(fd_); }

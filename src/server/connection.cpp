@@ -26,8 +26,9 @@ void release_if_large(std::string& buffer) {
 
 }  // namespace
 
-Connection::Connection(Shard& shard, int fd)
-    : shard_(shard), transport_(fd), session_(shard.limits()), stream_(shard, *this) {
+Connection::Connection(Shard& shard, io::UniqueFd socket)
+    : shard_(shard), transport_(std::move(socket)), session_(shard.limits()), stream_(shard, *this) {
+  int fd = transport_.fd();
   io::Peer peer = io::peer_address(fd);
   io::Peer local = io::local_address(fd);
   bool unix_socket = io::is_unix_socket(fd);

@@ -32,7 +32,7 @@ class Connection final : public StreamHost {
   // requests are not started.
   static constexpr size_t OUTPUT_HIGH_WATER = 64 * 1024;
 
-  Connection(Shard& shard, int fd);
+  Connection(Shard& shard, io::UniqueFd fd);
   ~Connection();
 
   int fd() const noexcept { return transport_.fd(); }

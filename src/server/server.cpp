@@ -63,16 +63,10 @@ std::string plural(long n, const char* one, const char* many) {
 
 }  // namespace
 
-Server::Server(Settings settings) : settings_(std::move(settings)) {
-  notify_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-}
+Server::Server(Settings settings)
+    : settings_(std::move(settings)), notify_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
 
-Server::~Server() {
-  shards_.clear();
-  if (listener_.fd >= 0) ::close(listener_.fd);
-  if (notify_fd_ >= 0) ::close(notify_fd_);
-  if (signal_fd_ >= 0) ::close(signal_fd_);
-}
+Server::~Server() { shards_.clear(); }
 
 bool Server::bind(std::string* error) {
   // Handed connections by a supervisor: this process binds nothing.
@@ -84,7 +78,7 @@ bool Server::bind(std::string* error) {
 
 void Server::notify() {
   uint64_t one = 1;
-  (void)!::write(notify_fd_, &one, sizeof one);
+  (void)!::write(notify_fd_.get(), &one, sizeof one);
 }
 
 void Server::shard_finished() {
@@ -102,9 +96,9 @@ RunResult Server::run() {
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &mask, &old_mask);
-  signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-  poller_.add(signal_fd_, EPOLLIN, TOKEN_SIGNAL);
-  poller_.add(notify_fd_, EPOLLIN, TOKEN_NOTIFY);
+  signal_fd_.reset(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+  poller_.add(signal_fd_.get(), EPOLLIN, TOKEN_SIGNAL);
+  poller_.add(notify_fd_.get(), EPOLLIN, TOKEN_NOTIFY);
 
   int workers = settings_.workers < 1 ? 1 : settings_.workers;
   process_max_requests_ = jittered_max_requests();
@@ -119,7 +113,7 @@ RunResult Server::run() {
       switch (events[i].data.u64) {
         case TOKEN_SIGNAL: {
           signalfd_siginfo info{};
-          while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
+          while (::read(signal_fd_.get(), &info, sizeof info) == sizeof info) {
             // Under a supervisor a repeated signal is not a user's impatience
             // (systemd signals the whole group, the supervisor signals too):
             // keep draining; the supervisor escalates with SIGKILL if need be.
@@ -135,7 +129,7 @@ RunResult Server::run() {
         }
         case TOKEN_NOTIFY: {
           uint64_t count;
-          (void)!::read(notify_fd_, &count, sizeof count);
+          (void)!::read(notify_fd_.get(), &count, sizeof count);
           check_shards(result);
           break;
         }
@@ -151,7 +145,7 @@ RunResult Server::run() {
     if (shard->interpreter_left_alive()) result.interpreters_left = true;
   }
   check_shards(result);
-  if (!settings_.uds.empty() && listener_.fd >= 0) unlink(settings_.uds.c_str());
+  if (!settings_.uds.empty() && listener_.fd) unlink(settings_.uds.c_str());
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   return result;
 }
@@ -315,8 +309,7 @@ void Server::begin_shutdown(const char* why) {
   if (accepting_ != Accepting::Off && handoff()) receive_handed_over();
   if (accepting_ == Accepting::Polling) poller_.remove(accept_fd());
   accepting_ = Accepting::Off;
-  if (listener_.fd >= 0) ::close(listener_.fd);
-  listener_.fd = -1;
+  listener_.fd.reset();
   watchdog_deadline_ = monotonic_seconds() + settings_.timeout_graceful_shutdown +
                        settings_.timeout_shutdown_watchdog;
   for (auto& shard : shards_) shard->request_stop();
@@ -365,13 +358,13 @@ void Server::take_connection(int fd) {
   // all its worker processes together.
   long limit = settings_.limit_max_connections;
   if (!handoff() && limit > 0 && open_connections_.load(std::memory_order_relaxed) >= limit) {
-    io::refuse_connection(fd, http::error_response(503));
+    io::refuse_connection(io::UniqueFd(fd), http::error_response(503));
     over_limit_.count();
     return;
   }
   Shard* shard = least_loaded();
   if (!shard) {  // every shard is stopping or being replaced
-    io::refuse_connection(fd, http::error_response(503));
+    io::refuse_connection(io::UniqueFd(fd), http::error_response(503));
     // The supervisor counted it as ours: keep its count true.
     if (handoff()) tell_supervisor(settings_.handoff_fd, "closed\n");
     return;
@@ -419,7 +412,7 @@ void Server::accept_ready() {
     return;
   }
   for (int i = 0; i < ACCEPTS_PER_WAKE; ++i) {
-    int fd = io::accept_connection(listener_.fd, listener_.unix_socket);
+    int fd = io::accept_connection(listener_.fd.get(), listener_.unix_socket);
     if (fd >= 0) {
       take_connection(fd);
     } else if (fd == -EAGAIN || fd == -EINTR) {

@@ -73,7 +73,7 @@ class Server {
   int wait_timeout_ms(double now) const;
   void report_refusals(double now);
   bool handoff() const noexcept { return settings_.handoff_fd >= 0; }
-  int accept_fd() const noexcept { return handoff() ? settings_.handoff_fd : listener_.fd; }
+  int accept_fd() const noexcept { return handoff() ? settings_.handoff_fd : listener_.fd.get(); }
   Shard* least_loaded();
   void begin_shutdown(const char* why);
   void check_shards(RunResult& result);
@@ -83,8 +83,8 @@ class Server {
   Settings settings_;
   io::Listener listener_;
   io::Poller poller_;
-  int notify_fd_ = -1;
-  int signal_fd_ = -1;
+  io::UniqueFd notify_fd_;
+  io::UniqueFd signal_fd_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<int> shards_running_{0};
   size_t next_shard_ = 0;

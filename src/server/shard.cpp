@@ -67,20 +67,15 @@ double monotonic_seconds() {
 Shard::Shard(Server& server, int index) : server_(server), index_(index) {
   max_requests_ = server.jittered_max_requests();
   limits_ = parser_limits(server.settings());
-  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  wake_fd_.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  timer_fd_.reset(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   itimerspec every_second{{1, 0}, {1, 0}};
-  timerfd_settime(timer_fd_, 0, &every_second, nullptr);
-  poller_.add(wake_fd_, EPOLLIN, TOKEN_WAKE);
-  poller_.add(timer_fd_, EPOLLIN, TOKEN_TIMER);
+  timerfd_settime(timer_fd_.get(), 0, &every_second, nullptr);
+  poller_.add(wake_fd_.get(), EPOLLIN, TOKEN_WAKE);
+  poller_.add(timer_fd_.get(), EPOLLIN, TOKEN_TIMER);
 }
 
-Shard::~Shard() {
-  join();
-  for (int fd : inbox_) ::close(fd);
-  if (wake_fd_ >= 0) ::close(wake_fd_);
-  if (timer_fd_ >= 0) ::close(timer_fd_);
-}
+Shard::~Shard() { join(); }
 
 const Settings& Shard::settings() const noexcept { return server_.settings(); }
 bool Shard::access_log_enabled() const noexcept { return server_.settings().access_log; }
@@ -98,19 +93,19 @@ void Shard::hand_over(int fd) {
   {
     io::EngineLock lock(mutex_);
     was_empty = inbox_.empty();
-    inbox_.push_back(fd);
+    inbox_.emplace_back(fd);
   }
   connections_.fetch_add(1, std::memory_order_relaxed);
   if (was_empty) {
     uint64_t one = 1;
-    (void)::write(wake_fd_, &one, sizeof one);
+    (void)::write(wake_fd_.get(), &one, sizeof one);
   }
 }
 
 void Shard::request_stop() {
   stop_requested_.store(true);
   uint64_t one = 1;
-  (void)::write(wake_fd_, &one, sizeof one);
+  (void)::write(wake_fd_.get(), &one, sizeof one);
 }
 
 std::string Shard::failure() const {
@@ -235,12 +230,12 @@ void Shard::on_poll() {
     uint64_t token = events[i].data.u64;
     if (token == TOKEN_WAKE) {
       uint64_t count;
-      (void)::read(wake_fd_, &count, sizeof count);
+      (void)::read(wake_fd_.get(), &count, sizeof count);
       adopt_handed_over();
       if (stop_requested_.load() && !draining_) begin_drain();
     } else if (token == TOKEN_TIMER) {
       uint64_t count;
-      (void)::read(timer_fd_, &count, sizeof count);
+      (void)::read(timer_fd_.get(), &count, sizeof count);
       tick();
     } else {
       auto* conn = reinterpret_cast<Connection*>(token);
@@ -258,13 +253,13 @@ void Shard::on_poll() {
 }
 
 void Shard::adopt_handed_over() {
-  std::vector<int> fds;
+  std::vector<io::UniqueFd> fds;
   {
     io::EngineLock lock(mutex_);
     fds.swap(inbox_);
   }
-  for (int fd : fds) {
-    auto conn = std::make_unique<Connection>(*this, fd);
+  for (io::UniqueFd& fd : fds) {
+    auto conn = std::make_unique<Connection>(*this, std::move(fd));
     conn->slot = table_.size();
     table_.push_back(std::move(conn));
     if (draining_) table_.back()->drain();

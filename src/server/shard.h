@@ -14,6 +14,7 @@
 #include "http/limits.h"
 #include "http/response.h"
 #include "io/poller.h"
+#include "io/unique_fd.h"
 #include "py/app_context.h"
 #include "py/worker_threads.h"
 #include "server/app_adapter.h"
@@ -99,7 +100,7 @@ class Shard {
   std::thread thread_;
   std::atomic<State> state_{State::Starting};
   mutable std::mutex mutex_;            // guards inbox_ and failure_
-  std::vector<int> inbox_;
+  std::vector<io::UniqueFd> inbox_;  // connections handed over, not adopted yet
   std::string failure_;
   std::atomic<bool> stop_requested_{false};
   std::atomic<int> connections_{0};
@@ -110,8 +111,8 @@ class Shard {
   bool interpreter_left_alive_ = false;
 
   io::Poller poller_;
-  int wake_fd_ = -1;   // eventfd: handed-over connections, stop requests
-  int timer_fd_ = -1;  // timerfd: once a second, timeouts
+  io::UniqueFd wake_fd_;   // eventfd: handed-over connections, stop requests
+  io::UniqueFd timer_fd_;  // timerfd: once a second, timeouts
   std::unique_ptr<char[]> read_buffer_{new char[READ_BUFFER_SIZE]};
   http::Limits limits_;
   http::DateCache date_;
