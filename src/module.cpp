@@ -81,6 +81,11 @@ bool read_settings(PyObject* d, Settings* s) {
          get_number(d, "timeout_request_header", &s->timeout_request_header) &&
          get_number(d, "timeout_graceful_shutdown", &s->timeout_graceful_shutdown) &&
          get_number(d, "timeout_shutdown_watchdog", &s->timeout_shutdown_watchdog) &&
+         get_bool(d, "ws", &s->websocket) && get_number(d, "ws_max_size", &s->ws_max_size) &&
+         get_number(d, "ws_max_queue", &s->ws_max_queue) &&
+         get_number(d, "ws_ping_interval", &s->ws_ping_interval) &&
+         get_number(d, "ws_ping_timeout", &s->ws_ping_timeout) &&
+         get_bool(d, "ws_per_message_deflate", &s->ws_per_message_deflate) &&
          get_bool(d, "access_log", &s->access_log) && get_bool(d, "log_info", &s->log_info) &&
          get_string(d, "shard_config", &s->shard_config);
 }

@@ -10,7 +10,8 @@ import sys
 from collections.abc import Sequence
 
 from subcorn import __version__, _logging
-from subcorn.config import Config, ConfigError, Interface, Lifespan, LogLevel, Mode, default_workers
+from subcorn.config import (Config, ConfigError, Interface, Lifespan, LogLevel, Mode, WebSocket,
+                            default_workers)
 
 
 _CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)
@@ -33,6 +34,27 @@ def _env_bool(name: str, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+class _BoolValueFlag(argparse.BooleanOptionalAction):
+    """--flag, --no-flag, and uvicorn's `--flag BOOLEAN` (true/false, 1/0, yes/no)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.nargs = "?"
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[override]
+        if option_string and option_string.startswith("--no-"):
+            value = False
+        elif values is None:
+            value = True
+        elif values.strip().lower() in ("1", "true", "yes", "on"):
+            value = True
+        elif values.strip().lower() in ("0", "false", "no", "off"):
+            value = False
+        else:
+            parser.error(f"argument {option_string}: expected true or false, not {values!r}")
+        setattr(namespace, self.dest, value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,6 +149,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="listen backlog (default: 2048)")
     p.add_argument("--log-level", choices=[lv.value for lv in LogLevel],
                    default=_default("log_level"), help="log level (default: info)")
+    p.add_argument("--ws", choices=[w.value for w in WebSocket], default=_default("ws"),
+                   help="WebSocket: auto serves it (uvicorn's implementation names mean the "
+                        "same); none hands upgrade requests to the app as plain HTTP "
+                        "(default: auto)")
+    p.add_argument("--ws-max-size", type=int, default=_default("ws_max_size"),
+                   help="largest WebSocket message in bytes, after decompression; a larger "
+                        "one closes the connection with 1009 (default: 16777216)")
+    p.add_argument("--ws-max-queue", type=int, default=_default("ws_max_queue"),
+                   help="WebSocket messages received but not yet taken by the app; beyond "
+                        "it the server stops reading that socket (default: 32)")
+    p.add_argument("--ws-ping-interval", type=float, default=_default("ws_ping_interval"),
+                   help="send a WebSocket ping this often, in seconds; 0 for none (default: 20)")
+    p.add_argument("--ws-ping-timeout", type=float, default=_default("ws_ping_timeout"),
+                   help="close a WebSocket whose peer has not answered a ping within this "
+                        "many seconds; 0 for never (default: 20)")
+    p.add_argument("--ws-per-message-deflate", action=_BoolValueFlag,
+                   default=_env_bool("ws_per_message_deflate", True),
+                   help="offer permessage-deflate compression to WebSocket clients (default: on)")
     p.add_argument("--access-log", action=argparse.BooleanOptionalAction,
                    default=_env_bool("access_log", True), help="log every request (default: on)")
     p.add_argument("--version", action="version", version=f"subcorn {__version__}",

@@ -24,6 +24,16 @@ class Interface(enum.StrEnum):
     WSGI = "wsgi"
 
 
+class WebSocket(enum.StrEnum):
+    """--ws: uvicorn's names are accepted; every one but "none" is subcorn's
+    own WebSocket (there is one implementation, in the engine)."""
+    AUTO = "auto"
+    NONE = "none"
+    WEBSOCKETS = "websockets"
+    WEBSOCKETS_SANSIO = "websockets-sansio"
+    WSPROTO = "wsproto"
+
+
 class Mode(enum.StrEnum):
     AUTO = "auto"
     INTERPRETERS = "interpreters"
@@ -75,6 +85,12 @@ class Config:
     limit_request_field_size: int = 8190
     limit_request_body: int = 1024 * 1024 * 1024
     backlog: int = 2048
+    ws: WebSocket = WebSocket.AUTO
+    ws_max_size: int = 16 * 1024 * 1024
+    ws_max_queue: int = 32
+    ws_ping_interval: float | None = 20.0
+    ws_ping_timeout: float | None = 20.0
+    ws_per_message_deflate: bool = True
     log_level: LogLevel = LogLevel.INFO
     access_log: bool = True
     max_requests: int = 0
@@ -90,6 +106,7 @@ class Config:
         self.lifespan = Lifespan(self.lifespan)
         self.interface = Interface(self.interface)
         self.log_level = LogLevel(self.log_level)
+        self.ws = WebSocket(self.ws)
         module, sep, attr = self.app.partition(":")
         if not sep or not module or not attr:
             raise ConfigError(
@@ -115,6 +132,13 @@ class Config:
             raise ConfigError("--max-requests and --max-requests-jitter must not be negative")
         if self.supervised and self.mode == Mode.PROCESSES and self.workers != 1:
             raise ConfigError("a worker process in processes mode runs exactly one worker")
+        if self.ws_max_size < 1:
+            raise ConfigError("--ws-max-size must be at least 1")
+        if self.ws_max_queue < 1:
+            raise ConfigError("--ws-max-queue must be at least 1")
+        for name in ("ws_ping_interval", "ws_ping_timeout"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must not be negative")
         if self.backlog < 1:
             raise ConfigError("--backlog must be at least 1")
         for name in ("timeout_keep_alive", "timeout_request_header", "timeout_graceful_shutdown",
@@ -173,6 +197,12 @@ class Config:
             "timeout_request_header": self.timeout_request_header,
             "timeout_graceful_shutdown": self.timeout_graceful_shutdown,
             "access_log": self.access_log,
+            "ws": self.ws != WebSocket.NONE,
+            "ws_max_size": self.ws_max_size,
+            "ws_max_queue": self.ws_max_queue,
+            "ws_ping_interval": self.ws_ping_interval or 0,
+            "ws_ping_timeout": self.ws_ping_timeout or 0,
+            "ws_per_message_deflate": self.ws_per_message_deflate,
             "main_interpreter": self.mode == Mode.PROCESSES,
             "ready_fd": -1 if self.ready_fd is None else self.ready_fd,
             "handoff_fd": -1 if self.handoff_fd is None else self.handoff_fd,

@@ -63,11 +63,15 @@ const char* Http1Session::file(std::string& out, int64_t count, std::string_view
 }
 
 bool Http1Session::write_error(int status, std::string& out) {
+  return write_refusal(error_response(status), out);
+}
+
+bool Http1Session::write_refusal(std::string_view response, std::string& out) {
   keep_alive_ = false;
   bool can_answer = !in_request() || writer_.replaceable();
   state_ = State::Done;
   if (!can_answer) return false;
-  out.append(error_response(status));
+  out.append(response);
   return true;
 }
 
@@ -78,6 +82,10 @@ bool Http1Session::finish_request() {
 
 void Http1Session::drain() {
   draining_ = true;
+  close_after_response();
+}
+
+void Http1Session::close_after_response() {
   keep_alive_ = false;
   writer_.close_after();
 }

@@ -1,9 +1,12 @@
 #include "server/app_adapter.h"
 
 #include "py/http_cycle.h"
+#include "py/ws_cycle.h"
 #include "py/wsgi.h"
+#include "ws/handshake.h"
 #include "server/shard.h"
 #include "server/stream.h"
+#include "server/ws_stream.h"
 
 namespace subcorn::server {
 
@@ -39,6 +42,17 @@ void AppAdapter::start(Stream& stream, const http::RequestHead& head, const py::
   }
   py::WsgiCallPtr paused = py::run_wsgi(app, shard_.scope_template(), &stream, head, length, info);
   if (paused) stream.set_paused(std::move(paused));
+}
+
+bool AppAdapter::takes_websocket(const http::RequestHead& head) const {
+  return head.upgrade && shard_.settings().websocket && !shard_.app().wsgi &&
+         ws::is_websocket_upgrade(head);
+}
+
+void AppAdapter::start_websocket(WsStream& stream, const http::RequestHead& head,
+                                 const py::ConnectionInfo& info) const {
+  stream.set_cycle(py::start_ws_cycle(shard_.app(), shard_.scope_template(), &stream, head, info,
+                                      false));
 }
 
 }  // namespace subcorn::server

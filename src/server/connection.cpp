@@ -100,6 +100,24 @@ void Connection::on_readable() {
 }
 
 void Connection::process_input() {
+  if (ws_ && session_.state() == http::Http1Session::State::Switched) {
+    receive_websocket();
+    update_interest();
+    return;
+  }
+  if (ws_ && ws_->app_state() == WsStream::AppState::Waiting) {
+    parse_buffered();
+    if (closed()) return;
+    if (session_.request_received()) {
+      if (!ws_->admit()) {
+        send_error_and_close(503);
+        return;
+      }
+      ws_->start(session_.head(), info_);
+    }
+    if (!closed()) update_interest();
+    return;
+  }
   for (;;) {
     parse_buffered();
     if (closed() || stream_.app_state() != Stream::AppState::Waiting) break;
@@ -168,7 +186,7 @@ void Connection::parse_buffered() {
           end_request();
         continue;
       case http::EventType::Error:
-        if (stream_.app_active() ||
+        if (stream_.app_active() || (ws_ && ws_->app_state() != WsStream::AppState::Waiting) ||
             (stream_.app_state() == Stream::AppState::Finished && !session_.writer().complete())) {
           // The body went bad under a running app: it sees a disconnect.
           close();
@@ -190,7 +208,8 @@ void Connection::update_interest() {
   // whole first, is never paused.)
   bool backlog = phase_ == Phase::Serving &&
                  ((in_.size() - in_pos_) >= INPUT_HIGH_WATER ||
-                  (stream_.app_active() && stream_.body_buffered() >= INPUT_HIGH_WATER));
+                  (stream_.app_active() && stream_.body_buffered() >= INPUT_HIGH_WATER) ||
+                  (ws_ && ws_->input_blocked()));
   reading_paused_ = backlog;
   uint32_t want = (backlog ? 0u : static_cast<uint32_t>(EPOLLIN | EPOLLRDHUP)) |
                   (want_write_ ? static_cast<uint32_t>(EPOLLOUT) : 0u);
@@ -203,9 +222,51 @@ void Connection::update_interest() {
 // ---- one request --------------------------------------------------------------
 
 void Connection::request_head() {
+  if (shard_.adapter().takes_websocket(session_.head())) {
+    start_websocket();
+    return;
+  }
   stream_.begin();
   // WSGI reads the body before the app runs: ask for it now.
   if (shard_.adapter().wants_body_first()) stream_body_wanted(stream_);
+}
+
+// An upgrade request for the app's WebSocket: a handshake that is not valid
+// is refused here (400, or 426 for another version); a valid one waits for
+// the app's decision (accept, close, or an HTTP answer). Whatever HTTP
+// answer it gets, the connection closes after it.
+void Connection::start_websocket() {
+  const Settings& s = shard_.settings();
+  ws::DeflateConfig deflate;
+  deflate.enabled = s.ws_per_message_deflate;
+  ws::HandshakeResult handshake = ws::check_handshake(session_.head(), deflate);
+  session_.close_after_response();
+  if (handshake.status != 0) {
+    std::string refusal = ws::handshake_error_response(handshake);
+    if (shard_.access_log_enabled()) log_access(handshake.status);
+    session_.write_refusal(refusal, out_);
+    linger_on_close_ = true;
+    flush();
+    return;
+  }
+  ws_ = std::make_unique<WsStream>(shard_, *this, std::move(handshake));
+}
+
+// Bytes for the open WebSocket: what it takes is consumed (it stops early
+// while its app has --ws-max-queue messages to take), and what the
+// protocol answers by itself (pongs, the close reply) goes out.
+void Connection::receive_websocket() {
+  if (closed() || !ws_ || session_.state() != http::Http1Session::State::Switched) return;
+  if (in_pos_ < in_.size()) {
+    size_t consumed = 0;
+    ws_->receive(in_.data() + in_pos_, in_.size() - in_pos_, &consumed);
+    in_pos_ += consumed;
+    if (in_pos_ == in_.size()) {
+      in_.clear();
+      in_pos_ = 0;
+    }
+  }
+  if (output_pending()) flush();
 }
 
 void Connection::stream_app_finished(Stream&, bool failed, bool later) {
@@ -276,12 +337,26 @@ bool Connection::flush() {
   }
   out_.clear();
   out_pos_ = 0;
-  if (!session_.in_request()) release_if_large(out_);
+  // Between two requests a large buffer is given back; a WebSocket keeps
+  // its own, which every message reuses.
+  if (session_.state() == http::Http1Session::State::Idle ||
+      session_.state() == http::Http1Session::State::Done)
+    release_if_large(out_);
   if (want_write_) {
     want_write_ = false;
     update_interest();
   }
   stream_.notify_output();
+  if (ws_ && session_.state() == http::Http1Session::State::Switched) {
+    // The close handshake is over and its last frame is out: close TCP (the
+    // server closes first, RFC 6455 7.1.1).
+    if (ws_->transport_done()) {
+      close();
+      return false;
+    }
+    ws_->notify_output();
+    return true;
+  }
   if (session_.state() == http::Http1Session::State::Done) {
     close_gracefully();
     return !closed();
@@ -331,6 +406,7 @@ void Connection::send_error_and_close(int status) {
 
 void Connection::drain() {
   session_.drain();
+  if (ws_) ws_->going_away(0);
   // An idle connection is not closed at once: a client may have sent a request
   // that is still on its way (always so for a connection accepted a moment
   // ago), and closing would lose it. It gets a moment; a request that arrives
@@ -355,6 +431,7 @@ void Connection::time_out(int status) {
 
 void Connection::abort() {
   stream_.cancel();
+  if (ws_) ws_->cancel();
   close();
 }
 
@@ -363,6 +440,10 @@ void Connection::on_tick(double now) {
   const Settings& s = shard_.settings();
   if (phase_ == Phase::Lingering) {
     if (now - linger_began_ > LINGER_SECONDS) close();
+    return;
+  }
+  if (ws_ && session_.state() == http::Http1Session::State::Switched) {
+    ws_->on_tick(now);
     return;
   }
   if (session_.in_request()) {
@@ -395,6 +476,7 @@ void Connection::close() {
   shard_.poller().remove(transport_.fd());
   transport_.close();
   stream_.peer_left();
+  if (ws_) ws_->peer_left();
   shard_.connection_closed(this);
 }
 

@@ -7,12 +7,14 @@
 // (server/stream.h) and the app adapter's (server/app_adapter.h).
 //
 //   fd -> io::Transport -> http::Http1Session -> Stream -> AppAdapter -> app
+//                       \-> (after a 101) WsStream (ws::Session) -> AppAdapter -> app
 //
 // One request at a time: pipelined requests wait, unparsed, until the
 // response before them is done and has mostly gone out.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "http/http1_session.h"
@@ -20,12 +22,13 @@
 #include "io/unique_fd.h"
 #include "py/asgi_scope.h"
 #include "server/stream.h"
+#include "server/ws_stream.h"
 
 namespace subcorn::server {
 
 class Shard;
 
-class Connection final : public StreamHost {
+class Connection final : public StreamHost, public WsHost {
  public:
   // Above this much unsent output, the app is asked to wait (an ASGI send()
   // returns a pending awaitable, a WSGI iterable is paused) and pipelined
@@ -64,6 +67,22 @@ class Connection final : public StreamHost {
   void stream_body_taken(Stream& s) override;
   void stream_app_finished(Stream& s, bool failed, bool later) override;
 
+  // --- WsHost ---
+  std::string& ws_output() override { return out_; }
+  bool ws_flush() override { return flush(); }
+  size_t ws_output_buffered() const override { return output_buffered(); }
+  bool ws_output_full() const override { return output_buffered() >= OUTPUT_HIGH_WATER; }
+  const char* ws_http_start(int status) override { return session_.start(status); }
+  const char* ws_http_header(std::string_view name, std::string_view value) override {
+    return session_.header(name, value);
+  }
+  py::Exchange::Sent ws_http_body(std::string_view data, bool more, const char** error) override;
+  http::ResponseWriter::State ws_http_state() const override { return session_.writer().state(); }
+  void ws_switch(std::string_view response) override;
+  void ws_input_resumed() override;
+  void ws_http_finished(bool failed) override;
+  void ws_close_transport() override { close(); }
+
  private:
   // Serving: reading and writing. Lingering: writing is shut, what still
   // arrives is read and dropped for a moment (see close_gracefully).
@@ -73,6 +92,9 @@ class Connection final : public StreamHost {
   void process_input();
   void parse_buffered();
   void request_head();
+  void start_websocket();
+  void receive_websocket();
+  py::Exchange::Sent send_response_body(std::string_view data, bool more, const char** error);
   void complete_app(bool failed);
   void end_request();
   void response_finished();
@@ -92,6 +114,8 @@ class Connection final : public StreamHost {
   io::Transport transport_;
   http::Http1Session session_;
   Stream stream_;
+  // The WebSocket, from its upgrade request on (server/ws_stream.h).
+  std::unique_ptr<WsStream> ws_;
   py::ConnectionInfo info_;
   std::string peer_;  // "host:port" for the access log
   Phase phase_ = Phase::Serving;

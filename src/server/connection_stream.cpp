@@ -22,16 +22,70 @@ void Connection::response_finished() {
   stream_.notify_body();
 }
 
-py::Exchange::Sent Connection::stream_send_body(Stream& s, std::string_view data, bool more,
-                                                const char** error) {
-  // Closed, or already answered by the server itself (408...): nobody listens.
-  if (closed() || s.app_state() == Stream::AppState::None) return py::Exchange::Sent::Gone;
+// The app accepted the WebSocket: the 101 goes out, and every byte after
+// the upgrade request's head (some may be buffered already) is the
+// WebSocket's from now on.
+void Connection::ws_switch(std::string_view response) {
+  out_.append(response);
+  session_.switch_protocols();
+  if (shard_.access_log_enabled()) {
+    const http::RequestHead& head = session_.head();
+    std::string line;
+    line.append("INFO:     ").append(peer_).append(" - \"WebSocket ").append(head.target);
+    line.append("\" [accepted]\n");
+    shard_.write_access_log(line);
+  }
+  if (!flush()) return;
+  receive_websocket();
+  update_interest();
+}
+
+void Connection::ws_input_resumed() {
+  receive_websocket();
+  update_interest();
+}
+
+void Connection::ws_http_finished(bool failed) {
+  if (!failed && session_.writer().state() == http::ResponseWriter::State::Idle)
+    shard_.log_error("ASGI callable returned without sending handshake.");
+  complete_app(failed || session_.writer().state() == http::ResponseWriter::State::Idle);
+}
+
+// A body part, for an HTTP request's stream or a WebSocket's denial.
+py::Exchange::Sent Connection::send_response_body(std::string_view data, bool more,
+                                                  const char** error) {
   if (const char* mistake = session_.body(out_, data, more, shard_.date())) {
     *error = mistake;
     return py::Exchange::Sent::Done;
   }
   if (!more) response_finished();
-  if (!flush()) return py::Exchange::Sent::Gone;
+  return flush() ? py::Exchange::Sent::Done : py::Exchange::Sent::Gone;
+}
+
+py::Exchange::Sent Connection::ws_http_body(std::string_view data, bool more, const char** error) {
+  if (closed() || session_.state() == http::Http1Session::State::Done) return py::Exchange::Sent::Gone;
+  const char* mistake = nullptr;
+  py::Exchange::Sent sent = send_response_body(data, more, &mistake);
+  if (mistake) {
+    *error = mistake;
+    return py::Exchange::Sent::Done;
+  }
+  if (sent == py::Exchange::Sent::Done && output_buffered() >= OUTPUT_HIGH_WATER)
+    return py::Exchange::Sent::Blocked;
+  return sent;
+}
+
+py::Exchange::Sent Connection::stream_send_body(Stream& s, std::string_view data, bool more,
+                                                const char** error) {
+  // Closed, or already answered by the server itself (408...): nobody listens.
+  if (closed() || s.app_state() == Stream::AppState::None) return py::Exchange::Sent::Gone;
+  const char* mistake = nullptr;
+  py::Exchange::Sent sent = send_response_body(data, more, &mistake);
+  if (mistake) {
+    *error = mistake;
+    return py::Exchange::Sent::Done;
+  }
+  if (sent == py::Exchange::Sent::Gone) return sent;
   // A worker thread can wait for a slow client (the shard thread flushes);
   // the shard thread itself is told to pause instead.
   s.wait_while_output_full(OUTPUT_HIGH_WATER);

@@ -34,6 +34,12 @@ struct Settings {
   double timeout_request_header = 10.0; // a request head must arrive within this
   double timeout_graceful_shutdown = 30.0;
   double timeout_shutdown_watchdog = 15.0; // beyond the grace period, for lifespan and atexit
+  bool websocket = true;               // --ws auto: upgrade requests become WebSockets (ASGI)
+  long long ws_max_size = 16 * 1024 * 1024;  // bytes of one message; beyond it close 1009
+  long ws_max_queue = 32;               // messages not yet taken by the app; beyond it stop reading
+  double ws_ping_interval = 0;          // seconds between pings; 0: none
+  double ws_ping_timeout = 0;           // a pong owed for longer closes the socket; 0: never
+  bool ws_per_message_deflate = true;
   bool access_log = true;
   bool log_info = true;      // --log-level info or lower: say what the server does
   std::string shard_config;  // JSON given to subcorn._shard.run in every shard
