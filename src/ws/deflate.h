@@ -13,6 +13,12 @@
 //   streams use 9 for 8: a 512-byte window deflater never emits a distance
 //   over 250 (zlib keeps 262 bytes of lookahead), which a 256-byte inflater
 //   accepts, and a larger inflater window accepts anything a smaller one does.
+// - A client's window is not policed exactly: zlib checks a distance against
+//   the inflater's window only when it reaches into output of an earlier
+//   inflate() call, so a client that reaches further back than it agreed to
+//   is refused (corrupt data) or not depending on how its message was cut.
+//   A compliant client always decodes; the negotiated size is what bounds
+//   the inflater's memory.
 // - Inflating is bounded: output never grows past the limit given; one byte
 //   more is TooBig at once, so a small zip bomb costs at most the limit.
 // - The z_streams are created on first use: a connection that never sends or

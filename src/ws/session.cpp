@@ -10,6 +10,9 @@ namespace {
 // connection does not keep the memory of its largest message.
 constexpr size_t KEEP_BUFFER = 64 * 1024;
 
+constexpr const char* INVALID_TEXT = "text message is not valid UTF-8";
+constexpr const char* TRUNCATED_TEXT = "text message ends inside a UTF-8 sequence";
+
 constexpr const char* CLOSED = "WebSocket is closed (or closing): nothing more can be sent.";
 
 Event event(EventType type) {
@@ -132,8 +135,13 @@ Event Session::next(char* input, size_t size, size_t* consumed, std::string& out
           char* payload = input + pos;
           size_t length = static_cast<size_t>(remaining_);
           unmask(payload, length, frame_.mask, 0);
-          if (op == Opcode::Text && !is_valid_utf8({payload, length})) {
-            return failed(CLOSE_INVALID_DATA, "text message is not valid UTF-8");
+          if (op == Opcode::Text) {
+            Utf8Validator text;
+            Utf8Validator::Status status = text.feed({payload, length});
+            if (status != Utf8Validator::Status::Complete) {
+              return failed(CLOSE_INVALID_DATA,
+                            status == Utf8Validator::Status::Invalid ? INVALID_TEXT : TRUNCATED_TEXT);
+            }
           }
           pos += length;
           *consumed = pos;
@@ -151,7 +159,12 @@ Event Session::next(char* input, size_t size, size_t* consumed, std::string& out
           if (remaining_ > config_.max_message_size - message_.size()) {
             return failed(CLOSE_TOO_BIG, "message too big");
           }
-          message_.reserve(message_.size() + static_cast<size_t>(remaining_));
+          // Room for this frame, doubling so that many small fragments
+          // do not copy the message again and again.
+          size_t want = message_.size() + static_cast<size_t>(remaining_);
+          if (want > message_.capacity()) {
+            message_.reserve(std::min(std::max(want, 2 * message_.capacity()), config_.max_message_size));
+          }
         }
       }
       phase_ = Phase::Payload;
@@ -168,7 +181,7 @@ Event Session::next(char* input, size_t size, size_t* consumed, std::string& out
         pos += length;
       } else {
         size_t take = std::min(static_cast<size_t>(remaining_), available);
-        std::memcpy(control_ + control_have_, input + pos, take);
+        if (take > 0) std::memcpy(control_ + control_have_, input + pos, take);
         control_have_ += take;
         remaining_ -= take;
         pos += take;
@@ -221,7 +234,7 @@ const char* Session::take_data(char* data, size_t size, uint16_t* code) {
   if (assembly_ == Assembly::Plain) {
     if (message_text_ && utf8_.feed({data, size}) == Utf8Validator::Status::Invalid) {
       *code = CLOSE_INVALID_DATA;
-      return "text message is not valid UTF-8";
+      return INVALID_TEXT;
     }
     message_.append(data, size);
     return nullptr;
@@ -230,7 +243,16 @@ const char* Session::take_data(char* data, size_t size, uint16_t* code) {
   return check_inflated(inflater_->feed({data, size}, message_, config_.max_message_size), before, code);
 }
 
+// What inflating produced is checked in stream order, whatever zlib said:
+// text first (its bytes came before any later error), then the size, then
+// the data itself. So the first error in the stream is the one reported,
+// however the input was cut.
 const char* Session::check_inflated(Inflater::Result result, size_t before, uint16_t* code) {
+  if (message_text_ &&
+      utf8_.feed(std::string_view(message_).substr(before)) == Utf8Validator::Status::Invalid) {
+    *code = CLOSE_INVALID_DATA;
+    return INVALID_TEXT;
+  }
   if (result == Inflater::Result::TooBig) {
     *code = CLOSE_TOO_BIG;
     return "message too big";
@@ -238,11 +260,6 @@ const char* Session::check_inflated(Inflater::Result result, size_t before, uint
   if (result == Inflater::Result::Corrupt) {
     *code = CLOSE_INVALID_DATA;
     return "compressed message is not valid DEFLATE data";
-  }
-  if (message_text_ &&
-      utf8_.feed(std::string_view(message_).substr(before)) == Utf8Validator::Status::Invalid) {
-    *code = CLOSE_INVALID_DATA;
-    return "text message is not valid UTF-8";
   }
   return nullptr;
 }
@@ -256,7 +273,7 @@ const char* Session::finish_message(uint16_t* code) {
   }
   if (message_text_ && utf8_.status() != Utf8Validator::Status::Complete) {
     *code = CLOSE_INVALID_DATA;
-    return "text message ends inside a UTF-8 sequence";
+    return TRUNCATED_TEXT;
   }
   return nullptr;
 }
