@@ -1,65 +1,11 @@
 #include "py/http_cycle.h"
 
-#include <climits>
-#include <cstring>
+#include "py/app_task.h"
+#include "py/asgi_response.h"
+#include "py/awaitables.h"
 
 namespace subcorn::py {
 namespace {
-
-// ---- Ready: an awaitable that is already done ------------------------------
-
-struct ReadyObject {
-  PyObject_HEAD
-  PyObject* value;  // the await result; never null
-};
-
-PyObject* ready_new(ModuleState* st, PyObject* value) {
-  auto* r = PyObject_New(ReadyObject, st->ready_type);
-  if (!r) return nullptr;
-  r->value = Py_NewRef(value);
-  return reinterpret_cast<PyObject*>(r);
-}
-
-void ready_dealloc(PyObject* self) {
-  PyTypeObject* tp = Py_TYPE(self);
-  Py_XDECREF(reinterpret_cast<ReadyObject*>(self)->value);
-  PyObject_Free(self);
-  Py_DECREF(tp);
-}
-
-PyObject* ready_await(PyObject* self) { return Py_NewRef(self); }
-
-// `await ready` goes through SEND -> PyIter_Send -> am_send: the result comes
-// back without raising StopIteration.
-PySendResult ready_send(PyObject* self, PyObject*, PyObject** result) {
-  *result = Py_NewRef(reinterpret_cast<ReadyObject*>(self)->value);
-  return PYGEN_RETURN;
-}
-
-// For code that drives it as a plain iterator (`yield from x.__await__()`).
-PyObject* ready_next(PyObject* self) {
-  PyObject* value = reinterpret_cast<ReadyObject*>(self)->value;
-  PyObject* stop = PyObject_CallOneArg(PyExc_StopIteration, value);
-  if (stop) {
-    PyErr_SetObject(PyExc_StopIteration, stop);
-    Py_DECREF(stop);
-  }
-  return nullptr;
-}
-
-PyType_Slot ready_slots[] = {
-    {Py_tp_dealloc, reinterpret_cast<void*>(ready_dealloc)},
-    {Py_am_await, reinterpret_cast<void*>(ready_await)},
-    {Py_am_send, reinterpret_cast<void*>(ready_send)},
-    {Py_tp_iter, reinterpret_cast<void*>(PyObject_SelfIter)},
-    {Py_tp_iternext, reinterpret_cast<void*>(ready_next)},
-    {0, nullptr},
-};
-
-PyType_Spec ready_spec = {"subcorn._native.Ready", sizeof(ReadyObject), 0,
-                          Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE |
-                              Py_TPFLAGS_DISALLOW_INSTANTIATION,
-                          ready_slots};
 
 // ---- HttpCycle ---------------------------------------------------------------
 
@@ -75,23 +21,6 @@ struct CycleObject {
 };
 
 CycleObject* as_cycle(PyObject* o) { return reinterpret_cast<CycleObject*>(o); }
-
-// Resolves a future unless the app already cancelled it (wait_for timeouts).
-void resolve(ModuleState* st, PyObject** waiter, PyObject* value) {
-  PyObject* fut = *waiter;
-  if (!fut) return;
-  *waiter = nullptr;
-  PyObject* done = PyObject_CallMethodNoArgs(fut, st->s_done);
-  if (done == Py_False) {
-    PyObject* r = PyObject_CallMethodOneArg(fut, st->s_set_result, value);
-    if (!r) PyErr_WriteUnraisable(fut);
-    Py_XDECREF(r);
-  } else if (!done) {
-    PyErr_WriteUnraisable(fut);
-  }
-  Py_XDECREF(done);
-  Py_DECREF(fut);
-}
 
 PyObject* disconnect_message(ModuleState* st) { return PyDict_Copy(st->v_disconnect); }
 
@@ -147,112 +76,18 @@ PyObject* cycle_receive(PyObject* self, PyObject*) {
   return fut;
 }
 
-// Reads a bytes-like object into a view; `holder` keeps it alive.
-bool bytes_view(PyObject* obj, Py_buffer* view, const char* what) {
-  if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) == 0) return true;
-  PyErr_Format(PyExc_TypeError, "%s must be bytes, not %.100s", what, Py_TYPE(obj)->tp_name);
-  return false;
-}
-
-PyObject* send_response_start(CycleObject* c, PyObject* message) {
-  ModuleState* st = c->st;
-  if (c->ex->response_started()) {
-    PyErr_SetString(PyExc_RuntimeError,
-                    "Unexpected ASGI message 'http.response.start' sent, after response "
-                    "already started.");
-    return nullptr;
-  }
-  PyObject* status_obj = PyDict_GetItemWithError(message, st->s_status);
-  if (!status_obj) {
-    if (!PyErr_Occurred()) PyErr_SetString(PyExc_KeyError, "'status'");
-    return nullptr;
-  }
-  long status = PyLong_AsLong(status_obj);
-  if (status == -1 && PyErr_Occurred()) return nullptr;
-  // The response writer says which statuses are valid; one outside int's
-  // range is simply invalid.
-  if (status < INT_MIN || status > INT_MAX) status = -1;
-  if (const char* err = c->ex->start_response(static_cast<int>(status))) {
-    PyErr_SetString(PyExc_RuntimeError, err);
-    return nullptr;
-  }
-  PyObject* headers = PyDict_GetItemWithError(message, st->s_headers);
-  if (!headers && PyErr_Occurred()) return nullptr;
-  if (headers && headers != Py_None) {
-    Ref it = Ref::steal(PyObject_GetIter(headers));
-    if (!it) return nullptr;
-    while (Ref item = Ref::steal(PyIter_Next(it.get()))) {
-      Ref pair = Ref::steal(PySequence_Fast(item.get(), "each header must be a (name, value) pair"));
-      if (!pair) return nullptr;
-      if (PySequence_Fast_GET_SIZE(pair.get()) != 2) {
-        PyErr_SetString(PyExc_RuntimeError, "each header must be a (name, value) pair");
-        return nullptr;
-      }
-      Py_buffer name, value;
-      if (!bytes_view(PySequence_Fast_GET_ITEM(pair.get(), 0), &name, "header name"))
-        return nullptr;
-      if (!bytes_view(PySequence_Fast_GET_ITEM(pair.get(), 1), &value, "header value")) {
-        PyBuffer_Release(&name);
-        return nullptr;
-      }
-      const char* err = c->ex->add_header(
-          {static_cast<const char*>(name.buf), static_cast<size_t>(name.len)},
-          {static_cast<const char*>(value.buf), static_cast<size_t>(value.len)});
-      PyBuffer_Release(&name);
-      PyBuffer_Release(&value);
-      if (err) {
-        PyErr_SetString(PyExc_RuntimeError, err);
-        return nullptr;
-      }
-    }
-    if (PyErr_Occurred()) return nullptr;
-  }
-  return ready_new(st, Py_None);
-}
+constexpr ResponseMessageNames kHttpResponse = {"http.response.start", "http.response.body"};
 
 PyObject* send_response_body(CycleObject* c, PyObject* message) {
-  ModuleState* st = c->st;
-  if (!c->ex->response_started()) {
-    PyErr_SetString(PyExc_RuntimeError,
-                    "Expected ASGI message 'http.response.start', but got "
-                    "'http.response.body'.");
-    return nullptr;
-  }
-  if (c->ex->response_complete()) {
-    PyErr_SetString(PyExc_RuntimeError,
-                    "Unexpected ASGI message 'http.response.body' sent, after response "
-                    "already completed.");
-    return nullptr;
-  }
-  PyObject* body = PyDict_GetItemWithError(message, st->s_body);
-  if (!body && PyErr_Occurred()) return nullptr;
-  PyObject* more_obj = PyDict_GetItemWithError(message, st->s_more_body);
-  if (!more_obj && PyErr_Occurred()) return nullptr;
-  int more = more_obj ? PyObject_IsTrue(more_obj) : 0;
-  if (more < 0) return nullptr;
-
-  Py_buffer view{};
-  std::string_view data;
-  bool have_view = false;
-  if (body && body != Py_None) {
-    if (!bytes_view(body, &view, "body")) return nullptr;
-    have_view = true;
-    data = {static_cast<const char*>(view.buf), static_cast<size_t>(view.len)};
-  }
-  const char* err = nullptr;
-  Exchange::Sent sent = c->ex->send_body(data, more != 0, &err);
-  if (have_view) PyBuffer_Release(&view);
-  if (err) {
-    PyErr_SetString(PyExc_RuntimeError, err);
-    return nullptr;
-  }
+  Exchange::Sent sent = Exchange::Sent::Done;
+  if (!py::send_response_body(c->st, c->ex, message, kHttpResponse, &sent)) return nullptr;
   if (sent == Exchange::Sent::Blocked && c->ex) {
     PyObject* fut = PyObject_CallNoArgs(c->ctx->create_future.get());
     if (!fut) return nullptr;
     Py_XSETREF(c->send_waiter, Py_NewRef(fut));
     return fut;
   }
-  return ready_new(st, Py_None);
+  return ready_new(c->st, Py_None);
 }
 
 PyObject* cycle_send(PyObject* self, PyObject* message) {
@@ -272,7 +107,9 @@ PyObject* cycle_send(PyObject* self, PyObject* message) {
   if (!c->ex) return ready_new(st, Py_None);
   if (PyUnicode_Check(type)) {
     if (PyUnicode_Compare(type, st->s_http_response_body) == 0) return send_response_body(c, message);
-    if (PyUnicode_Compare(type, st->s_http_response_start) == 0) return send_response_start(c, message);
+    if (PyUnicode_Compare(type, st->s_http_response_start) == 0)
+      return py::send_response_start(st, c->ex, message, kHttpResponse) ? ready_new(st, Py_None)
+                                                                        : nullptr;
     if (PyUnicode_Compare(type, st->s_http_response_trailers) == 0) return ready_new(st, Py_None);
   }
   PyErr_Format(PyExc_RuntimeError, "Unexpected ASGI message '%S' sent.", type);
@@ -283,25 +120,7 @@ PyObject* cycle_send(PyObject* self, PyObject* message) {
 void finish(CycleObject* c, PyObject* task) {
   if (c->finished) return;
   c->finished = true;
-  bool failed = false;
-  PyObject* cancelled = PyObject_CallMethodNoArgs(task, c->st->s_cancelled);
-  if (cancelled == Py_True) {
-    failed = true;
-  } else if (cancelled) {
-    PyObject* exc = PyObject_CallMethodNoArgs(task, c->st->s_exception);
-    if (!exc) {
-      PyErr_WriteUnraisable(task);
-      failed = true;
-    } else if (exc != Py_None) {
-      failed = true;
-      log_app_exception(*c->ctx, "Exception in ASGI application", exc);
-    }
-    Py_XDECREF(exc);
-  } else {
-    PyErr_WriteUnraisable(task);
-    failed = true;
-  }
-  Py_XDECREF(cancelled);
+  bool failed = app_task_failed(*c->ctx, task);
   Py_CLEAR(c->task);
   if (c->ex) c->ex->app_finished(failed);
 }
@@ -365,25 +184,9 @@ PyType_Spec cycle_spec = {"subcorn._native.HttpCycle", sizeof(CycleObject), 0,
 }  // namespace
 
 int register_cycle_types(PyObject* module, ModuleState* st) {
-  st->ready_type = reinterpret_cast<PyTypeObject*>(
-      PyType_FromModuleAndSpec(module, &ready_spec, nullptr));
-  if (!st->ready_type) return -1;
   st->cycle_type = reinterpret_cast<PyTypeObject*>(
       PyType_FromModuleAndSpec(module, &cycle_spec, nullptr));
-  if (!st->cycle_type) return -1;
-  return 0;
-}
-
-void log_app_exception(AppContext& ctx, const char* message, PyObject* exc) {
-  Ref owned;
-  if (!exc) {
-    owned = Ref::steal(PyErr_GetRaisedException());
-    exc = owned.get();
-  }
-  if (!exc) return;
-  PyObject* r = PyObject_CallFunction(ctx.log_exception.get(), "sO", message, exc);
-  if (!r) PyErr_WriteUnraisable(ctx.log_exception.get());
-  Py_XDECREF(r);
+  return st->cycle_type ? 0 : -1;
 }
 
 Ref start_http_cycle(AppContext& ctx, PyObject* scope_template, Exchange* ex,
@@ -408,39 +211,14 @@ Ref start_http_cycle(AppContext& ctx, PyObject* scope_template, Exchange* ex,
   Ref scope = build_http_scope(ctx, scope_template, head, conn);
   Ref receive = Ref::steal(PyCFunction_New(&receive_def, cycle.get()));
   Ref send = Ref::steal(PyCFunction_New(&send_def, cycle.get()));
-  Ref coro;
-  if (scope && receive && send) {
-    PyObject* args[] = {scope.get(), receive.get(), send.get()};
-    coro = Ref::steal(PyObject_Vectorcall(ctx.app.get(), args, 3, nullptr));
-  }
-  Ref task;
-  if (coro) {
-    // Task(coro, loop=loop, eager_start=True): the first step runs now.
-    PyObject* args[] = {coro.get(), ctx.loop.get(), Py_True};
-    task = Ref::steal(PyObject_Vectorcall(ctx.task_type.get(), args, 1, st->task_kwnames));
-  }
-  if (!task) {
+  AppTaskStart started =
+      start_app_task(ctx, scope.get(), receive.get(), send.get(), &done_def, cycle.get());
+  if (started.ended) {
     c->finished = true;
-    log_app_exception(ctx, "Exception in ASGI application");
-    ex->app_finished(true);
-    return cycle;
+    ex->app_finished(started.failed);
+  } else {
+    c->task = started.task.release();
   }
-  PyObject* done = PyObject_CallMethodNoArgs(task.get(), st->s_done);
-  if (done == Py_True) {
-    Py_DECREF(done);
-    finish(c, task.get());
-    return cycle;
-  }
-  Py_XDECREF(done);
-  c->task = task.dup().release();
-  Ref callback = Ref::steal(PyCFunction_New(&done_def, cycle.get()));
-  PyObject* r = callback ? PyObject_CallMethodOneArg(task.get(), st->s_add_done_callback,
-                                                     callback.get())
-                         : nullptr;
-  if (!r) {
-    log_app_exception(ctx, "Could not watch the ASGI task");
-  }
-  Py_XDECREF(r);
   return cycle;
 }
 
@@ -454,13 +232,13 @@ void cycle_wake_receive(PyObject* cycle) {
     PyErr_WriteUnraisable(cycle);
     return;
   }
-  resolve(c->st, &c->recv_waiter, msg);
+  resolve_waiter(c->st, &c->recv_waiter, msg);
   Py_DECREF(msg);
 }
 
 void cycle_wake_send(PyObject* cycle) {
   CycleObject* c = as_cycle(cycle);
-  resolve(c->st, &c->send_waiter, Py_None);
+  resolve_waiter(c->st, &c->send_waiter, Py_None);
 }
 
 void cycle_detach(PyObject* cycle) {
@@ -469,13 +247,13 @@ void cycle_detach(PyObject* cycle) {
   if (c->recv_waiter) {
     PyObject* msg = disconnect_message(c->st);
     if (msg) {
-      resolve(c->st, &c->recv_waiter, msg);
+      resolve_waiter(c->st, &c->recv_waiter, msg);
       Py_DECREF(msg);
     } else {
       PyErr_WriteUnraisable(cycle);
     }
   }
-  resolve(c->st, &c->send_waiter, Py_None);
+  resolve_waiter(c->st, &c->send_waiter, Py_None);
 }
 
 bool cycle_running(PyObject* cycle) { return as_cycle(cycle)->task != nullptr; }

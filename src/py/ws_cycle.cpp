@@ -1,0 +1,571 @@
+#include "py/ws_cycle.h"
+
+#include <climits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "py/app_task.h"
+#include "py/asgi_response.h"
+#include "py/awaitables.h"
+#include "py/bytes_view.h"
+
+namespace subcorn::py {
+namespace {
+
+// Close code for a connection that ended without a close frame (RFC 6455
+// 7.1.5); what receive() reports when the exchange never said otherwise.
+constexpr int kAbnormalClosure = 1006;
+// websocket.close without a code.
+constexpr int kNormalClosure = 1000;
+
+// Where receive() is in the ASGI sequence connect, receive*, disconnect.
+enum class Inbound {
+  ConnectDue,  // websocket.connect not delivered yet
+  Messages,    // messages come from the exchange
+  Closed,      // the close is known: the backlog, then websocket.disconnect forever
+};
+
+struct WsCycleObject {
+  PyObject_HEAD
+  ModuleState* st;
+  AppContext* ctx;         // the shard's; outlives every task callback
+  WsExchange* ex;          // null once detached
+  PyObject* task;          // the app's task, until it finishes
+  PyObject* recv_waiter;   // Future a receive() waits on, or null
+  PyObject* send_waiters;  // list of Futures of sends that got Sent::Blocked, or null
+  PyObject* backlog;       // list, last first: messages taken out at detach; or null
+  Inbound inbound;
+  int close_code;          // once Closed
+  PyObject* close_reason;  // once Closed: str, or null for ""
+  bool finished;           // the app's task ended and was reported
+};
+
+WsCycleObject* as_ws(PyObject* o) { return reinterpret_cast<WsCycleObject*>(o); }
+
+constexpr ResponseMessageNames kDenialResponse = {"websocket.http.response.start",
+                                                  "websocket.http.response.body"};
+
+// ---- receive() ---------------------------------------------------------------
+
+void record_close(WsCycleObject* c, int code, std::string_view reason) {
+  c->inbound = Inbound::Closed;
+  c->close_code = code;
+  Py_CLEAR(c->close_reason);
+  if (reason.empty()) return;
+  c->close_reason = PyUnicode_DecodeUTF8(reason.data(), reason.size(), "replace");
+  if (!c->close_reason) PyErr_WriteUnraisable(nullptr);  // the reason is dropped, not the close
+}
+
+PyObject* disconnect_message(WsCycleObject* c) {
+  ModuleState* st = c->st;
+  PyObject* reason =
+      c->close_reason ? c->close_reason : Py_GetConstantBorrowed(Py_CONSTANT_EMPTY_STR);
+  return Py_BuildValue("{O:O,O:i,O:O}", st->s_type, st->s_websocket_disconnect, st->s_code,
+                       c->close_code, st->s_reason, reason);
+}
+
+// {"type": "websocket.receive", "text": str} or {..., "bytes": bytes}: only the
+// key that applies, as uvicorn does (Starlette tests `"text" in message`).
+// Text is valid UTF-8 (the codec fails the connection with 1007 otherwise);
+// "replace" only keeps a codec slip from raising here.
+PyObject* data_message(ModuleState* st, bool text, std::string_view data) {
+  Ref payload = Ref::steal(text ? PyUnicode_DecodeUTF8(data.data(), data.size(), "replace")
+                                : PyBytes_FromStringAndSize(data.data(), data.size()));
+  if (!payload) return nullptr;
+  return Py_BuildValue("{O:O,O:O}", st->s_type, st->s_websocket_receive,
+                       text ? st->s_text : st->s_bytes, payload.get());
+}
+
+// The next receive() message if one is ready; nullptr with no error when the
+// caller must wait; nullptr with an error on failure (nothing is consumed
+// then: the message stays for the next call).
+PyObject* next_message(WsCycleObject* c, bool* must_wait) {
+  *must_wait = false;
+  ModuleState* st = c->st;
+  if (c->inbound == Inbound::ConnectDue) {
+    PyObject* msg = Py_BuildValue("{O:O}", st->s_type, st->s_websocket_connect);
+    if (msg) c->inbound = Inbound::Messages;
+    return msg;
+  }
+  if (c->backlog && PyList_GET_SIZE(c->backlog) > 0) {
+    Py_ssize_t last = PyList_GET_SIZE(c->backlog) - 1;
+    PyObject* msg = Py_NewRef(PyList_GET_ITEM(c->backlog, last));
+    if (PyList_SetSlice(c->backlog, last, last + 1, nullptr) < 0) Py_CLEAR(msg);
+    return msg;
+  }
+  if (c->inbound == Inbound::Closed) return disconnect_message(c);
+  if (!c->ex) {
+    record_close(c, kAbnormalClosure, {});
+    return disconnect_message(c);
+  }
+  bool text = false;
+  std::string_view data, reason;
+  int code = kAbnormalClosure;
+  switch (c->ex->ws_next(&text, &data, &code, &reason)) {
+    case WsExchange::Next::Wait:
+      *must_wait = true;
+      return nullptr;
+    case WsExchange::Next::Closed:
+      record_close(c, code, reason);
+      return disconnect_message(c);
+    case WsExchange::Next::Message:
+      break;
+  }
+  PyObject* msg = data_message(st, text, data);
+  if (msg) c->ex->ws_consume();
+  return msg;
+}
+
+PyObject* ws_receive(PyObject* self, PyObject*) {
+  WsCycleObject* c = as_ws(self);
+  if (c->recv_waiter) {
+    // One the app cancelled (asyncio.wait_for) took nothing: start afresh.
+    if (!waiter_abandoned(c->st, c->recv_waiter)) {
+      PyErr_SetString(PyExc_RuntimeError,
+                      "receive() called again before the previous receive() completed");
+      return nullptr;
+    }
+    Py_CLEAR(c->recv_waiter);
+  }
+  bool must_wait = false;
+  Ref msg = Ref::steal(next_message(c, &must_wait));
+  if (msg) return ready_new(c->st, msg.get());
+  if (!must_wait) return nullptr;
+  PyObject* fut = PyObject_CallNoArgs(c->ctx->create_future.get());
+  if (!fut) return nullptr;
+  c->recv_waiter = Py_NewRef(fut);
+  return fut;
+}
+
+// ---- send() ------------------------------------------------------------------
+
+enum class Outbound { Accept, Send, Close, ResponseStart, ResponseBody };
+
+// Which phases take each message. A denial response's own order (start, then
+// body, nothing after the last body) is checked by send_response_*.
+bool allowed_in(Outbound kind, WsExchange::Phase phase) {
+  using Phase = WsExchange::Phase;
+  switch (kind) {
+    case Outbound::Accept:
+      return phase == Phase::Connecting;
+    case Outbound::Send:
+      return phase == Phase::Open;
+    case Outbound::Close:
+      return phase == Phase::Connecting || phase == Phase::Open;
+    case Outbound::ResponseStart:
+    case Outbound::ResponseBody:
+      return phase == Phase::Connecting || phase == Phase::Denied;
+  }
+  return false;
+}
+
+PyObject* raise_disconnected(WsCycleObject* c) {
+  PyErr_SetString(c->st->client_disconnected, "the WebSocket connection is closed");
+  return nullptr;
+}
+
+PyObject* raise_wrong_phase(PyObject* type, WsExchange::Phase phase) {
+  switch (phase) {
+    case WsExchange::Phase::Connecting:
+      PyErr_Format(PyExc_RuntimeError,
+                   "Expected ASGI message 'websocket.accept', 'websocket.close' or "
+                   "'websocket.http.response.start', but got '%U'.",
+                   type);
+      break;
+    case WsExchange::Phase::Open:
+      PyErr_Format(PyExc_RuntimeError,
+                   "Unexpected ASGI message '%U' sent, after the WebSocket was accepted.", type);
+      break;
+    case WsExchange::Phase::Denied:
+    case WsExchange::Phase::Closed:
+      PyErr_Format(PyExc_RuntimeError,
+                   "Unexpected ASGI message '%U' sent, after an HTTP response "
+                   "(websocket.http.response.start) began.",
+                   type);
+      break;
+  }
+  return nullptr;
+}
+
+// The send() waits until the output drains (ws_cycle_wake_send).
+PyObject* wait_for_drain(WsCycleObject* c) {
+  if (!c->send_waiters && !(c->send_waiters = PyList_New(0))) return nullptr;
+  Ref fut = Ref::steal(PyObject_CallNoArgs(c->ctx->create_future.get()));
+  if (!fut || PyList_Append(c->send_waiters, fut.get()) < 0) return nullptr;
+  return fut.release();
+}
+
+// What a send() that reached the exchange returns.
+PyObject* after_sent(WsCycleObject* c, Exchange::Sent sent) {
+  // The exchange may have detached the cycle inside the call.
+  if (sent == Exchange::Sent::Gone || !c->ex) return raise_disconnected(c);
+  if (sent == Exchange::Sent::Blocked) return wait_for_drain(c);
+  return ready_new(c->st, Py_None);
+}
+
+// message[key] as UTF-8, or `fallback` when missing or None. False with an
+// error set when it is not a str (or cannot be encoded).
+bool optional_str(PyObject* message, PyObject* key, std::string_view fallback,
+                  std::string_view* out) {
+  PyObject* v = PyDict_GetItemWithError(message, key);
+  if (!v) {
+    *out = fallback;
+    return !PyErr_Occurred();
+  }
+  if (v == Py_None) {
+    *out = fallback;
+    return true;
+  }
+  if (!PyUnicode_Check(v)) {
+    PyErr_Format(PyExc_TypeError, "'%U' must be a str, not %.100s", key, Py_TYPE(v)->tp_name);
+    return false;
+  }
+  Py_ssize_t size = 0;
+  const char* utf8 = PyUnicode_AsUTF8AndSize(v, &size);
+  if (!utf8) return false;
+  *out = {utf8, static_cast<size_t>(size)};
+  return true;
+}
+
+// message[key], or null (no error) when missing or None.
+bool optional_item(PyObject* message, PyObject* key, PyObject** out) {
+  *out = PyDict_GetItemWithError(message, key);
+  if (*out == Py_None) *out = nullptr;
+  return *out || !PyErr_Occurred();
+}
+
+PyObject* send_accept(WsCycleObject* c, PyObject* message) {
+  ModuleState* st = c->st;
+  std::string_view subprotocol;
+  if (!optional_str(message, st->s_subprotocol, {}, &subprotocol)) return nullptr;
+  PyObject* headers = nullptr;
+  if (!optional_item(message, st->s_headers, &headers)) return nullptr;
+  std::vector<std::pair<std::string, std::string>> extra;
+  if (!for_each_header(headers, [&extra](std::string_view name, std::string_view value) {
+        extra.emplace_back(name, value);
+        return static_cast<const char*>(nullptr);
+      }))
+    return nullptr;
+  if (const char* err = c->ex->ws_accept(subprotocol, extra)) {
+    PyErr_SetString(PyExc_RuntimeError, err);
+    return nullptr;
+  }
+  return ready_new(st, Py_None);
+}
+
+PyObject* send_data(WsCycleObject* c, PyObject* message) {
+  ModuleState* st = c->st;
+  PyObject* bytes = nullptr;
+  PyObject* text = nullptr;
+  if (!optional_item(message, st->s_bytes, &bytes) || !optional_item(message, st->s_text, &text))
+    return nullptr;
+  if ((bytes != nullptr) == (text != nullptr)) {
+    PyErr_SetString(PyExc_RuntimeError,
+                    "ASGI message 'websocket.send' needs exactly one of 'bytes' and 'text' "
+                    "that is not None.");
+    return nullptr;
+  }
+  BytesView binary;
+  std::string_view data;
+  if (text) {
+    if (!optional_str(message, st->s_text, {}, &data)) return nullptr;
+  } else {
+    if (!binary.read(bytes, "'bytes'")) return nullptr;
+    data = binary.view();
+  }
+  const char* err = nullptr;
+  Exchange::Sent sent = c->ex->ws_send(text != nullptr, data, &err);
+  if (err) {
+    PyErr_SetString(PyExc_RuntimeError, err);
+    return nullptr;
+  }
+  return after_sent(c, sent);
+}
+
+PyObject* send_close(WsCycleObject* c, PyObject* message) {
+  ModuleState* st = c->st;
+  PyObject* code_obj = nullptr;
+  if (!optional_item(message, st->s_code, &code_obj)) return nullptr;
+  long code = kNormalClosure;
+  if (code_obj) {
+    code = PyLong_AsLong(code_obj);
+    if (code == -1 && PyErr_Occurred()) return nullptr;
+    // The exchange says which codes are valid; one outside int's range is not.
+    if (code < INT_MIN || code > INT_MAX) code = -1;
+  }
+  std::string_view reason;
+  if (!optional_str(message, st->s_reason, {}, &reason)) return nullptr;
+  if (const char* err = c->ex->ws_close(static_cast<int>(code), reason)) {
+    PyErr_SetString(PyExc_RuntimeError, err);
+    return nullptr;
+  }
+  return ready_new(st, Py_None);
+}
+
+PyObject* send_denial_body(WsCycleObject* c, PyObject* message) {
+  Exchange::Sent sent = Exchange::Sent::Done;
+  if (!send_response_body(c->st, c->ex, message, kDenialResponse, &sent)) return nullptr;
+  return after_sent(c, sent);
+}
+
+// The kind of a message type, or false when it is none of the five.
+bool outbound_kind(ModuleState* st, PyObject* type, Outbound* kind) {
+  if (!PyUnicode_Check(type)) return false;
+  const std::pair<PyObject*, Outbound> kinds[] = {
+      {st->s_websocket_send, Outbound::Send},
+      {st->s_websocket_accept, Outbound::Accept},
+      {st->s_websocket_close, Outbound::Close},
+      {st->s_websocket_http_response_start, Outbound::ResponseStart},
+      {st->s_websocket_http_response_body, Outbound::ResponseBody},
+  };
+  for (const auto& [name, k] : kinds) {
+    if (PyUnicode_Compare(type, name) == 0) {
+      *kind = k;
+      return true;
+    }
+  }
+  return false;
+}
+
+PyObject* ws_send(PyObject* self, PyObject* message) {
+  WsCycleObject* c = as_ws(self);
+  ModuleState* st = c->st;
+  if (!PyDict_Check(message)) {
+    PyErr_Format(PyExc_TypeError, "ASGI message must be a dict, not %.100s",
+                 Py_TYPE(message)->tp_name);
+    return nullptr;
+  }
+  PyObject* type = PyDict_GetItemWithError(message, st->s_type);
+  if (!type) {
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_KeyError, "'type'");
+    return nullptr;
+  }
+  Outbound kind;
+  if (!outbound_kind(st, type, &kind)) {
+    PyErr_Format(PyExc_RuntimeError, "Unexpected ASGI message '%S' sent.", type);
+    return nullptr;
+  }
+  if (!c->ex) return raise_disconnected(c);
+  WsExchange::Phase phase = c->ex->ws_phase();
+  if (phase == WsExchange::Phase::Closed) return raise_disconnected(c);
+  if (!allowed_in(kind, phase)) return raise_wrong_phase(type, phase);
+  switch (kind) {
+    case Outbound::Send:
+      return send_data(c, message);
+    case Outbound::Accept:
+      return send_accept(c, message);
+    case Outbound::Close:
+      return send_close(c, message);
+    case Outbound::ResponseStart:
+      return send_response_start(st, c->ex, message, kDenialResponse) ? ready_new(st, Py_None)
+                                                                       : nullptr;
+    case Outbound::ResponseBody:
+      return send_denial_body(c, message);
+  }
+  return nullptr;
+}
+
+// ---- the task ------------------------------------------------------------------
+
+// Reports the end of the app's task to the exchange, once. The app letting
+// our ClientDisconnected escape is a normal end (the spec: not logged).
+void finish(WsCycleObject* c, PyObject* task) {
+  if (c->finished) return;
+  c->finished = true;
+  bool failed = app_task_failed(*c->ctx, task, c->st->client_disconnected);
+  Py_CLEAR(c->task);
+  if (c->ex) c->ex->app_finished(failed);
+}
+
+PyObject* ws_done(PyObject* self, PyObject* task) {
+  Ref keep = Ref::borrow(self);  // app_finished may drop the exchange's reference
+  finish(as_ws(self), task);
+  Py_RETURN_NONE;
+}
+
+PyMethodDef receive_def = {"receive", ws_receive, METH_NOARGS, "ASGI receive()"};
+PyMethodDef send_def = {"send", ws_send, METH_O, "ASGI send(message)"};
+PyMethodDef done_def = {"_done", ws_done, METH_O, "task done callback"};
+
+PyMethodDef ws_methods[] = {
+    {"receive", ws_receive, METH_NOARGS, "ASGI receive()"},
+    {"send", ws_send, METH_O, "ASGI send(message)"},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+int ws_traverse(PyObject* self, visitproc visit, void* arg) {
+  WsCycleObject* c = as_ws(self);
+  Py_VISIT(Py_TYPE(self));
+  Py_VISIT(c->task);
+  Py_VISIT(c->recv_waiter);
+  Py_VISIT(c->send_waiters);
+  Py_VISIT(c->backlog);
+  Py_VISIT(c->close_reason);
+  return 0;
+}
+
+int ws_clear(PyObject* self) {
+  WsCycleObject* c = as_ws(self);
+  Py_CLEAR(c->task);
+  Py_CLEAR(c->recv_waiter);
+  Py_CLEAR(c->send_waiters);
+  Py_CLEAR(c->backlog);
+  Py_CLEAR(c->close_reason);
+  return 0;
+}
+
+void ws_dealloc(PyObject* self) {
+  PyTypeObject* tp = Py_TYPE(self);
+  PyObject_GC_UnTrack(self);
+  ws_clear(self);
+  tp->tp_free(self);
+  Py_DECREF(tp);
+}
+
+PyType_Slot ws_slots[] = {
+    {Py_tp_dealloc, reinterpret_cast<void*>(ws_dealloc)},
+    {Py_tp_traverse, reinterpret_cast<void*>(ws_traverse)},
+    {Py_tp_clear, reinterpret_cast<void*>(ws_clear)},
+    {Py_tp_methods, ws_methods},
+    {0, nullptr},
+};
+
+PyType_Spec ws_spec = {"subcorn._native.WsCycle", sizeof(WsCycleObject), 0,
+                       Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE |
+                           Py_TPFLAGS_DISALLOW_INSTANTIATION,
+                       ws_slots};
+
+// At detach: moves what the exchange still holds into the cycle (the
+// messages into the backlog, then its close), so receive() can go on
+// without it. Never leaves an error set.
+void take_rest(WsCycleObject* c) {
+  WsExchange* ex = c->ex;
+  Ref backlog = Ref::steal(PyList_New(0));
+  if (!backlog) PyErr_WriteUnraisable(nullptr);
+  for (;;) {
+    bool text = false;
+    std::string_view data, reason;
+    int code = kAbnormalClosure;
+    WsExchange::Next next = ex->ws_next(&text, &data, &code, &reason);
+    if (next == WsExchange::Next::Closed) {
+      record_close(c, code, reason);
+      break;
+    }
+    if (next == WsExchange::Next::Wait || !backlog) {
+      record_close(c, kAbnormalClosure, {});
+      break;
+    }
+    Ref msg = Ref::steal(data_message(c->st, text, data));
+    if (!msg || PyList_Append(backlog.get(), msg.get()) < 0) {
+      PyErr_WriteUnraisable(nullptr);  // the rest is lost; the app still learns of the close
+      record_close(c, kAbnormalClosure, {});
+      break;
+    }
+    ex->ws_consume();
+  }
+  if (backlog && PyList_GET_SIZE(backlog.get()) > 0) {
+    if (PyList_Reverse(backlog.get()) < 0) {
+      PyErr_WriteUnraisable(nullptr);
+      return;
+    }
+    Py_XSETREF(c->backlog, backlog.release());
+  }
+}
+
+}  // namespace
+
+int register_ws_cycle_type(PyObject* module, ModuleState* st) {
+  st->ws_cycle_type = reinterpret_cast<PyTypeObject*>(
+      PyType_FromModuleAndSpec(module, &ws_spec, nullptr));
+  return st->ws_cycle_type ? 0 : -1;
+}
+
+Ref start_ws_cycle(AppContext& ctx, PyObject* scope_template, WsExchange* ex,
+                   const http::RequestHead& head, const ConnectionInfo& conn, bool secure) {
+  ModuleState* st = ctx.st;
+  auto* c = PyObject_GC_New(WsCycleObject, st->ws_cycle_type);
+  if (!c) {
+    log_app_exception(ctx, "Could not start the WebSocket");
+    ex->app_finished(true);
+    return {};
+  }
+  c->st = st;
+  c->ctx = &ctx;
+  c->ex = ex;
+  c->task = nullptr;
+  c->recv_waiter = nullptr;
+  c->send_waiters = nullptr;
+  c->backlog = nullptr;
+  c->inbound = Inbound::ConnectDue;
+  c->close_code = kAbnormalClosure;
+  c->close_reason = nullptr;
+  c->finished = false;
+  PyObject_GC_Track(c);
+  Ref cycle = Ref::steal(reinterpret_cast<PyObject*>(c));
+
+  Ref scope = build_ws_scope(ctx, scope_template, head, conn, secure);
+  Ref receive = Ref::steal(PyCFunction_New(&receive_def, cycle.get()));
+  Ref send = Ref::steal(PyCFunction_New(&send_def, cycle.get()));
+  AppTaskStart started = start_app_task(ctx, scope.get(), receive.get(), send.get(), &done_def,
+                                        cycle.get(), st->client_disconnected);
+  if (started.ended) {
+    c->finished = true;
+    if (c->ex) c->ex->app_finished(started.failed);
+  } else {
+    c->task = started.task.release();
+  }
+  return cycle;
+}
+
+void ws_cycle_wake_receive(PyObject* cycle) {
+  WsCycleObject* c = as_ws(cycle);
+  if (!c->recv_waiter) return;
+  if (waiter_abandoned(c->st, c->recv_waiter)) {
+    Py_CLEAR(c->recv_waiter);  // the message stays for the next receive()
+    return;
+  }
+  bool must_wait = false;
+  Ref msg = Ref::steal(next_message(c, &must_wait));
+  if (msg)
+    resolve_waiter(c->st, &c->recv_waiter, msg.get());
+  else if (!must_wait)
+    reject_waiter(c->st, &c->recv_waiter);
+}
+
+void ws_cycle_wake_send(PyObject* cycle) {
+  WsCycleObject* c = as_ws(cycle);
+  Ref waiters = Ref::steal(std::exchange(c->send_waiters, nullptr));
+  if (!waiters) return;
+  for (Py_ssize_t i = 0; i < PyList_GET_SIZE(waiters.get()); ++i) {
+    PyObject* fut = Py_NewRef(PyList_GET_ITEM(waiters.get(), i));
+    resolve_waiter(c->st, &fut, Py_None);
+  }
+}
+
+void ws_cycle_detach(PyObject* cycle) {
+  WsCycleObject* c = as_ws(cycle);
+  if (!c->ex) return;
+  Ref keep = Ref::borrow(cycle);  // resolving futures may drop other references
+  if (c->inbound != Inbound::Closed) take_rest(c);
+  c->ex = nullptr;
+  ws_cycle_wake_receive(cycle);
+  Ref waiters = Ref::steal(std::exchange(c->send_waiters, nullptr));
+  if (!waiters) return;
+  for (Py_ssize_t i = 0; i < PyList_GET_SIZE(waiters.get()); ++i) {
+    PyObject* fut = Py_NewRef(PyList_GET_ITEM(waiters.get(), i));
+    raise_disconnected(c);
+    reject_waiter(c->st, &fut);
+  }
+}
+
+bool ws_cycle_running(PyObject* cycle) { return as_ws(cycle)->task != nullptr; }
+
+void ws_cycle_cancel(PyObject* cycle) {
+  WsCycleObject* c = as_ws(cycle);
+  if (!c->task) return;
+  Ref r = Ref::steal(PyObject_CallMethodNoArgs(c->task, c->st->s_cancel));
+  if (!r) PyErr_WriteUnraisable(cycle);
+}
+
+}  // namespace subcorn::py
