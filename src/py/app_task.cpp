@@ -1,5 +1,7 @@
 #include "py/app_task.h"
 
+#include <cstring>
+
 namespace subcorn::py {
 
 void log_app_exception(AppContext& ctx, const char* message, PyObject* exc) {
@@ -14,8 +16,15 @@ void log_app_exception(AppContext& ctx, const char* message, PyObject* exc) {
   Py_XDECREF(r);
 }
 
-bool app_task_failed(AppContext& ctx, PyObject* task, PyObject* quiet) {
-  ModuleState* st = ctx.st;
+namespace {
+
+AppCallObject* as_call(PyObject* o) { return reinterpret_cast<AppCallObject*>(o); }
+
+// After the task ended: whether it failed. An exception is logged, except an
+// instance of `quiet` (the server's own, e.g. ClientDisconnected). Never
+// leaves a Python error set.
+bool task_failed(AppCallObject* c, PyObject* task) {
+  ModuleState* st = c->st;
   Ref cancelled = Ref::steal(PyObject_CallMethodNoArgs(task, st->s_cancelled));
   if (!cancelled) {
     PyErr_WriteUnraisable(task);
@@ -28,20 +37,60 @@ bool app_task_failed(AppContext& ctx, PyObject* task, PyObject* quiet) {
     return true;
   }
   if (exc.get() == Py_None) return false;
-  if (quiet && PyObject_TypeCheck(exc.get(), reinterpret_cast<PyTypeObject*>(quiet)))
+  if (c->quiet && PyObject_TypeCheck(exc.get(), reinterpret_cast<PyTypeObject*>(c->quiet)))
     return false;
-  log_app_exception(ctx, "Exception in ASGI application", exc.get());
+  log_app_exception(*c->ctx, "Exception in ASGI application", exc.get());
   return true;
 }
 
-AppTaskStart start_app_task(AppContext& ctx, PyObject* scope, PyObject* receive,
-                            PyObject* send, PyMethodDef* on_done, PyObject* self,
-                            PyObject* quiet) {
-  ModuleState* st = ctx.st;
-  AppTaskStart result;
+// Reports the end of the app's task to the exchange, once.
+void report_end(AppCallObject* c, bool failed) {
+  if (c->finished) return;
+  c->finished = true;
+  Py_CLEAR(c->task);
+  if (c->ex) c->ex->app_finished(failed);
+}
+
+PyObject* task_done(PyObject* self, PyObject* task) {
+  Ref keep = Ref::borrow(self);  // app_finished may drop the exchange's reference
+  AppCallObject* c = as_call(self);
+  if (!c->finished) report_end(c, task_failed(c, task));
+  Py_RETURN_NONE;
+}
+
+PyMethodDef done_def = {"_done", task_done, METH_O, "task done callback"};
+
+}  // namespace
+
+Ref app_call_new(AppContext& ctx, PyTypeObject* type, Exchange* ex, PyObject* quiet,
+                 const char* what) {
+  auto* c = PyObject_GC_New(AppCallObject, type);
+  if (!c) {
+    log_app_exception(ctx, what);
+    ex->app_finished(true);
+    return {};
+  }
+  // The cycle type's own fields start as null/zero/false.
+  std::memset(reinterpret_cast<char*>(c) + sizeof(PyObject), 0,
+              static_cast<size_t>(type->tp_basicsize) - sizeof(PyObject));
+  c->st = ctx.st;
+  c->ctx = &ctx;
+  c->ex = ex;
+  c->quiet = quiet;
+  PyObject_GC_Track(c);
+  return Ref::steal(reinterpret_cast<PyObject*>(c));
+}
+
+void app_call_start(PyObject* cycle, PyObject* scope, PyMethodDef* receive_def,
+                    PyMethodDef* send_def) {
+  AppCallObject* c = as_call(cycle);
+  AppContext& ctx = *c->ctx;
+  ModuleState* st = c->st;
+  Ref receive = Ref::steal(scope ? PyCFunction_New(receive_def, cycle) : nullptr);
+  Ref send = Ref::steal(receive ? PyCFunction_New(send_def, cycle) : nullptr);
   Ref coro;
-  if (scope && receive && send) {
-    PyObject* args[] = {scope, receive, send};
+  if (send) {
+    PyObject* args[] = {scope, receive.get(), send.get()};
     coro = Ref::steal(PyObject_Vectorcall(ctx.app.get(), args, 3, nullptr));
   }
   Ref task;
@@ -52,23 +101,52 @@ AppTaskStart start_app_task(AppContext& ctx, PyObject* scope, PyObject* receive,
   }
   if (!task) {
     log_app_exception(ctx, "Exception in ASGI application");
-    result.ended = result.failed = true;
-    return result;
+    report_end(c, true);
+    return;
   }
   Ref done = Ref::steal(PyObject_CallMethodNoArgs(task.get(), st->s_done));
   if (done.get() == Py_True) {
-    result.ended = true;
-    result.failed = app_task_failed(ctx, task.get(), quiet);
-    return result;
+    report_end(c, task_failed(c, task.get()));
+    return;
   }
   if (!done) PyErr_WriteUnraisable(task.get());
-  Ref callback = Ref::steal(PyCFunction_New(on_done, self));
+  c->task = Py_NewRef(task.get());
+  Ref callback = Ref::steal(PyCFunction_New(&done_def, cycle));
   Ref r = Ref::steal(callback ? PyObject_CallMethodOneArg(task.get(), st->s_add_done_callback,
                                                           callback.get())
                               : nullptr);
   if (!r) log_app_exception(ctx, "Could not watch the ASGI task");
-  result.task = std::move(task);
-  return result;
+}
+
+bool app_call_running(PyObject* cycle) { return as_call(cycle)->task != nullptr; }
+
+void app_call_cancel(PyObject* cycle) {
+  AppCallObject* c = as_call(cycle);
+  if (!c->task) return;
+  Ref r = Ref::steal(PyObject_CallMethodNoArgs(c->task, c->st->s_cancel));
+  if (!r) PyErr_WriteUnraisable(cycle);
+}
+
+int app_call_traverse(PyObject* cycle, visitproc visit, void* arg) {
+  AppCallObject* c = as_call(cycle);
+  Py_VISIT(Py_TYPE(cycle));
+  Py_VISIT(c->task);
+  Py_VISIT(c->recv_waiter);
+  return 0;
+}
+
+void app_call_clear(PyObject* cycle) {
+  AppCallObject* c = as_call(cycle);
+  Py_CLEAR(c->task);
+  Py_CLEAR(c->recv_waiter);
+}
+
+void app_call_dealloc(PyObject* cycle) {
+  PyTypeObject* tp = Py_TYPE(cycle);
+  PyObject_GC_UnTrack(cycle);
+  tp->tp_clear(cycle);
+  tp->tp_free(cycle);
+  Py_DECREF(tp);
 }
 
 }  // namespace subcorn::py

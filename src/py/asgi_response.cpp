@@ -16,6 +16,17 @@ bool HeaderItem::read(PyObject* item) {
          value_.read(PySequence_Fast_GET_ITEM(pair.get(), 1), "header value");
 }
 
+PyObject* message_type(ModuleState* st, PyObject* message) {
+  if (!PyDict_Check(message)) {
+    PyErr_Format(PyExc_TypeError, "ASGI message must be a dict, not %.100s",
+                 Py_TYPE(message)->tp_name);
+    return nullptr;
+  }
+  PyObject* type = PyDict_GetItemWithError(message, st->s_type);
+  if (!type && !PyErr_Occurred()) PyErr_SetString(PyExc_KeyError, "'type'");
+  return type;
+}
+
 bool send_response_start(ModuleState* st, Exchange* ex, PyObject* message,
                          const ResponseMessageNames& names) {
   if (ex->response_started()) {
@@ -34,10 +45,7 @@ bool send_response_start(ModuleState* st, Exchange* ex, PyObject* message,
   // The response writer says which statuses are valid; one outside int's
   // range is simply invalid.
   if (status < INT_MIN || status > INT_MAX) status = -1;
-  if (const char* err = ex->start_response(static_cast<int>(status))) {
-    PyErr_SetString(PyExc_RuntimeError, err);
-    return false;
-  }
+  if (refused(ex->start_response(static_cast<int>(status)))) return false;
   PyObject* headers = PyDict_GetItemWithError(message, st->s_headers);
   if (!headers && PyErr_Occurred()) return false;
   return for_each_header(headers, [ex](std::string_view name, std::string_view value) {
@@ -69,11 +77,7 @@ bool send_response_body(ModuleState* st, Exchange* ex, PyObject* message,
   if (body && body != Py_None && !data.read(body, "body")) return false;
   const char* err = nullptr;
   *sent = ex->send_body(data.view(), more != 0, &err);
-  if (err) {
-    PyErr_SetString(PyExc_RuntimeError, err);
-    return false;
-  }
-  return true;
+  return !refused(err);
 }
 
 }  // namespace subcorn::py

@@ -2,7 +2,8 @@
 // and `http.response.body`, and the same pair under the names of the ASGI
 // "websocket.http.response" extension (a WebSocket handshake denied with a
 // response of the app's own). One place reads status, headers, body and
-// more_body, and turns the exchange's refusals into RuntimeError.
+// more_body, and turns the exchange's refusals into RuntimeError. Also what
+// every send() does first: find the message's type.
 #pragma once
 
 #include <Python.h>
@@ -15,6 +16,17 @@
 #include "py/ref.h"
 
 namespace subcorn::py {
+
+// message["type"] of a send() message (borrowed), or null with an error set
+// (TypeError when the message is not a dict, KeyError without a type).
+PyObject* message_type(ModuleState* st, PyObject* message);
+
+// An exchange call's answer: nullptr, or a message for the app, which this
+// raises as RuntimeError. Says whether it did.
+inline bool refused(const char* err) {
+  if (err) PyErr_SetString(PyExc_RuntimeError, err);
+  return err != nullptr;
+}
 
 // The message type names the errors quote.
 struct ResponseMessageNames {
@@ -62,10 +74,7 @@ bool for_each_header(PyObject* headers, Add&& add) {
   while (Ref item = Ref::steal(PyIter_Next(it.get()))) {
     HeaderItem header;
     if (!header.read(item.get())) return false;
-    if (const char* err = add(header.name(), header.value())) {
-      PyErr_SetString(PyExc_RuntimeError, err);
-      return false;
-    }
+    if (refused(add(header.name(), header.value()))) return false;
   }
   return !PyErr_Occurred();
 }

@@ -27,21 +27,18 @@ enum class Inbound {
 };
 
 struct WsCycleObject {
-  PyObject_HEAD
-  ModuleState* st;
-  AppContext* ctx;         // the shard's; outlives every task callback
-  WsExchange* ex;          // null once detached
-  PyObject* task;          // the app's task, until it finishes
-  PyObject* recv_waiter;   // Future a receive() waits on, or null
+  AppCallObject base;      // st, ctx, ex (a WsExchange), task, recv_waiter
   PyObject* send_waiters;  // list of Futures of sends that got Sent::Blocked, or null
   PyObject* backlog;       // list, last first: messages taken out at detach; or null
   Inbound inbound;
   int close_code;          // once Closed
   PyObject* close_reason;  // once Closed: str, or null for ""
-  bool finished;           // the app's task ended and was reported
 };
 
 WsCycleObject* as_ws(PyObject* o) { return reinterpret_cast<WsCycleObject*>(o); }
+
+// The exchange, null once detached.
+WsExchange* exchange(WsCycleObject* c) { return static_cast<WsExchange*>(c->base.ex); }
 
 constexpr ResponseMessageNames kDenialResponse = {"websocket.http.response.start",
                                                   "websocket.http.response.body"};
@@ -58,7 +55,7 @@ void record_close(WsCycleObject* c, int code, std::string_view reason) {
 }
 
 PyObject* disconnect_message(WsCycleObject* c) {
-  ModuleState* st = c->st;
+  ModuleState* st = c->base.st;
   PyObject* reason =
       c->close_reason ? c->close_reason : Py_GetConstantBorrowed(Py_CONSTANT_EMPTY_STR);
   return Py_BuildValue("{O:O,O:i,O:O}", st->s_type, st->s_websocket_disconnect, st->s_code,
@@ -82,7 +79,7 @@ PyObject* data_message(ModuleState* st, bool text, std::string_view data) {
 // then: the message stays for the next call).
 PyObject* next_message(WsCycleObject* c, bool* must_wait) {
   *must_wait = false;
-  ModuleState* st = c->st;
+  ModuleState* st = c->base.st;
   if (c->inbound == Inbound::ConnectDue) {
     PyObject* msg = Py_BuildValue("{O:O}", st->s_type, st->s_websocket_connect);
     if (msg) c->inbound = Inbound::Messages;
@@ -95,14 +92,14 @@ PyObject* next_message(WsCycleObject* c, bool* must_wait) {
     return msg;
   }
   if (c->inbound == Inbound::Closed) return disconnect_message(c);
-  if (!c->ex) {
+  if (!exchange(c)) {
     record_close(c, kAbnormalClosure, {});
     return disconnect_message(c);
   }
   bool text = false;
   std::string_view data, reason;
   int code = kAbnormalClosure;
-  switch (c->ex->ws_next(&text, &data, &code, &reason)) {
+  switch (exchange(c)->ws_next(&text, &data, &code, &reason)) {
     case WsExchange::Next::Wait:
       *must_wait = true;
       return nullptr;
@@ -113,28 +110,28 @@ PyObject* next_message(WsCycleObject* c, bool* must_wait) {
       break;
   }
   PyObject* msg = data_message(st, text, data);
-  if (msg) c->ex->ws_consume();
+  if (msg) exchange(c)->ws_consume();
   return msg;
 }
 
 PyObject* ws_receive(PyObject* self, PyObject*) {
   WsCycleObject* c = as_ws(self);
-  if (c->recv_waiter) {
+  if (c->base.recv_waiter) {
     // One the app cancelled (asyncio.wait_for) took nothing: start afresh.
-    if (!waiter_abandoned(c->st, c->recv_waiter)) {
+    if (!waiter_abandoned(c->base.st, c->base.recv_waiter)) {
       PyErr_SetString(PyExc_RuntimeError,
                       "receive() called again before the previous receive() completed");
       return nullptr;
     }
-    Py_CLEAR(c->recv_waiter);
+    Py_CLEAR(c->base.recv_waiter);
   }
   bool must_wait = false;
   Ref msg = Ref::steal(next_message(c, &must_wait));
-  if (msg) return ready_new(c->st, msg.get());
+  if (msg) return ready_new(c->base.st, msg.get());
   if (!must_wait) return nullptr;
-  PyObject* fut = PyObject_CallNoArgs(c->ctx->create_future.get());
+  PyObject* fut = PyObject_CallNoArgs(c->base.ctx->create_future.get());
   if (!fut) return nullptr;
-  c->recv_waiter = Py_NewRef(fut);
+  c->base.recv_waiter = Py_NewRef(fut);
   return fut;
 }
 
@@ -161,7 +158,7 @@ bool allowed_in(Outbound kind, WsExchange::Phase phase) {
 }
 
 PyObject* raise_disconnected(WsCycleObject* c) {
-  PyErr_SetString(c->st->client_disconnected, "the WebSocket connection is closed");
+  PyErr_SetString(c->base.st->client_disconnected, "the WebSocket connection is closed");
   return nullptr;
 }
 
@@ -191,7 +188,7 @@ PyObject* raise_wrong_phase(PyObject* type, WsExchange::Phase phase) {
 // The send() waits until the output drains (ws_cycle_wake_send).
 PyObject* wait_for_drain(WsCycleObject* c) {
   if (!c->send_waiters && !(c->send_waiters = PyList_New(0))) return nullptr;
-  Ref fut = Ref::steal(PyObject_CallNoArgs(c->ctx->create_future.get()));
+  Ref fut = Ref::steal(PyObject_CallNoArgs(c->base.ctx->create_future.get()));
   if (!fut || PyList_Append(c->send_waiters, fut.get()) < 0) return nullptr;
   return fut.release();
 }
@@ -199,9 +196,9 @@ PyObject* wait_for_drain(WsCycleObject* c) {
 // What a send() that reached the exchange returns.
 PyObject* after_sent(WsCycleObject* c, Exchange::Sent sent) {
   // The exchange may have detached the cycle inside the call.
-  if (sent == Exchange::Sent::Gone || !c->ex) return raise_disconnected(c);
+  if (sent == Exchange::Sent::Gone || !exchange(c)) return raise_disconnected(c);
   if (sent == Exchange::Sent::Blocked) return wait_for_drain(c);
-  return ready_new(c->st, Py_None);
+  return ready_new(c->base.st, Py_None);
 }
 
 // message[key] as UTF-8, or `fallback` when missing or None. False with an
@@ -236,7 +233,7 @@ bool optional_item(PyObject* message, PyObject* key, PyObject** out) {
 }
 
 PyObject* send_accept(WsCycleObject* c, PyObject* message) {
-  ModuleState* st = c->st;
+  ModuleState* st = c->base.st;
   std::string_view subprotocol;
   if (!optional_str(message, st->s_subprotocol, {}, &subprotocol)) return nullptr;
   PyObject* headers = nullptr;
@@ -247,15 +244,12 @@ PyObject* send_accept(WsCycleObject* c, PyObject* message) {
         return static_cast<const char*>(nullptr);
       }))
     return nullptr;
-  if (const char* err = c->ex->ws_accept(subprotocol, extra)) {
-    PyErr_SetString(PyExc_RuntimeError, err);
-    return nullptr;
-  }
+  if (refused(exchange(c)->ws_accept(subprotocol, extra))) return nullptr;
   return ready_new(st, Py_None);
 }
 
 PyObject* send_data(WsCycleObject* c, PyObject* message) {
-  ModuleState* st = c->st;
+  ModuleState* st = c->base.st;
   PyObject* bytes = nullptr;
   PyObject* text = nullptr;
   if (!optional_item(message, st->s_bytes, &bytes) || !optional_item(message, st->s_text, &text))
@@ -275,16 +269,13 @@ PyObject* send_data(WsCycleObject* c, PyObject* message) {
     data = binary.view();
   }
   const char* err = nullptr;
-  Exchange::Sent sent = c->ex->ws_send(text != nullptr, data, &err);
-  if (err) {
-    PyErr_SetString(PyExc_RuntimeError, err);
-    return nullptr;
-  }
+  Exchange::Sent sent = exchange(c)->ws_send(text != nullptr, data, &err);
+  if (refused(err)) return nullptr;
   return after_sent(c, sent);
 }
 
 PyObject* send_close(WsCycleObject* c, PyObject* message) {
-  ModuleState* st = c->st;
+  ModuleState* st = c->base.st;
   PyObject* code_obj = nullptr;
   if (!optional_item(message, st->s_code, &code_obj)) return nullptr;
   long code = kNormalClosure;
@@ -296,16 +287,13 @@ PyObject* send_close(WsCycleObject* c, PyObject* message) {
   }
   std::string_view reason;
   if (!optional_str(message, st->s_reason, {}, &reason)) return nullptr;
-  if (const char* err = c->ex->ws_close(static_cast<int>(code), reason)) {
-    PyErr_SetString(PyExc_RuntimeError, err);
-    return nullptr;
-  }
+  if (refused(exchange(c)->ws_close(static_cast<int>(code), reason))) return nullptr;
   return ready_new(st, Py_None);
 }
 
 PyObject* send_denial_body(WsCycleObject* c, PyObject* message) {
   Exchange::Sent sent = Exchange::Sent::Done;
-  if (!send_response_body(c->st, c->ex, message, kDenialResponse, &sent)) return nullptr;
+  if (!send_response_body(c->base.st, c->base.ex, message, kDenialResponse, &sent)) return nullptr;
   return after_sent(c, sent);
 }
 
@@ -330,24 +318,16 @@ bool outbound_kind(ModuleState* st, PyObject* type, Outbound* kind) {
 
 PyObject* ws_send(PyObject* self, PyObject* message) {
   WsCycleObject* c = as_ws(self);
-  ModuleState* st = c->st;
-  if (!PyDict_Check(message)) {
-    PyErr_Format(PyExc_TypeError, "ASGI message must be a dict, not %.100s",
-                 Py_TYPE(message)->tp_name);
-    return nullptr;
-  }
-  PyObject* type = PyDict_GetItemWithError(message, st->s_type);
-  if (!type) {
-    if (!PyErr_Occurred()) PyErr_SetString(PyExc_KeyError, "'type'");
-    return nullptr;
-  }
+  ModuleState* st = c->base.st;
+  PyObject* type = message_type(st, message);
+  if (!type) return nullptr;
   Outbound kind;
   if (!outbound_kind(st, type, &kind)) {
     PyErr_Format(PyExc_RuntimeError, "Unexpected ASGI message '%S' sent.", type);
     return nullptr;
   }
-  if (!c->ex) return raise_disconnected(c);
-  WsExchange::Phase phase = c->ex->ws_phase();
+  if (!exchange(c)) return raise_disconnected(c);
+  WsExchange::Phase phase = exchange(c)->ws_phase();
   if (phase == WsExchange::Phase::Closed) return raise_disconnected(c);
   if (!allowed_in(kind, phase)) return raise_wrong_phase(type, phase);
   switch (kind) {
@@ -358,76 +338,41 @@ PyObject* ws_send(PyObject* self, PyObject* message) {
     case Outbound::Close:
       return send_close(c, message);
     case Outbound::ResponseStart:
-      return send_response_start(st, c->ex, message, kDenialResponse) ? ready_new(st, Py_None)
-                                                                       : nullptr;
+      return send_response_start(st, c->base.ex, message, kDenialResponse)
+                 ? ready_new(st, Py_None)
+                 : nullptr;
     case Outbound::ResponseBody:
       return send_denial_body(c, message);
   }
   return nullptr;
 }
 
-// ---- the task ------------------------------------------------------------------
-
-// Reports the end of the app's task to the exchange, once. The app letting
-// our ClientDisconnected escape is a normal end (the spec: not logged).
-void finish(WsCycleObject* c, PyObject* task) {
-  if (c->finished) return;
-  c->finished = true;
-  bool failed = app_task_failed(*c->ctx, task, c->st->client_disconnected);
-  Py_CLEAR(c->task);
-  if (c->ex) c->ex->app_finished(failed);
-}
-
-PyObject* ws_done(PyObject* self, PyObject* task) {
-  Ref keep = Ref::borrow(self);  // app_finished may drop the exchange's reference
-  finish(as_ws(self), task);
-  Py_RETURN_NONE;
-}
+// ---- the type ------------------------------------------------------------------
 
 PyMethodDef receive_def = {"receive", ws_receive, METH_NOARGS, "ASGI receive()"};
 PyMethodDef send_def = {"send", ws_send, METH_O, "ASGI send(message)"};
-PyMethodDef done_def = {"_done", ws_done, METH_O, "task done callback"};
-
-PyMethodDef ws_methods[] = {
-    {"receive", ws_receive, METH_NOARGS, "ASGI receive()"},
-    {"send", ws_send, METH_O, "ASGI send(message)"},
-    {nullptr, nullptr, 0, nullptr},
-};
 
 int ws_traverse(PyObject* self, visitproc visit, void* arg) {
   WsCycleObject* c = as_ws(self);
-  Py_VISIT(Py_TYPE(self));
-  Py_VISIT(c->task);
-  Py_VISIT(c->recv_waiter);
   Py_VISIT(c->send_waiters);
   Py_VISIT(c->backlog);
   Py_VISIT(c->close_reason);
-  return 0;
+  return app_call_traverse(self, visit, arg);
 }
 
 int ws_clear(PyObject* self) {
   WsCycleObject* c = as_ws(self);
-  Py_CLEAR(c->task);
-  Py_CLEAR(c->recv_waiter);
   Py_CLEAR(c->send_waiters);
   Py_CLEAR(c->backlog);
   Py_CLEAR(c->close_reason);
+  app_call_clear(self);
   return 0;
 }
 
-void ws_dealloc(PyObject* self) {
-  PyTypeObject* tp = Py_TYPE(self);
-  PyObject_GC_UnTrack(self);
-  ws_clear(self);
-  tp->tp_free(self);
-  Py_DECREF(tp);
-}
-
 PyType_Slot ws_slots[] = {
-    {Py_tp_dealloc, reinterpret_cast<void*>(ws_dealloc)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(app_call_dealloc)},
     {Py_tp_traverse, reinterpret_cast<void*>(ws_traverse)},
     {Py_tp_clear, reinterpret_cast<void*>(ws_clear)},
-    {Py_tp_methods, ws_methods},
     {0, nullptr},
 };
 
@@ -440,7 +385,7 @@ PyType_Spec ws_spec = {"subcorn._native.WsCycle", sizeof(WsCycleObject), 0,
 // messages into the backlog, then its close), so receive() can go on
 // without it. Never leaves an error set.
 void take_rest(WsCycleObject* c) {
-  WsExchange* ex = c->ex;
+  WsExchange* ex = exchange(c);
   Ref backlog = Ref::steal(PyList_New(0));
   if (!backlog) PyErr_WriteUnraisable(nullptr);
   for (;;) {
@@ -456,7 +401,7 @@ void take_rest(WsCycleObject* c) {
       record_close(c, kAbnormalClosure, {});
       break;
     }
-    Ref msg = Ref::steal(data_message(c->st, text, data));
+    Ref msg = Ref::steal(data_message(c->base.st, text, data));
     if (!msg || PyList_Append(backlog.get(), msg.get()) < 0) {
       PyErr_WriteUnraisable(nullptr);  // the rest is lost; the app still learns of the close
       record_close(c, kAbnormalClosure, {});
@@ -484,53 +429,32 @@ int register_ws_cycle_type(PyObject* module, ModuleState* st) {
 Ref start_ws_cycle(AppContext& ctx, PyObject* scope_template, WsExchange* ex,
                    const http::RequestHead& head, const ConnectionInfo& conn, bool secure) {
   ModuleState* st = ctx.st;
-  auto* c = PyObject_GC_New(WsCycleObject, st->ws_cycle_type);
-  if (!c) {
-    log_app_exception(ctx, "Could not start the WebSocket");
-    ex->app_finished(true);
-    return {};
-  }
-  c->st = st;
-  c->ctx = &ctx;
-  c->ex = ex;
-  c->task = nullptr;
-  c->recv_waiter = nullptr;
-  c->send_waiters = nullptr;
-  c->backlog = nullptr;
+  // The app letting our ClientDisconnected escape is a normal end (the spec:
+  // a server must not log it).
+  Ref cycle = app_call_new(ctx, st->ws_cycle_type, ex, st->client_disconnected,
+                           "Could not start the WebSocket");
+  if (!cycle) return {};
+  WsCycleObject* c = as_ws(cycle.get());
   c->inbound = Inbound::ConnectDue;
   c->close_code = kAbnormalClosure;
-  c->close_reason = nullptr;
-  c->finished = false;
-  PyObject_GC_Track(c);
-  Ref cycle = Ref::steal(reinterpret_cast<PyObject*>(c));
-
   Ref scope = build_ws_scope(ctx, scope_template, head, conn, secure);
-  Ref receive = Ref::steal(PyCFunction_New(&receive_def, cycle.get()));
-  Ref send = Ref::steal(PyCFunction_New(&send_def, cycle.get()));
-  AppTaskStart started = start_app_task(ctx, scope.get(), receive.get(), send.get(), &done_def,
-                                        cycle.get(), st->client_disconnected);
-  if (started.ended) {
-    c->finished = true;
-    if (c->ex) c->ex->app_finished(started.failed);
-  } else {
-    c->task = started.task.release();
-  }
+  app_call_start(cycle.get(), scope.get(), &receive_def, &send_def);
   return cycle;
 }
 
 void ws_cycle_wake_receive(PyObject* cycle) {
   WsCycleObject* c = as_ws(cycle);
-  if (!c->recv_waiter) return;
-  if (waiter_abandoned(c->st, c->recv_waiter)) {
-    Py_CLEAR(c->recv_waiter);  // the message stays for the next receive()
+  if (!c->base.recv_waiter) return;
+  if (waiter_abandoned(c->base.st, c->base.recv_waiter)) {
+    Py_CLEAR(c->base.recv_waiter);  // the message stays for the next receive()
     return;
   }
   bool must_wait = false;
   Ref msg = Ref::steal(next_message(c, &must_wait));
   if (msg)
-    resolve_waiter(c->st, &c->recv_waiter, msg.get());
+    resolve_waiter(c->base.st, &c->base.recv_waiter, msg.get());
   else if (!must_wait)
-    reject_waiter(c->st, &c->recv_waiter);
+    reject_waiter(c->base.st, &c->base.recv_waiter);
 }
 
 void ws_cycle_wake_send(PyObject* cycle) {
@@ -539,33 +463,28 @@ void ws_cycle_wake_send(PyObject* cycle) {
   if (!waiters) return;
   for (Py_ssize_t i = 0; i < PyList_GET_SIZE(waiters.get()); ++i) {
     PyObject* fut = Py_NewRef(PyList_GET_ITEM(waiters.get(), i));
-    resolve_waiter(c->st, &fut, Py_None);
+    resolve_waiter(c->base.st, &fut, Py_None);
   }
 }
 
 void ws_cycle_detach(PyObject* cycle) {
   WsCycleObject* c = as_ws(cycle);
-  if (!c->ex) return;
+  if (!exchange(c)) return;
   Ref keep = Ref::borrow(cycle);  // resolving futures may drop other references
   if (c->inbound != Inbound::Closed) take_rest(c);
-  c->ex = nullptr;
+  c->base.ex = nullptr;
   ws_cycle_wake_receive(cycle);
   Ref waiters = Ref::steal(std::exchange(c->send_waiters, nullptr));
   if (!waiters) return;
   for (Py_ssize_t i = 0; i < PyList_GET_SIZE(waiters.get()); ++i) {
     PyObject* fut = Py_NewRef(PyList_GET_ITEM(waiters.get(), i));
     raise_disconnected(c);
-    reject_waiter(c->st, &fut);
+    reject_waiter(c->base.st, &fut);
   }
 }
 
-bool ws_cycle_running(PyObject* cycle) { return as_ws(cycle)->task != nullptr; }
+bool ws_cycle_running(PyObject* cycle) { return app_call_running(cycle); }
 
-void ws_cycle_cancel(PyObject* cycle) {
-  WsCycleObject* c = as_ws(cycle);
-  if (!c->task) return;
-  Ref r = Ref::steal(PyObject_CallMethodNoArgs(c->task, c->st->s_cancel));
-  if (!r) PyErr_WriteUnraisable(cycle);
-}
+void ws_cycle_cancel(PyObject* cycle) { app_call_cancel(cycle); }
 
 }  // namespace subcorn::py
