@@ -66,15 +66,17 @@ bool send_response_body(ModuleState* st, Exchange* ex, PyObject* message,
                  names.body);
     return false;
   }
-  PyObject* body = PyDict_GetItemWithError(message, st->s_body);
+  // Strong references: more_body's __bool__ is the app's code, which could
+  // drop the body from the dict.
+  Ref body = Ref::borrow(PyDict_GetItemWithError(message, st->s_body));
   if (!body && PyErr_Occurred()) return false;
-  PyObject* more_obj = PyDict_GetItemWithError(message, st->s_more_body);
+  Ref more_obj = Ref::borrow(PyDict_GetItemWithError(message, st->s_more_body));
   if (!more_obj && PyErr_Occurred()) return false;
-  int more = more_obj ? PyObject_IsTrue(more_obj) : 0;
+  int more = more_obj ? PyObject_IsTrue(more_obj.get()) : 0;
   if (more < 0) return false;
 
   BytesView data;
-  if (body && body != Py_None && !data.read(body, "body")) return false;
+  if (body && body.get() != Py_None && !data.read(body.get(), "body")) return false;
   const char* err = nullptr;
   *sent = ex->send_body(data.view(), more != 0, &err);
   return !refused(err);

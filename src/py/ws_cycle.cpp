@@ -195,66 +195,72 @@ PyObject* wait_for_drain(WsCycleObject* c) {
 
 // What a send() that reached the exchange returns.
 PyObject* after_sent(WsCycleObject* c, Exchange::Sent sent) {
-  // The exchange may have detached the cycle inside the call.
-  if (sent == Exchange::Sent::Gone || !exchange(c)) return raise_disconnected(c);
-  if (sent == Exchange::Sent::Blocked) return wait_for_drain(c);
-  return ready_new(c->base.st, Py_None);
+  switch (sent) {
+    case Exchange::Sent::Done:
+      return ready_new(c->base.st, Py_None);
+    case Exchange::Sent::Blocked:
+      // Queued, but the exchange may have detached the cycle inside the call:
+      // then it will never drain.
+      return exchange(c) ? wait_for_drain(c) : raise_disconnected(c);
+    case Exchange::Sent::Gone:
+      break;
+  }
+  return raise_disconnected(c);
 }
 
-// message[key] as UTF-8, or `fallback` when missing or None. False with an
-// error set when it is not a str (or cannot be encoded).
-bool optional_str(PyObject* message, PyObject* key, std::string_view fallback,
-                  std::string_view* out) {
+// message[key] as a new reference, left null when missing or None. False
+// with an error set on failure. A strong reference: reading one value may
+// run the app's code (__index__, __buffer__, a header iterator), which could
+// drop another from the dict.
+bool optional_item(PyObject* message, PyObject* key, Ref* out) {
   PyObject* v = PyDict_GetItemWithError(message, key);
-  if (!v) {
-    *out = fallback;
-    return !PyErr_Occurred();
-  }
-  if (v == Py_None) {
-    *out = fallback;
+  if (!v) return !PyErr_Occurred();
+  if (v != Py_None) *out = Ref::borrow(v);
+  return true;
+}
+
+// `value` (a str, or null for "") as UTF-8, valid while `value` lives. False
+// with an error set when it is not a str (or cannot be encoded).
+bool utf8_of(PyObject* value, const char* what, std::string_view* out) {
+  if (!value) {
+    *out = {};
     return true;
   }
-  if (!PyUnicode_Check(v)) {
-    PyErr_Format(PyExc_TypeError, "'%U' must be a str, not %.100s", key, Py_TYPE(v)->tp_name);
+  if (!PyUnicode_Check(value)) {
+    PyErr_Format(PyExc_TypeError, "%s must be a str, not %.100s", what, Py_TYPE(value)->tp_name);
     return false;
   }
   Py_ssize_t size = 0;
-  const char* utf8 = PyUnicode_AsUTF8AndSize(v, &size);
+  const char* utf8 = PyUnicode_AsUTF8AndSize(value, &size);
   if (!utf8) return false;
   *out = {utf8, static_cast<size_t>(size)};
   return true;
 }
 
-// message[key], or null (no error) when missing or None.
-bool optional_item(PyObject* message, PyObject* key, PyObject** out) {
-  *out = PyDict_GetItemWithError(message, key);
-  if (*out == Py_None) *out = nullptr;
-  return *out || !PyErr_Occurred();
-}
-
 PyObject* send_accept(WsCycleObject* c, PyObject* message) {
   ModuleState* st = c->base.st;
-  std::string_view subprotocol;
-  if (!optional_str(message, st->s_subprotocol, {}, &subprotocol)) return nullptr;
-  PyObject* headers = nullptr;
-  if (!optional_item(message, st->s_headers, &headers)) return nullptr;
+  Ref subprotocol_obj, headers;
+  if (!optional_item(message, st->s_subprotocol, &subprotocol_obj) ||
+      !optional_item(message, st->s_headers, &headers))
+    return nullptr;
   std::vector<std::pair<std::string, std::string>> extra;
-  if (!for_each_header(headers, [&extra](std::string_view name, std::string_view value) {
+  if (!for_each_header(headers.get(), [&extra](std::string_view name, std::string_view value) {
         extra.emplace_back(name, value);
         return static_cast<const char*>(nullptr);
       }))
     return nullptr;
+  std::string_view subprotocol;  // empty: none
+  if (!utf8_of(subprotocol_obj.get(), "'subprotocol'", &subprotocol)) return nullptr;
   if (refused(exchange(c)->ws_accept(subprotocol, extra))) return nullptr;
   return ready_new(st, Py_None);
 }
 
 PyObject* send_data(WsCycleObject* c, PyObject* message) {
   ModuleState* st = c->base.st;
-  PyObject* bytes = nullptr;
-  PyObject* text = nullptr;
+  Ref bytes, text;
   if (!optional_item(message, st->s_bytes, &bytes) || !optional_item(message, st->s_text, &text))
     return nullptr;
-  if ((bytes != nullptr) == (text != nullptr)) {
+  if (bool(bytes) == bool(text)) {
     PyErr_SetString(PyExc_RuntimeError,
                     "ASGI message 'websocket.send' needs exactly one of 'bytes' and 'text' "
                     "that is not None.");
@@ -263,30 +269,32 @@ PyObject* send_data(WsCycleObject* c, PyObject* message) {
   BytesView binary;
   std::string_view data;
   if (text) {
-    if (!optional_str(message, st->s_text, {}, &data)) return nullptr;
+    if (!utf8_of(text.get(), "'text'", &data)) return nullptr;
   } else {
-    if (!binary.read(bytes, "'bytes'")) return nullptr;
+    if (!binary.read(bytes.get(), "'bytes'")) return nullptr;
     data = binary.view();
   }
   const char* err = nullptr;
-  Exchange::Sent sent = exchange(c)->ws_send(text != nullptr, data, &err);
+  Exchange::Sent sent = exchange(c)->ws_send(bool(text), data, &err);
   if (refused(err)) return nullptr;
   return after_sent(c, sent);
 }
 
 PyObject* send_close(WsCycleObject* c, PyObject* message) {
   ModuleState* st = c->base.st;
-  PyObject* code_obj = nullptr;
-  if (!optional_item(message, st->s_code, &code_obj)) return nullptr;
+  Ref code_obj, reason_obj;
+  if (!optional_item(message, st->s_code, &code_obj) ||
+      !optional_item(message, st->s_reason, &reason_obj))
+    return nullptr;
   long code = kNormalClosure;
   if (code_obj) {
-    code = PyLong_AsLong(code_obj);
+    code = PyLong_AsLong(code_obj.get());
     if (code == -1 && PyErr_Occurred()) return nullptr;
     // The exchange says which codes are valid; one outside int's range is not.
     if (code < INT_MIN || code > INT_MAX) code = -1;
   }
   std::string_view reason;
-  if (!optional_str(message, st->s_reason, {}, &reason)) return nullptr;
+  if (!utf8_of(reason_obj.get(), "'reason'", &reason)) return nullptr;
   if (refused(exchange(c)->ws_close(static_cast<int>(code), reason))) return nullptr;
   return ready_new(st, Py_None);
 }
