@@ -13,3 +13,14 @@ __version__ = "0.1.0"
 _dev_ext_dir = os.environ.get("SUBCORN_DEV_EXT_DIR")
 if _dev_ext_dir:
     __path__.append(_dev_ext_dir)
+
+
+def __getattr__(name):
+    # subcorn.ClientDisconnected: what a WebSocket's send() raises once the
+    # connection is closed (an OSError, ASGI 2.4). It lives in the extension
+    # (one class per interpreter), loaded only when asked for.
+    if name == "ClientDisconnected":
+        from subcorn._native import ClientDisconnected
+
+        return ClientDisconnected
+    raise AttributeError(f"module 'subcorn' has no attribute {name!r}")

@@ -4,6 +4,9 @@ from typing import Any
 
 class StartupError(RuntimeError): ...
 
+class ClientDisconnected(OSError):
+    """A WebSocket's send() after the connection closed (ASGI 2.4)."""
+
 def serve(settings: dict[str, Any], /) -> tuple[int, str, bool]:
     """Binds, runs the shards until SIGINT/SIGTERM and their drain.
     Returns (exit_code, error message, interpreters_left)."""

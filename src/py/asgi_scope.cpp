@@ -1,5 +1,7 @@
 #include "py/asgi_scope.h"
 
+#include <initializer_list>
+
 namespace subcorn::py {
 namespace {
 
@@ -52,48 +54,44 @@ ConnectionInfo make_connection_info(const std::string& peer_host, int peer_port,
   return info;
 }
 
-Ref make_scope_template(AppContext& ctx) {
+namespace {
+
+// A template whose keys are `keys_in_order` (the order apps see when they
+// print a scope), with the values every scope of one kind shares.
+Ref make_template(AppContext& ctx, std::initializer_list<PyObject*> keys_in_order,
+                  PyObject* type, PyObject* scheme) {
   ModuleState* st = ctx.st;
   Ref scope = Ref::steal(PyDict_New());
   if (!scope) return {};
-  // Insertion order is the order apps see when they print a scope.
-  PyObject* keys_in_order[] = {
-      st->s_type, st->s_asgi, st->s_http_version, st->s_server, st->s_client,
-      st->s_scheme, st->s_method, st->s_root_path, st->s_path, st->s_raw_path,
-      st->s_query_string, st->s_headers, st->s_state};
   for (PyObject* key : keys_in_order)
     if (PyDict_SetItem(scope.get(), key, Py_None) < 0) return {};
-  Ref scheme = Ref::steal(PyUnicode_FromString("http"));
-  if (!scheme) return {};
-  if (PyDict_SetItem(scope.get(), st->s_type, st->s_http) < 0 ||
+  if (PyDict_SetItem(scope.get(), st->s_type, type) < 0 ||
       PyDict_SetItem(scope.get(), st->s_asgi, st->v_asgi) < 0 ||
-      PyDict_SetItem(scope.get(), st->s_scheme, scheme.get()) < 0 ||
+      PyDict_SetItem(scope.get(), st->s_scheme, scheme) < 0 ||
       PyDict_SetItem(scope.get(), st->s_root_path, ctx.root_path.get()) < 0)
     return {};
   return scope;
 }
 
-Ref build_http_scope(AppContext& ctx, PyObject* scope_template,
-                     const http::RequestHead& head, const ConnectionInfo& conn) {
+// Sets what the HTTP and WebSocket scopes take from the request the same way:
+// http_version, server, client, path, raw_path, query_string, headers, state.
+bool fill_request_keys(AppContext& ctx, PyObject* d, const http::RequestHead& head,
+                       const ConnectionInfo& conn) {
   ModuleState* st = ctx.st;
-  Ref scope = Ref::steal(PyDict_Copy(scope_template));
-  if (!scope) return {};
-  PyObject* d = scope.get();
-
   auto [raw_path, query] = split_path_and_query(head);
   std::string decoded = percent_decode(raw_path);
 
   Ref path = Ref::steal(PyUnicode_DecodeUTF8(decoded.data(), decoded.size(), "replace"));
-  if (!path) return {};
+  if (!path) return false;
   Ref raw;
   Py_ssize_t root_len = PyUnicode_GET_LENGTH(ctx.root_path.get());
   if (root_len > 0) {
     // The mount point is part of path and raw_path (as uvicorn does, and
     // as Starlette's routing expects).
     path = Ref::steal(PyUnicode_Concat(ctx.root_path.get(), path.get()));
-    if (!path) return {};
+    if (!path) return false;
     Ref root_bytes = Ref::steal(PyUnicode_AsUTF8String(ctx.root_path.get()));
-    if (!root_bytes) return {};
+    if (!root_bytes) return false;
     std::string joined(PyBytes_AS_STRING(root_bytes.get()), PyBytes_GET_SIZE(root_bytes.get()));
     joined.append(raw_path);
     raw = Ref::steal(PyBytes_FromStringAndSize(joined.data(), joined.size()));
@@ -101,31 +99,103 @@ Ref build_http_scope(AppContext& ctx, PyObject* scope_template,
     raw = Ref::steal(PyBytes_FromStringAndSize(raw_path.data(), raw_path.size()));
   }
   Ref query_bytes = Ref::steal(PyBytes_FromStringAndSize(query.data(), query.size()));
-  Ref method = Ref::steal(PyUnicode_FromStringAndSize(head.method.data(), head.method.size()));
-  if (!raw || !query_bytes || !method) return {};
+  if (!raw || !query_bytes) return false;
 
   Ref headers = Ref::steal(PyList_New((Py_ssize_t)head.headers.size()));
-  if (!headers) return {};
+  if (!headers) return false;
   for (size_t i = 0; i < head.headers.size(); ++i) {
     const http::Header& h = head.headers[i];
     PyObject* pair = Py_BuildValue("(y#y#)", h.name.data(), (Py_ssize_t)h.name.size(),
                                    h.value.data(), (Py_ssize_t)h.value.size());
-    if (!pair) return {};
+    if (!pair) return false;
     PyList_SET_ITEM(headers.get(), (Py_ssize_t)i, pair);
   }
   Ref state = Ref::steal(PyDict_Copy(ctx.state.get()));
-  if (!state) return {};
+  if (!state) return false;
 
   PyObject* version = head.version_minor == 0 ? st->v_http10 : st->v_http11;
-  if (PyDict_SetItem(d, st->s_http_version, version) < 0 ||
-      PyDict_SetItem(d, st->s_server, conn.server.get()) < 0 ||
-      PyDict_SetItem(d, st->s_client, conn.client.get()) < 0 ||
-      PyDict_SetItem(d, st->s_method, method.get()) < 0 ||
-      PyDict_SetItem(d, st->s_path, path.get()) < 0 ||
-      PyDict_SetItem(d, st->s_raw_path, raw.get()) < 0 ||
-      PyDict_SetItem(d, st->s_query_string, query_bytes.get()) < 0 ||
-      PyDict_SetItem(d, st->s_headers, headers.get()) < 0 ||
-      PyDict_SetItem(d, st->s_state, state.get()) < 0)
+  return PyDict_SetItem(d, st->s_http_version, version) == 0 &&
+         PyDict_SetItem(d, st->s_server, conn.server.get()) == 0 &&
+         PyDict_SetItem(d, st->s_client, conn.client.get()) == 0 &&
+         PyDict_SetItem(d, st->s_path, path.get()) == 0 &&
+         PyDict_SetItem(d, st->s_raw_path, raw.get()) == 0 &&
+         PyDict_SetItem(d, st->s_query_string, query_bytes.get()) == 0 &&
+         PyDict_SetItem(d, st->s_headers, headers.get()) == 0 &&
+         PyDict_SetItem(d, st->s_state, state.get()) == 0;
+}
+
+bool is_list_space(char c) { return c == ' ' || c == '\t'; }
+
+// The subprotocols a client offered: every Sec-WebSocket-Protocol field, split
+// on commas, each item trimmed, empty items skipped, in order. Items are
+// tokens (ASCII); they are decoded as Latin-1, which cannot fail.
+Ref offered_subprotocols(const http::RequestHead& head) {
+  Ref list = Ref::steal(PyList_New(0));
+  if (!list) return {};
+  for (const http::Header& h : head.headers) {
+    if (h.name != "sec-websocket-protocol") continue;
+    std::string_view rest = h.value;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+      while (!item.empty() && is_list_space(item.front())) item.remove_prefix(1);
+      while (!item.empty() && is_list_space(item.back())) item.remove_suffix(1);
+      if (item.empty()) continue;
+      Ref name = Ref::steal(PyUnicode_DecodeLatin1(item.data(), item.size(), nullptr));
+      if (!name || PyList_Append(list.get(), name.get()) < 0) return {};
+    }
+  }
+  return list;
+}
+
+}  // namespace
+
+Ref make_scope_template(AppContext& ctx) {
+  ModuleState* st = ctx.st;
+  Ref scheme = Ref::steal(PyUnicode_FromString("http"));
+  if (!scheme) return {};
+  return make_template(ctx,
+                       {st->s_type, st->s_asgi, st->s_http_version, st->s_server, st->s_client,
+                        st->s_scheme, st->s_method, st->s_root_path, st->s_path, st->s_raw_path,
+                        st->s_query_string, st->s_headers, st->s_state},
+                       st->s_http, scheme.get());
+}
+
+Ref make_ws_scope_template(AppContext& ctx) {
+  ModuleState* st = ctx.st;
+  return make_template(ctx,
+                       {st->s_type, st->s_asgi, st->s_http_version, st->s_server, st->s_client,
+                        st->s_scheme, st->s_root_path, st->s_path, st->s_raw_path,
+                        st->s_query_string, st->s_headers, st->s_subprotocols, st->s_state,
+                        st->s_extensions},
+                       st->s_websocket, st->s_ws);
+}
+
+Ref build_http_scope(AppContext& ctx, PyObject* scope_template,
+                     const http::RequestHead& head, const ConnectionInfo& conn) {
+  ModuleState* st = ctx.st;
+  Ref scope = Ref::steal(PyDict_Copy(scope_template));
+  if (!scope || !fill_request_keys(ctx, scope.get(), head, conn)) return {};
+  Ref method = Ref::steal(PyUnicode_FromStringAndSize(head.method.data(), head.method.size()));
+  if (!method || PyDict_SetItem(scope.get(), st->s_method, method.get()) < 0) return {};
+  return scope;
+}
+
+Ref build_ws_scope(AppContext& ctx, PyObject* scope_template, const http::RequestHead& head,
+                   const ConnectionInfo& conn, bool secure) {
+  ModuleState* st = ctx.st;
+  Ref scope = Ref::steal(PyDict_Copy(scope_template));
+  if (!scope || !fill_request_keys(ctx, scope.get(), head, conn)) return {};
+  Ref subprotocols = offered_subprotocols(head);
+  if (!subprotocols) return {};
+  // Fresh per connection: middleware may add to scope["extensions"].
+  Ref extensions = Ref::steal(Py_BuildValue("{O:{}}", st->s_websocket_http_response));
+  if (!extensions) return {};
+  PyObject* d = scope.get();
+  if (PyDict_SetItem(d, st->s_subprotocols, subprotocols.get()) < 0 ||
+      PyDict_SetItem(d, st->s_extensions, extensions.get()) < 0 ||
+      (secure && PyDict_SetItem(d, st->s_scheme, st->s_wss) < 0))
     return {};
   return scope;
 }

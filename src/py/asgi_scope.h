@@ -1,4 +1,4 @@
-// Building the ASGI `http` scope in C++, from the parsed head and the
+// Building the ASGI `http` and `websocket` scopes in C++, from the parsed head and the
 // connection's addresses, with names interned in module state.
 #pragma once
 
@@ -28,6 +28,16 @@ Ref make_scope_template(AppContext& ctx);
 // A new scope dict, or null with a Python error set.
 Ref build_http_scope(AppContext& ctx, PyObject* scope_template,
                      const http::RequestHead& head, const ConnectionInfo& conn);
+
+// The same for a WebSocket: type "websocket", scheme "ws" (the server keeps
+// one template from make_ws_scope_template per shard, next to the HTTP one).
+Ref make_ws_scope_template(AppContext& ctx);
+
+// A new `websocket` scope (scheme "wss" when `secure`), with `subprotocols`
+// from the Sec-WebSocket-Protocol fields and extensions
+// {"websocket.http.response": {}}; or null with a Python error set.
+Ref build_ws_scope(AppContext& ctx, PyObject* scope_template, const http::RequestHead& head,
+                   const ConnectionInfo& conn, bool secure);
 
 // The request's path and query, split at the first '?' of head.path (the
 // parser's origin-form view, also for an absolute-form target): "/p?q=1"

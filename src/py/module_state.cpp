@@ -1,6 +1,8 @@
 #include "py/module_state.h"
 
+#include "py/awaitables.h"
 #include "py/http_cycle.h"
+#include "py/ws_cycle.h"
 #include "py/wsgi.h"
 #include "py/wsgi_input.h"
 
@@ -27,17 +29,28 @@ int module_state_init(PyObject* module, ModuleState* st) {
       PyExc_RuntimeError, nullptr);
   if (!st->startup_error || PyModule_AddObjectRef(module, "StartupError", st->startup_error) < 0)
     return -1;
+  st->client_disconnected = PyErr_NewExceptionWithDoc(
+      "subcorn._native.ClientDisconnected",
+      "Raised by a WebSocket's send() once the connection is closed (ASGI 2.4).",
+      PyExc_OSError, nullptr);
+  if (!st->client_disconnected ||
+      PyModule_AddObjectRef(module, "ClientDisconnected", st->client_disconnected) < 0)
+    return -1;
+  if (register_ready_type(module, st) < 0) return -1;
   if (register_cycle_types(module, st) < 0) return -1;
+  if (register_ws_cycle_type(module, st) < 0) return -1;
   if (register_wsgi_types(module, st) < 0) return -1;
   return register_wsgi_input_type(module, st);
 }
 
 int module_state_traverse(ModuleState* st, visitproc visit, void* arg) {
   Py_VISIT(st->cycle_type);
+  Py_VISIT(st->ws_cycle_type);
   Py_VISIT(st->ready_type);
   Py_VISIT(st->start_response_type);
   Py_VISIT(st->wsgi_input_type);
   Py_VISIT(st->startup_error);
+  Py_VISIT(st->client_disconnected);
   Py_VISIT(st->v_asgi);
   Py_VISIT(st->v_disconnect);
   return 0;
@@ -45,10 +58,12 @@ int module_state_traverse(ModuleState* st, visitproc visit, void* arg) {
 
 void module_state_clear(ModuleState* st) {
   Py_CLEAR(st->cycle_type);
+  Py_CLEAR(st->ws_cycle_type);
   Py_CLEAR(st->ready_type);
   Py_CLEAR(st->start_response_type);
   Py_CLEAR(st->wsgi_input_type);
   Py_CLEAR(st->startup_error);
+  Py_CLEAR(st->client_disconnected);
 #define SUBCORN_CLEAR(field, text) Py_CLEAR(st->s_##field);
   SUBCORN_INTERNED_NAMES(SUBCORN_CLEAR)
 #undef SUBCORN_CLEAR

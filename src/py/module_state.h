@@ -33,10 +33,30 @@ namespace subcorn::py {
   X(http_response_start, "http.response.start")   \
   X(http_response_body, "http.response.body")     \
   X(http_response_trailers, "http.response.trailers") \
+  X(websocket, "websocket")                       \
+  X(subprotocols, "subprotocols")                 \
+  X(extensions, "extensions")                     \
+  X(websocket_connect, "websocket.connect")       \
+  X(websocket_receive, "websocket.receive")       \
+  X(websocket_disconnect, "websocket.disconnect") \
+  X(websocket_accept, "websocket.accept")         \
+  X(websocket_send, "websocket.send")             \
+  X(websocket_close, "websocket.close")           \
+  X(websocket_http_response, "websocket.http.response") \
+  X(websocket_http_response_start, "websocket.http.response.start") \
+  X(websocket_http_response_body, "websocket.http.response.body") \
+  X(subprotocol, "subprotocol")                   \
+  X(text, "text")                                 \
+  X(bytes, "bytes")                               \
+  X(code, "code")                                 \
+  X(reason, "reason")                             \
+  X(ws, "ws")                                     \
+  X(wss, "wss")                                   \
   X(loop, "loop")                                 \
   X(eager_start, "eager_start")                   \
   X(create_future, "create_future")               \
   X(set_result, "set_result")                     \
+  X(set_exception, "set_exception")               \
   X(done, "done")                                 \
   X(cancelled, "cancelled")                       \
   X(exception, "exception")                       \
@@ -48,10 +68,14 @@ namespace subcorn::py {
 
 struct ModuleState {
   PyTypeObject* cycle_type = nullptr;   // HttpCycle: receive/send of one request
+  PyTypeObject* ws_cycle_type = nullptr;  // WsCycle: receive/send of one WebSocket
   PyTypeObject* ready_type = nullptr;   // an awaitable that is already done
   PyTypeObject* start_response_type = nullptr;  // WSGI start_response of one request
   PyTypeObject* wsgi_input_type = nullptr;      // wsgi.input
   PyObject* startup_error = nullptr;    // subcorn._native.StartupError
+  // subcorn._native.ClientDisconnected (an OSError): a WebSocket send() after
+  // the connection closed, as ASGI 2.4 asks.
+  PyObject* client_disconnected = nullptr;
 #define SUBCORN_DECLARE_NAME(field, text) PyObject* s_##field = nullptr;
   SUBCORN_INTERNED_NAMES(SUBCORN_DECLARE_NAME)
 #undef SUBCORN_DECLARE_NAME
