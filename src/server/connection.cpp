@@ -105,22 +105,21 @@ void Connection::process_input() {
     update_interest();
     return;
   }
-  if (ws_ && ws_->app_state() == WsStream::AppState::Waiting) {
-    parse_buffered();
-    if (closed()) return;
-    if (session_.request_received()) {
-      if (!ws_->admit()) {
-        send_error_and_close(503);
-        return;
-      }
-      ws_->start(session_.head(), info_);
-    }
-    if (!closed()) update_interest();
-    return;
-  }
   for (;;) {
     parse_buffered();
-    if (closed() || stream_.app_state() != Stream::AppState::Waiting) break;
+    if (closed()) break;
+    if (ws_) {
+      // A WebSocket's app starts once its upgrade request is whole.
+      if (ws_->app_state() == WsStream::AppState::Waiting && session_.request_received()) {
+        if (!ws_->admit()) {
+          send_error_and_close(503);
+          break;
+        }
+        ws_->start(session_.head(), info_);
+      }
+      break;
+    }
+    if (stream_.app_state() != Stream::AppState::Waiting) break;
     if (!shard_.adapter().may_start(session_.head(), stream_.body_complete())) break;
     // The head and whatever of the body had already arrived are parsed: a
     // request that is malformed further on is refused before the app sees it,

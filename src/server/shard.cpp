@@ -157,6 +157,7 @@ void Shard::thread_main() {
     graveyard_.clear();
     abandoned_.clear();
     scope_template_.reset();
+    ws_scope_template_.reset();
     app_ = py::AppContext{};
   }
   // Ending an interpreter waits for its non-daemon threads and may crash in a
@@ -194,6 +195,10 @@ PyObject* Shard::serve(PyObject* module, PyObject* app, PyObject* loop, PyObject
     if (settings().threads > 1) workers_.start(settings().threads);
   } else {
     scope_template_ = py::make_scope_template(app_);
+    if (settings().websocket) {
+      ws_scope_template_ = py::make_ws_scope_template(app_);
+      if (!ws_scope_template_) return nullptr;
+    }
   }
   if (!scope_template_) return nullptr;
 

@@ -65,6 +65,7 @@ class Shard {
   const AppAdapter& adapter() const noexcept { return adapter_; }
   // The ASGI scope's template, or the WSGI environ's.
   PyObject* scope_template() const noexcept { return scope_template_.get(); }
+  PyObject* ws_scope_template() const noexcept { return ws_scope_template_.get(); }
   std::string_view date() { return date_.now(); }
   double now() const noexcept { return now_; }
   // One read buffer for all of the shard's connections: a connection reads
@@ -119,6 +120,7 @@ class Shard {
   double now_ = 0;
   py::AppContext app_;
   py::Ref scope_template_;
+  py::Ref ws_scope_template_;  // ASGI with --ws auto
   py::WorkerThreads workers_;  // WSGI with --threads > 1
   AppAdapter adapter_{*this};
   std::vector<std::unique_ptr<Connection>> table_;
