@@ -50,7 +50,9 @@ def server(tmp_path):
                 args += ["--host", "127.0.0.1", "--port", str(port)]
             args += ["--workers", str(workers)]
         if IS_UVICORN:
-            args += ["--http", "httptools"]
+            # uvicorn's WebSocket implementation on the `websockets` library
+            # (a test's own --ws given after this one wins).
+            args += ["--http", "httptools", "--ws", "websockets"]
         args += [str(f) for f in flags]
         s = Server(args, tmp_path / f"server{len(started)}", env=dict(env or {}), port=port,
                    uds=uds, pass_fds=(fd,) if fd is not None else ())

@@ -1,9 +1,10 @@
 """Helpers for the integration tests: starting the server under test, raw sockets.
 
 The server under test is subcorn by default. SUBCORN_TEST_SERVER=uvicorn runs the
-same tests against uvicorn (with httptools), which is how the server-agnostic
-tests are checked while the engine is being written; tests marked
-`subcorn_only` are skipped then, and only then.
+same tests against uvicorn (with httptools, and `--ws websockets` for
+WebSocket), which is how the server-agnostic tests are checked while the
+engine is being written; tests marked `subcorn_only` are skipped then, and
+only then.
 """
 
 from __future__ import annotations
@@ -393,6 +394,14 @@ class RawConn:
             self._take(2)
         r.body, r.complete = body, False
         raise IncompleteResponse(r, body)
+
+    def read_exactly(self, n: int, timeout: float = 5.0) -> bytes:
+        """The next n bytes; IncompleteResponse if the connection ends first."""
+        deadline = time.monotonic() + timeout
+        while len(self.buf) < n:
+            if not self._fill(deadline):
+                raise IncompleteResponse(None, self.buf)
+        return self._take(n)
 
     def read_until_close(self, timeout: float = 5.0) -> bytes:
         """Everything until the server closes; TimeoutError if it does not."""
