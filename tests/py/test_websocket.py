@@ -13,6 +13,7 @@ close frame, not reading, a precise write count.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -442,7 +443,7 @@ QUEUE_MESSAGES = 48
 
 
 @pytest.mark.parametrize("flags, most_accepted", [
-    (("--ws-max-queue", "1"), 12),  # 1 queued + 1 being read + the kernel's buffers
+    (("--ws-max-queue", "1"), 16),  # 1 queued + 1 being read + the kernel's buffers
     ((), None),  # uvicorn's default, 32 messages: at least that many go in
 ])
 def test_max_queue_bounds_what_the_server_reads_ahead(server, tmp_path, flags, most_accepted):
@@ -470,6 +471,7 @@ def test_max_queue_bounds_what_the_server_reads_ahead(server, tmp_path, flags, m
                 last, since = len(written), time.monotonic()
             time.sleep(0.05)
         accepted = len(written)
+        print(f"client wrote {accepted} of {QUEUE_MESSAGES} 1 MiB messages before blocking")
         if most_accepted is None:
             assert accepted >= 32, accepted
         else:
@@ -516,6 +518,7 @@ def test_client_that_stops_reading_makes_send_wait(server, events):
         time.sleep(2)
         assert last_flood_count(events) == stalled_at
         grown = tree_rss(s.pid) - rss_before
+        print(f"send() stalled after {stalled_at} messages; server grew {grown / MiB:.1f} MiB")
         assert grown < 64 * MiB, f"server grew {grown / MiB:.1f} MiB"
         # Reading again lets send() go on: the app was waiting, not dead.
         deadline = time.monotonic() + 10
@@ -528,7 +531,7 @@ def test_client_that_stops_reading_makes_send_wait(server, events):
 # ---------------------------------------------------------------- shutdown
 
 def test_sigterm_closes_an_open_websocket_with_1001(server, events):
-    grace = 3.0
+    grace = 3
     s = server(APP, "--timeout-graceful-shutdown", str(grace), env=events.env)
     with connect(s) as ws:
         ws.send("before")
@@ -562,21 +565,17 @@ def test_wsgi_app_gets_an_upgrade_request_as_a_plain_request(server):
 def test_websockets_in_both_modes_with_two_workers(server, mode):
     # uvicorn has no --mode (its workers are processes): it checks the test.
     s = server(APP, *([] if IS_UVICORN else ["--mode", mode]), workers=2)
-    open_sockets, workers = [], set()
+    workers = set()
     deadline = time.monotonic() + 15
-    try:
+    with contextlib.ExitStack() as open_sockets:
         # Keep each connection open, so the next one goes to the other worker
         # where the server balances by connection count.
         while len(workers) < 2 and time.monotonic() < deadline:
-            ws = connect(s)
-            open_sockets.append(ws)
+            ws = open_sockets.enter_context(connect(s))
             ws.send("whoami")
             workers.add(ws.recv(timeout=5))
-            ws.send(f"message {len(open_sockets)}")
-            assert ws.recv(timeout=5) == f"message {len(open_sockets)}"
-    finally:
-        for ws in open_sockets:
-            ws.close()
+            ws.send("hello")
+            assert ws.recv(timeout=5) == "hello"
     assert len(workers) == 2, workers
     pids = {w.split(":")[0] for w in workers}
     if not IS_UVICORN:

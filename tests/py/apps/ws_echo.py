@@ -21,10 +21,17 @@ PAGE = (Path(__file__).resolve().parent / "ws_page.html").read_bytes()
 FLOOD_MESSAGE = b"x" * 1024
 
 
+async def accept(receive, send, **options):
+    """Takes the websocket.connect event, then accepts (with `options`)."""
+    connect = await receive()
+    assert connect["type"] == "websocket.connect", connect
+    await send({"type": "websocket.accept", **options})
+
+
 async def echo(scope, receive, send):
     """Echoes text and bytes. Text "close-me" makes the app close with 4001
     "done"; "whoami" answers the worker's identity. Records the disconnect."""
-    await send({"type": "websocket.accept"})
+    await accept(receive, send)
     await echo_until_disconnect(scope, receive, send)
 
 
@@ -50,24 +57,26 @@ async def echo_until_disconnect(scope, receive, send):
 
 async def scope_echo(scope, receive, send):
     """Sends the scope as JSON (bytes as latin-1), then echoes."""
-    await send({"type": "websocket.accept"})
+    await accept(receive, send)
     await send({"type": "websocket.send", "text": json.dumps(plain(scope))})
     await echo_until_disconnect(scope, receive, send)
 
 
 async def accept_extras(scope, receive, send):
     """Accepts the last subprotocol the client offered, with extra headers."""
-    await send({"type": "websocket.accept", "subprotocol": scope["subprotocols"][-1],
-                "headers": [(b"x-ws-extra", b"yes"), (b"set-cookie", b"ws=1")]})
+    await accept(receive, send, subprotocol=scope["subprotocols"][-1],
+                 headers=[(b"x-ws-extra", b"yes"), (b"set-cookie", b"ws=1")])
     await echo_until_disconnect(scope, receive, send)
 
 
 async def deny(scope, receive, send):
+    await receive()  # websocket.connect
     await send({"type": "websocket.close"})
 
 
 async def deny_with_response(scope, receive, send):
     """The websocket.http.response extension: a 401 with a body in two parts."""
+    await receive()  # websocket.connect
     await send({"type": "websocket.http.response.start", "status": 401,
                 "headers": [(b"content-type", b"text/plain"), (b"x-denied", b"yes")]})
     await send({"type": "websocket.http.response.body", "body": b"no ", "more_body": True})
@@ -75,18 +84,19 @@ async def deny_with_response(scope, receive, send):
 
 
 async def raise_before_accept(scope, receive, send):
+    await receive()  # websocket.connect
     raise RuntimeError("boom before accept")
 
 
 async def raise_after_accept(scope, receive, send):
-    await send({"type": "websocket.accept"})
+    await accept(receive, send)
     await receive()
     raise RuntimeError("boom after accept")
 
 
 async def send_after_disconnect(scope, receive, send):
     """Waits for the client to go, then sends: the spec wants an OSError."""
-    await send({"type": "websocket.accept"})
+    await accept(receive, send)
     while (await receive())["type"] != "websocket.disconnect":
         pass
     try:
@@ -99,7 +109,7 @@ async def send_after_disconnect(scope, receive, send):
 
 async def send_after_close(scope, receive, send):
     """Closes, then sends."""
-    await send({"type": "websocket.accept"})
+    await accept(receive, send)
     await send({"type": "websocket.close", "code": 1000})
     try:
         await send({"type": "websocket.send", "text": "too late"})
@@ -113,7 +123,7 @@ async def flood(scope, receive, send):
     """Sends 1 KiB messages for as long as send() lets it, recording how many
     went every 256. A send() that never waits shows as a count that keeps
     growing while the client reads nothing."""
-    await send({"type": "websocket.accept"})
+    await accept(receive, send)
     sent = 0
     try:
         while True:
@@ -131,7 +141,7 @@ async def flood(scope, receive, send):
 async def read_after_release(scope, receive, send):
     """Accepts and reads nothing until the file ?release=PATH exists, then
     counts the messages until text "end" and answers {"messages", "bytes"}."""
-    await send({"type": "websocket.accept"})
+    await accept(receive, send)
     release = query(scope)["release"]
     record("holding", path=scope["path"])
     while not os.path.exists(release):
@@ -193,6 +203,7 @@ async def app(scope, receive, send):
     path = scope["path"].removeprefix(scope.get("root_path", ""))
     route = WEBSOCKET_ROUTES.get("/" + path.split("/")[1])
     if route is None:
+        await receive()  # websocket.connect
         await send({"type": "websocket.close", "code": 1008})
         return
     await route(scope, receive, send)
