@@ -2,7 +2,7 @@
 
 The server under test is subcorn by default. SUBCORN_TEST_SERVER=uvicorn runs the
 same tests against uvicorn (with httptools, and `--ws websockets` for
-WebSocket), which is how the server-agnostic tests are checked while the
+WebSocket, see UVICORN_WS), which is how the server-agnostic tests are checked while the
 engine is being written; tests marked `subcorn_only` are skipped then, and
 only then.
 """
@@ -26,6 +26,9 @@ SERVER_KIND = os.environ.get("SUBCORN_TEST_SERVER", "subcorn") or "subcorn"
 if SERVER_KIND not in ("subcorn", "uvicorn"):
     raise RuntimeError(f"SUBCORN_TEST_SERVER must be 'subcorn' or 'uvicorn', not {SERVER_KIND!r}")
 IS_UVICORN = SERVER_KIND == "uvicorn"
+# uvicorn's WebSocket implementation for that check: `websockets` by default;
+# SUBCORN_TEST_UVICORN_WS=wsproto (or websockets-sansio) for a second opinion.
+UVICORN_WS = os.environ.get("SUBCORN_TEST_UVICORN_WS", "websockets")
 
 # Every flag can also be given as an environment variable: SUBCORN_PORT=9000
 # (uvicorn's click CLI does the same with the UVICORN_ prefix).
@@ -233,6 +236,38 @@ def answers_from_workers(server: Server, want: int, at_least: int = 1,
         if len(answers) >= at_least and len({a["interpreter_id"] for a in answers}) >= want:
             break
     return answers
+
+
+class AppEvents:
+    """What a fixture app observed: the JSON lines apps/ws_events.py appends to
+    the file named by WS_EVENTS (readable whichever process the app ran in)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The server's environment that makes the app record here."""
+        return {"WS_EVENTS": str(self.path)}
+
+    def all(self, event: str | None = None) -> list[dict]:
+        try:
+            lines = self.path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        found = [json.loads(line) for line in lines if line]
+        return [e for e in found if event is None or e["event"] == event]
+
+    def wait_for(self, event: str, timeout: float = 5.0, **match) -> dict:
+        """The first `event` whose fields include `match`, waiting for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for e in self.all(event):
+                if all(e.get(k) == v for k, v in match.items()):
+                    return e
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {event} {match} within {timeout}s; events: {self.all()}")
+            time.sleep(0.05)
 
 
 # ---------------------------------------------------------------- raw sockets
