@@ -225,6 +225,8 @@ def test_websocket_scope_root_path(server):
 
 
 def test_state_is_a_copy_per_connection(server):
+    # /scope changes its scope's state after answering; the next connection
+    # must not see that (the spec: "a copy of the namespace" from lifespan).
     s = server(APP)
     for _ in range(2):
         with connect(s, "/scope") as ws:

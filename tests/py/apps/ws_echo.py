@@ -56,9 +56,11 @@ async def echo_until_disconnect(scope, receive, send):
 
 
 async def scope_echo(scope, receive, send):
-    """Sends the scope as JSON (bytes as latin-1), then echoes."""
+    """Sends the scope as JSON (bytes as latin-1), then echoes. Changes its
+    state afterwards: a shallow copy per connection keeps that from the next."""
     await accept(receive, send)
     await send({"type": "websocket.send", "text": json.dumps(plain(scope))})
+    scope["state"]["changed_by"] = "an earlier connection"
     await echo_until_disconnect(scope, receive, send)
 
 
