@@ -26,7 +26,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
-from harness import CLEAN_EXITS, IS_UVICORN, AppEvents, IncompleteResponse, RawConn
+from harness import CLEAN_EXITS, IS_UVICORN, AppEvents, IncompleteResponse, RawConn, Response
 
 APP = "ws_echo:app"
 STARLETTE_APP = "ws_starlette:app"
@@ -73,6 +73,13 @@ def upgrade_request(path: str, *, version: str | None = "13", key: str | None = 
     headers += extra
     lines = [f"GET {path} HTTP/1.1"] + [f"{k}: {v}" for k, v in headers]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def upgrade_answer(server, path: str, **request) -> Response:
+    """The server's answer to a raw handshake request (upgrade_request's options)."""
+    with RawConn(server.port) as c:
+        c.send(upgrade_request(path, **request))
+        return c.read_response()
 
 
 def client_frame(opcode: int, payload: bytes = b"", *, fin: bool = True) -> bytes:
@@ -170,18 +177,14 @@ def test_app_close_code_and_reason_reach_the_client(server, events, app):
 
 def test_unsupported_version_gets_426_naming_13(server):
     s = server(APP)
-    with RawConn(s.port) as c:
-        c.send(upgrade_request("/echo", version="8"))
-        r = c.read_response()
+    r = upgrade_answer(s, "/echo", version="8")
     assert r.status == 426, r
     assert [v.strip() for v in (r.header("sec-websocket-version") or "").split(",")] == ["13"], r
 
 
 def test_missing_key_gets_400(server):
     s = server(APP)
-    with RawConn(s.port) as c:
-        c.send(upgrade_request("/echo", key=""))
-        r = c.read_response()
+    r = upgrade_answer(s, "/echo", key="")
     assert r.status == 400, r
 
 
@@ -254,9 +257,7 @@ def test_close_before_accept_is_403(server):
 
 def test_denial_response_extension(server):
     s = server(APP)
-    with RawConn(s.port) as c:
-        c.send(upgrade_request("/deny-response"))
-        r = c.read_response()
+    r = upgrade_answer(s, "/deny-response")
     assert r.status == 401, r
     assert r.header("x-denied") == "yes"
     assert r.body == b"no entry"
@@ -397,9 +398,7 @@ def test_per_message_deflate(server, flags, negotiated):
 
 def test_ws_none_serves_an_upgrade_request_as_http(server):
     s = server(APP, "--ws", "none")
-    with RawConn(s.port) as c:
-        c.send(upgrade_request("/plain"))
-        r = c.read_response()
+    r = upgrade_answer(s, "/plain")
     assert r.status == 200, r
     seen = json.loads(r.body)
     assert seen["type"] == "http"
@@ -520,9 +519,7 @@ def test_sigterm_closes_an_open_websocket_with_1001(server, events):
 
 def test_wsgi_app_gets_an_upgrade_request_as_a_plain_request(server):
     s = server(WSGI_APP, "--interface", "wsgi")
-    with RawConn(s.port) as c:
-        c.send(upgrade_request("/chat"))
-        r = c.read_response()
+    r = upgrade_answer(s, "/chat")
     assert r.status == 200, r
     seen = json.loads(r.body)
     assert seen["method"] == "GET" and seen["path"] == "/chat"

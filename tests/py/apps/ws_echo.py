@@ -4,7 +4,7 @@ WebSocket: WEBSOCKET_ROUTES, by the path's first segment; what the app
 observes (close codes and reasons, exceptions from send()) goes to
 ws_events.record. HTTP: GET / is the browser test's page (ws_page.html); any
 other path answers JSON describing the request's scope, which is how an
-upgrade request served as plain HTTP (--ws none) is seen. Lifespan startup
+upgrade request served as plain HTTP (--ws none) is seen. Lifespan (echo_scope.py)
 stores a greeting in the state, which every scope must carry a copy of.
 """
 
@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from common import query, respond, respond_json, worker_identity
+import echo_scope
 from echo_scope import plain
 from ws_events import describe_exception, record
 
@@ -101,24 +102,24 @@ async def send_after_disconnect(scope, receive, send):
     await accept(receive, send)
     while (await receive())["type"] != "websocket.disconnect":
         pass
-    try:
-        await send({"type": "websocket.send", "text": "too late"})
-    except Exception as exc:
-        record("send_after_disconnect", raised=describe_exception(exc))
-    else:
-        record("send_after_disconnect", raised=None)
+    await send_too_late(send, "send_after_disconnect")
 
 
 async def send_after_close(scope, receive, send):
     """Closes, then sends."""
     await accept(receive, send)
     await send({"type": "websocket.close", "code": 1000})
+    await send_too_late(send, "send_after_close")
+
+
+async def send_too_late(send, event):
+    """Sends on a closed WebSocket; records what send() raised (None: nothing)."""
     try:
         await send({"type": "websocket.send", "text": "too late"})
     except Exception as exc:
-        record("send_after_close", raised=describe_exception(exc))
+        record(event, raised=describe_exception(exc))
     else:
-        record("send_after_close", raised=None)
+        record(event, raised=None)
 
 
 async def flood(scope, receive, send):
@@ -176,17 +177,6 @@ WEBSOCKET_ROUTES = {
 }
 
 
-async def lifespan(scope, receive, send):
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            scope["state"]["greeting"] = "hello-from-lifespan"
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
 async def http(scope, receive, send):
     if scope["path"] == "/":
         await respond(send, PAGE, content_type=b"text/html; charset=utf-8")
@@ -197,7 +187,7 @@ async def http(scope, receive, send):
 
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
-        return await lifespan(scope, receive, send)
+        return await echo_scope.app(scope, receive, send)  # stores the greeting
     if scope["type"] == "http":
         return await http(scope, receive, send)
     # The path includes root_path (as in the ASGI spec); a route is the first
