@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness import APPS, CLEAN_EXITS, IS_UVICORN, STOP_TIMEOUT, Server, free_port
+from harness import (APPS, CLEAN_EXITS, IS_UVICORN, STOP_TIMEOUT, UVICORN_WS, AppEvents, Server,
+                     free_port)
 
 
 def pytest_configure(config):
@@ -50,7 +51,8 @@ def server(tmp_path):
                 args += ["--host", "127.0.0.1", "--port", str(port)]
             args += ["--workers", str(workers)]
         if IS_UVICORN:
-            args += ["--http", "httptools"]
+            # A test's own --ws, given after this one, wins.
+            args += ["--http", "httptools", "--ws", UVICORN_WS]
         args += [str(f) for f in flags]
         s = Server(args, tmp_path / f"server{len(started)}", env=dict(env or {}), port=port,
                    uds=uds, pass_fds=(fd,) if fd is not None else ())
@@ -75,3 +77,10 @@ def server(tmp_path):
         print(s.describe())
     if problems:
         pytest.fail("server: " + "; ".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def events(tmp_path) -> AppEvents:
+    """Where a fixture app records what it observed: start the server with
+    env=events.env, then events.wait_for("disconnect", code=...)."""
+    return AppEvents(tmp_path / "app-events.jsonl")

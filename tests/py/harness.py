@@ -1,9 +1,10 @@
 """Helpers for the integration tests: starting the server under test, raw sockets.
 
 The server under test is subcorn by default. SUBCORN_TEST_SERVER=uvicorn runs the
-same tests against uvicorn (with httptools), which is how the server-agnostic
-tests are checked while the engine is being written; tests marked
-`subcorn_only` are skipped then, and only then.
+same tests against uvicorn (with httptools, and `--ws websockets` for
+WebSocket, see UVICORN_WS), which is how the server-agnostic tests are checked while the
+engine is being written; tests marked `subcorn_only` are skipped then, and
+only then.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ SERVER_KIND = os.environ.get("SUBCORN_TEST_SERVER", "subcorn") or "subcorn"
 if SERVER_KIND not in ("subcorn", "uvicorn"):
     raise RuntimeError(f"SUBCORN_TEST_SERVER must be 'subcorn' or 'uvicorn', not {SERVER_KIND!r}")
 IS_UVICORN = SERVER_KIND == "uvicorn"
+# uvicorn's WebSocket implementation for that check: `websockets` by default;
+# SUBCORN_TEST_UVICORN_WS=wsproto (or websockets-sansio) for a second opinion.
+UVICORN_WS = os.environ.get("SUBCORN_TEST_UVICORN_WS", "websockets")
 
 # Every flag can also be given as an environment variable: SUBCORN_PORT=9000
 # (uvicorn's click CLI does the same with the UVICORN_ prefix).
@@ -234,6 +238,38 @@ def answers_from_workers(server: Server, want: int, at_least: int = 1,
     return answers
 
 
+class AppEvents:
+    """What a fixture app observed: the JSON lines apps/ws_events.py appends to
+    the file named by WS_EVENTS (readable whichever process the app ran in)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The server's environment that makes the app record here."""
+        return {"WS_EVENTS": str(self.path)}
+
+    def all(self, event: str | None = None) -> list[dict]:
+        try:
+            lines = self.path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        found = [json.loads(line) for line in lines if line]
+        return [e for e in found if event is None or e["event"] == event]
+
+    def wait_for(self, event: str, timeout: float = 5.0, **match) -> dict:
+        """The first `event` whose fields include `match`, waiting for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for e in self.all(event):
+                if all(e.get(k) == v for k, v in match.items()):
+                    return e
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {event} {match} within {timeout}s; events: {self.all()}")
+            time.sleep(0.05)
+
+
 # ---------------------------------------------------------------- raw sockets
 
 @dataclass
@@ -393,6 +429,14 @@ class RawConn:
             self._take(2)
         r.body, r.complete = body, False
         raise IncompleteResponse(r, body)
+
+    def read_exactly(self, n: int, timeout: float = 5.0) -> bytes:
+        """The next n bytes; IncompleteResponse if the connection ends first."""
+        deadline = time.monotonic() + timeout
+        while len(self.buf) < n:
+            if not self._fill(deadline):
+                raise IncompleteResponse(None, self.buf)
+        return self._take(n)
 
     def read_until_close(self, timeout: float = 5.0) -> bytes:
         """Everything until the server closes; TimeoutError if it does not."""
