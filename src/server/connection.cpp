@@ -265,7 +265,9 @@ void Connection::receive_websocket() {
       in_pos_ = 0;
     }
   }
-  if (output_pending()) flush();
+  // Pongs and close replies go out; a finished close handshake closes TCP
+  // (flush() does, once nothing is left to send).
+  if (output_pending() || ws_->transport_done()) flush();
 }
 
 void Connection::stream_app_finished(Stream&, bool failed, bool later) {

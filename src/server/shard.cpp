@@ -250,7 +250,11 @@ void Shard::on_poll() {
   flush_access_log();
   // A connection a worker thread still answers on is freed once it is done.
   std::erase_if(graveyard_, [](const std::unique_ptr<Connection>& c) { return !c->busy(); });
-  if (draining_ && table_.empty() && !loop_stopped_) {
+  // The loop stops once every connection is closed and every task whose
+  // client left has ended (it may still act on its disconnect: record it,
+  // clean up), or when the grace period is over; what is left is cancelled.
+  if (draining_ && table_.empty() && !loop_stopped_ &&
+      (!abandoned_running() || now_ > drain_deadline_)) {
     loop_stopped_ = true;
     py::Ref r = py::Ref::steal(PyObject_CallMethodNoArgs(app_.loop.get(), app_.st->s_stop));
     if (!r) PyErr_WriteUnraisable(app_.loop.get());
@@ -290,7 +294,7 @@ void Shard::watch_abandoned(py::Ref cycle) {
 }
 
 void Shard::check_abandoned() {
-  std::erase_if(abandoned_, [](const Abandoned& a) { return !py::cycle_running(a.cycle.get()); });
+  abandoned_running();
   for (Abandoned& a : abandoned_) {
     if (a.cancelled || now_ < a.cancel_at) continue;
     a.cancelled = true;
@@ -300,6 +304,11 @@ void Shard::check_abandoned() {
 
 // Shutdown: whatever still runs is cancelled; the shard's Python side awaits
 // the cancelled tasks (a task nobody holds would be destroyed while pending).
+bool Shard::abandoned_running() {
+  std::erase_if(abandoned_, [](const Abandoned& a) { return !py::cycle_running(a.cycle.get()); });
+  return !abandoned_.empty();
+}
+
 void Shard::cancel_abandoned() {
   for (Abandoned& a : abandoned_)
     if (py::cycle_running(a.cycle.get())) py::cycle_cancel(a.cycle.get());

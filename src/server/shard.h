@@ -134,6 +134,7 @@ class Shard {
   std::vector<Abandoned> abandoned_;
   void check_abandoned();
   void cancel_abandoned();
+  bool abandoned_running();  // forgets the tasks that have ended
   std::string access_log_;
   bool draining_ = false;
   double drain_deadline_ = 0;
