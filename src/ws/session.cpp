@@ -302,7 +302,9 @@ Event Session::on_close(const char* payload, size_t size, std::string& out) {
   close_code_ = code;
   final_type_ = EventType::Close;
   if (state_ == State::Open) {
-    append_close_frame(out, code, {});
+    // The reply echoes the peer's code and reason (as the websockets library
+    // does): a browser's close event shows the reason from the server's frame.
+    append_close_frame(out, code, reason);
     state_ = State::CloseReceived;
   } else {
     state_ = State::Closed;

@@ -27,7 +27,7 @@
 //   a partial frame) and for compressed data zlib cannot inflate, 1009 for a
 //   message over max_message_size. Nothing is parsed after it.
 // - The peer's Close is reported with its code (1005 when it had none) and
-//   reason; while Open the reply goes to `out`: its code echoed, an empty
+//   reason; while Open the reply goes to `out`: its code and reason echoed, an empty
 //   Close for 1005. Nothing is parsed after it.
 // - Sending: data and pings only while Open; one Close. Server frames are
 //   never masked and never fragmented. Messages of at least

@@ -130,7 +130,7 @@ TEST(SessionApi, PeerCloseThenNothingMore) {
   EXPECT_EQ(f.event.reason, "going");
   EXPECT_EQ(s.state(), State::CloseReceived);
   EXPECT_EQ(s.close_code(), 1001);
-  EXPECT_EQ(out, std::string("\x88\x02\x03\xe9", 4));
+  EXPECT_EQ(out, std::string("\x88\x07\x03\xe9going", 9));  // its code and reason echoed
   out.clear();
   EXPECT_NE(s.send_close(1000, "", out), nullptr);
   EXPECT_NE(s.send_message(false, "x", out), nullptr);
