@@ -185,12 +185,13 @@ class Worker:
         self.ready_at = time.monotonic()
         self.ever_ready = True
 
-    def terminate(self) -> None:
+    def terminate(self, replaced: bool = False) -> None:
         """Asks the worker to drain and exit, once: a second SIGTERM would make
-        it exit at once."""
+        it exit at once. `replaced`: a newer worker serves in its place
+        (SIGUSR1, so that its open WebSockets get close 1012, not 1001)."""
         if self.state is not State.STOPPING:
             self.state = State.STOPPING
-            self._signal(signal.SIGTERM)
+            self._signal(signal.SIGUSR1 if replaced else signal.SIGTERM)
 
     def kill(self) -> None:
         self.state = State.STOPPING

@@ -440,7 +440,7 @@ class Supervisor:
         self._resume_accepting()
         for worker in old:
             log.info("Stopping worker process [%d] (replaced)", worker.pid)
-            worker.terminate()
+            worker.terminate(replaced=True)
         for worker in batch.workers:
             if worker.retire_why is not None:
                 self._replace(worker)

@@ -407,7 +407,7 @@ void Connection::send_error_and_close(int status) {
 
 void Connection::drain() {
   session_.drain();
-  if (ws_) ws_->going_away(0);
+  if (ws_) ws_->going_away(shard_.going_away_code());
   // An idle connection is not closed at once: a client may have sent a request
   // that is still on its way (always so for a connection accepted a moment
   // ago), and closing would lose it. It gets a moment; a request that arrives

@@ -95,6 +95,7 @@ RunResult Server::run() {
   sigemptyset(&mask);
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGUSR1);  // from a supervisor: drain, a new generation took over
   pthread_sigmask(SIG_BLOCK, &mask, &old_mask);
   signal_fd_.reset(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
   poller_.add(signal_fd_.get(), EPOLLIN, TOKEN_SIGNAL);
@@ -123,7 +124,10 @@ RunResult Server::run() {
               fflush(nullptr);
               _exit(1);
             }
-            begin_shutdown(info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+            if (info.ssi_signo == SIGUSR1) replaced_ = true;
+            begin_shutdown(info.ssi_signo == SIGINT    ? "SIGINT"
+                           : info.ssi_signo == SIGUSR1 ? "SIGUSR1: replaced"
+                                                       : "SIGTERM");
           }
           break;
         }
@@ -228,7 +232,7 @@ void Server::recycle_shards() {
     }
     switch (old->replacement->state()) {
       case Shard::State::Ready:
-        old->request_stop();
+        old->request_stop(true);
         break;
       case Shard::State::Failed:
         log_line("ERROR:    ", "Could not start a fresh interpreter (" + old->replacement->failure() +
@@ -312,7 +316,7 @@ void Server::begin_shutdown(const char* why) {
   listener_.fd.reset();
   watchdog_deadline_ = monotonic_seconds() + settings_.timeout_graceful_shutdown +
                        settings_.timeout_shutdown_watchdog;
-  for (auto& shard : shards_) shard->request_stop();
+  for (auto& shard : shards_) shard->request_stop(replaced_);
 }
 
 Shard* Server::least_loaded() {

@@ -76,6 +76,7 @@ class Server {
   int accept_fd() const noexcept { return handoff() ? settings_.handoff_fd : listener_.fd.get(); }
   Shard* least_loaded();
   void begin_shutdown(const char* why);
+  bool replaced_ = false;  // SIGUSR1: a newer generation serves (WebSockets get 1012)
   void check_shards(RunResult& result);
   void recycle_shards();
   void start_shard(bool is_replacement);

@@ -102,7 +102,8 @@ void Shard::hand_over(int fd) {
   }
 }
 
-void Shard::request_stop() {
+void Shard::request_stop(bool replaced) {
+  if (replaced) replaced_.store(true);
   stop_requested_.store(true);
   uint64_t one = 1;
   (void)::write(wake_fd_.get(), &one, sizeof one);

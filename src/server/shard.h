@@ -36,7 +36,12 @@ class Shard {
   void start();
   void join();
   void hand_over(int fd);
-  void request_stop();
+  // Drain and stop. `replaced`: a fresh interpreter or process takes over
+  // (a recycle, a reload), which open WebSockets are told with close 1012
+  // ("service restart") rather than 1001 ("going away").
+  void request_stop(bool replaced = false);
+  // The close code for open WebSockets when this shard drains.
+  uint16_t going_away_code() const noexcept { return replaced_.load() ? 1012 : 1001; }
   State state() const noexcept { return state_.load(); }
   int connection_count() const noexcept { return connections_.load(std::memory_order_relaxed); }
   int index() const noexcept { return index_; }
@@ -104,6 +109,7 @@ class Shard {
   std::vector<io::UniqueFd> inbox_;  // connections handed over, not adopted yet
   std::string failure_;
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> replaced_{false};
   std::atomic<int> connections_{0};
   std::atomic<long> requests_{0};
   long max_requests_ = 0;  // with its share of the jitter

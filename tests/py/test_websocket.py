@@ -16,6 +16,7 @@ import base64
 import contextlib
 import json
 import os
+import signal
 import socket
 import threading
 import time
@@ -509,6 +510,40 @@ def test_sigterm_closes_an_open_websocket_with_1001(server, events):
     assert elapsed <= grace + 1, elapsed
     events.wait_for("disconnect", path="/echo")
     assert s.wait(grace + 10) in CLEAN_EXITS, s.describe()
+
+
+SERVICE_RESTART = 1012
+
+
+@pytest.mark.subcorn_only
+@pytest.mark.parametrize("mode", ["interpreters", "processes"])
+def test_reload_closes_an_open_websocket_with_1012(server, events, mode):
+    s = server(APP, "--mode", mode, env=events.env)
+    with connect(s) as ws:
+        ws.send("before")
+        assert ws.recv(timeout=5) == "before"
+        os.kill(s.pid, signal.SIGHUP)
+        closed = closed_by_server(ws, timeout=20)
+    assert closed.rcvd is not None and closed.rcvd.code == SERVICE_RESTART, closed
+    events.wait_for("disconnect", path="/echo")
+    with connect(s) as ws:  # the new generation serves
+        ws.send("after")
+        assert ws.recv(timeout=5) == "after"
+
+
+@pytest.mark.subcorn_only
+def test_recycled_interpreter_closes_its_websockets_with_1012(server, events):
+    # --max-requests counts WebSocket connections too: the second one retires
+    # the interpreter, and the first, still open, is told the service restarts.
+    s = server(APP, "--max-requests", "2", env=events.env)
+    with connect(s) as first:
+        first.send("one")
+        assert first.recv(timeout=5) == "one"
+        with connect(s) as second:
+            second.send("two")
+            assert second.recv(timeout=5) == "two"
+            closed = closed_by_server(first, timeout=20)
+    assert closed.rcvd is not None and closed.rcvd.code == SERVICE_RESTART, closed
 
 
 # ---------------------------------------------------------------- WSGI
