@@ -29,6 +29,11 @@ NOT_RUN = "NOT RUN"
 # wstest reports a server that did not accept the extension.
 DEFLATE_SECTIONS = ("12", "13")
 
+# wstest starts a case's clock when the WebSocket opens; for a case whose
+# handshake never completed it reports the time since 1970 as the duration.
+# No case can take a day (the whole run is bounded), so more means "unknown".
+IMPOSSIBLE_DURATION_MS = 86_400_000
+
 
 @dataclass(frozen=True)
 class CaseResult:
@@ -64,6 +69,7 @@ class Run:
     section_titles: dict[str, str]
     wall_seconds: float
     suite_version: str
+    selection: str              # which cases were asked for, for the reader
     note: str = ""              # why wstest stopped early, when it did
 
     @property
@@ -80,14 +86,15 @@ def read_cases(outdir: Path, agent: str, case_ids: list[str]) -> list[CaseResult
         entry = index.get(case_id)
         if entry is None:
             results.append(CaseResult(case_id, NOT_RUN, NOT_RUN, None, 0,
-                                      "wstest did not run this case"))
+                                      "wstest reported no result for this case"))
             continue
         reason = ""
         if entry["behavior"] != OK or entry["behaviorClose"] != OK:
             reason = _reason(outdir / entry["reportfile"])
+        duration = int(entry.get("duration", 0))
         results.append(CaseResult(case_id, entry["behavior"], entry["behaviorClose"],
-                                  entry.get("remoteCloseCode"), int(entry.get("duration", 0)),
-                                  reason))
+                                  entry.get("remoteCloseCode"),
+                                  duration if duration < IMPOSSIBLE_DURATION_MS else 0, reason))
     return results
 
 
@@ -124,13 +131,14 @@ def _row(label: str, title: str, cases: list[CaseResult]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def markdown(run: Run) -> str:
-    """The summary: one row per section, then every case that failed."""
+def markdown(run: Run, most_failures: int | None = None) -> str:
+    """The summary: one row per section, then the cases that failed (all of
+    them, or the first `most_failures`)."""
     deflate = "negotiated" if run.deflate_negotiated else "not accepted"
     lines = [
         f"### Autobahn|Testsuite against {run.agent}",
         "",
-        f"wstest {run.suite_version} fuzzingclient, {len(run.cases)} cases (sections 1-13), "
+        f"wstest {run.suite_version} fuzzingclient, cases {run.selection}: {len(run.cases)}, "
         f"permessage-deflate {deflate}; {run.wall_seconds:.0f} s in all.",
         f"Server: `{run.server}`",
         "",
@@ -145,9 +153,11 @@ def markdown(run: Run) -> str:
         lines += ["", run.note]
     failures = run.failures
     lines += ["", f"Failed: {len(failures)}."]
-    for case in failures:
+    for case in failures[:most_failures]:
         lines.append(f"- {case.case_id}: {case.behavior} (close: {case.behavior_close}) "
                      f"{case.reason}".rstrip())
+    if most_failures is not None and len(failures) > most_failures:
+        lines.append(f"- ... and {len(failures) - most_failures} more")
     return "\n".join(lines) + "\n"
 
 
@@ -174,3 +184,12 @@ def junit(run: Run) -> ET.ElementTree:
     tree = ET.ElementTree(suite)
     ET.indent(tree)
     return tree
+
+
+def setup_failure_junit(reason: str) -> ET.ElementTree:
+    """One failed testcase for a run that could not start, so that the closing
+    count shows the stage failed although no case ran."""
+    suite = ET.Element("testsuite", name="autobahn", tests="1", failures="1", errors="0")
+    case = ET.SubElement(suite, "testcase", classname="autobahn", name="setup")
+    ET.SubElement(case, "failure", message=reason)
+    return ET.ElementTree(suite)

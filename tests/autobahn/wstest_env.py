@@ -60,6 +60,7 @@ class Wstest:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         env["PYTHONUSERBASE"] = str(self.prefix)
         env["PYTHONDONTWRITEBYTECODE"] = "1"  # the prefix stays as installed
+        env["PYTHONUNBUFFERED"] = "1"  # its log says which case it is on, as it goes
         return env
 
 
