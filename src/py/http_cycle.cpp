@@ -51,9 +51,13 @@ PyObject* next_receive_message(CycleObject* c, bool* must_wait) {
 PyObject* cycle_receive(PyObject* self, PyObject*) {
   CycleObject* c = as_cycle(self);
   if (c->base.recv_waiter) {
-    PyErr_SetString(PyExc_RuntimeError,
-                    "receive() called again before the previous receive() completed");
-    return nullptr;
+    // One the app cancelled (asyncio.wait_for) took nothing: start afresh.
+    if (!waiter_abandoned(c->base.st, c->base.recv_waiter)) {
+      PyErr_SetString(PyExc_RuntimeError,
+                      "receive() called again before the previous receive() completed");
+      return nullptr;
+    }
+    Py_CLEAR(c->base.recv_waiter);
   }
   bool must_wait = false;
   PyObject* msg = next_receive_message(c, &must_wait);
@@ -79,7 +83,10 @@ PyObject* send_response_body(CycleObject* c, PyObject* message) {
   if (sent == Exchange::Sent::Blocked && c->base.ex) {
     PyObject* fut = PyObject_CallNoArgs(c->base.ctx->create_future.get());
     if (!fut) return nullptr;
-    Py_XSETREF(c->send_waiter, Py_NewRef(fut));
+    // Two sends at once (from two tasks) both waiting: the earlier one goes
+    // on now rather than never (the output is bounded by the later one).
+    resolve_waiter(c->base.st, &c->send_waiter, Py_None);
+    c->send_waiter = Py_NewRef(fut);
     return fut;
   }
   return ready_new(c->base.st, Py_None);
@@ -158,6 +165,11 @@ Ref start_http_cycle(AppContext& ctx, PyObject* scope_template, Exchange* ex,
 void cycle_wake_receive(PyObject* cycle) {
   CycleObject* c = as_cycle(cycle);
   if (!c->base.recv_waiter) return;
+  // A receive() the app cancelled takes nothing: the body stays for the next.
+  if (waiter_abandoned(c->base.st, c->base.recv_waiter)) {
+    Py_CLEAR(c->base.recv_waiter);
+    return;
+  }
   bool must_wait = false;
   PyObject* msg = next_receive_message(c, &must_wait);
   if (must_wait) return;

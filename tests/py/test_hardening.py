@@ -168,6 +168,21 @@ def test_a_stalled_request_body_times_out(server, app, flags):
     assert "--timeout-request-body" in s.stderr
 
 
+def test_a_receive_cancelled_by_wait_for_loses_nothing(server):
+    # asyncio.wait_for(receive(), t) cancels the receive() that timed out; the
+    # next receive() raised "called again before the previous completed" (a
+    # 500), and a body arriving meanwhile went to the cancelled one.
+    s = server("hardening_apps:asgi_receive_with_timeout")
+    with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n")
+        time.sleep(0.7)
+        sock.sendall(b"hello")
+        answer = read_response(sock)
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    timeouts, _, body = answer.partition(b"\r\n\r\n")[2].partition(b" ")
+    assert body == b"hello" and int(timeouts) >= 2, answer
+
+
 def test_an_abandoned_asgi_task_is_cancelled(server):
     # An app that never answers kept its task forever after the client left.
     s = server("hardening_apps:asgi_never_answers", "--timeout-after-disconnect", "1")

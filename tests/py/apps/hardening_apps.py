@@ -84,3 +84,20 @@ async def asgi_start_only(scope, receive, send):
     if scope["type"] != "http":
         return
     await send({"type": "http.response.start", "status": 200, "headers": []})
+
+
+async def asgi_receive_with_timeout(scope, receive, send):
+    """Waits for the body with asyncio.wait_for, which cancels the receive()
+    that timed out; then receives again. Answers the body it got."""
+    if scope["type"] != "http":
+        return
+    timeouts = 0
+    while True:
+        try:
+            message = await asyncio.wait_for(receive(), 0.2)
+            break
+        except TimeoutError:
+            timeouts += 1
+    body = message.get("body", b"")
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"%d %s" % (timeouts, body)})
