@@ -5,6 +5,8 @@
 #   2. a short libFuzzer run of every fuzz target (60 s in all by default,
 #      SUBCORN_FUZZ_SECONDS to change it); a crash fails the run
 #   3. pytest: the real server against real clients, and `pip install .`
+#   4. the Autobahn|Testsuite fuzzingclient against subcorn's WebSocket
+#      (tests/autobahn; it writes build/reports/autobahn.xml, counted below)
 # Ends with one line "N passed, M failed"; the exit code is the result.
 set -u
 cd "$(dirname "$0")/.."
@@ -27,8 +29,12 @@ sh tests/fuzz/run.sh "${SUBCORN_FUZZ_SECONDS:-60}" >"$REPORTS/fuzz.log" 2>&1 || 
 echo "<testsuite name=\"fuzz\" tests=\"1\" failures=\"$fuzz_failures\"/>" >"$REPORTS/fuzz.xml"
 
 echo "== integration tests (pytest)"
-python3.14 -m pytest -p no:cacheprovider -q tests/py tests/examples tests/install "$@" \
+python3.14 -m pytest -p no:cacheprovider -q tests/py tests/examples tests/install \
+  tests/autobahn/test_results.py "$@" \
   --junitxml="$REPORTS/pytest.xml" || status=1
+
+echo "== Autobahn|Testsuite: WebSocket conformance, every case of sections 1-13 (about 20 minutes)"
+python3.14 tests/autobahn/driver.py --server subcorn --full || status=1
 
 python3.14 tests/summarize.py "$REPORTS"/*.xml || status=1
 exit $status
