@@ -395,8 +395,10 @@ def machine() -> str:
     )
 
 
-def tool_versions(names: Sequence[str], packages: Sequence[str] = ()) -> str:
+def tool_versions(names: Sequence[str], packages: Sequence[str] = (), wrk: bool = True) -> str:
     parts = [f"{name} {servers.version(name)}" for name in (*names, *packages)]
+    if not wrk:  # the ws-* scenarios: wsload is built from this tree
+        return ", ".join(parts)
     try:
         done = subprocess.run(
             ["wrk", "-v"], check=False, capture_output=True, text=True, timeout=10
@@ -567,7 +569,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             names = tuple(dict.fromkeys(t.server for t in targets))
             key = names + scenario.packages
             if key not in versions:
-                versions[key] = tool_versions(names, scenario.packages)
+                versions[key] = tool_versions(names, scenario.packages, wrk=not scenario.ws)
             section = scenario_section(
                 scenario, table_md, table, command, versions[key], load_before
             )

@@ -144,6 +144,8 @@ def ws_scenario(name: str, app: str, load: WsLoad, about: str) -> Scenario:
         setup="bench.load_ws",  # builds wsload (once; later a no-op)
         ws=load,
         unit="msg",
+        # The WebSocket libraries under uvicorn, gunicorn's uvicorn worker and hypercorn.
+        packages=("websockets", "wsproto"),
         about=(
             "1 worker, 64 WebSocket connections from wsload (bench/wsload, one thread), the "
             "server pinned to core 0 and wsload to core 1. Each connection sends a message and "
