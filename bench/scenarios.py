@@ -49,8 +49,8 @@ FLASK_TARGETS = (SUBCORN_WSGI, GUNICORN_SYNC, GUNICORN_GTHREAD, Target("uvicorn"
 
 # uvicorn's WebSocket implementations (--ws), the fastest first: its row in
 # the ws-* tables. `--uvicorn-ws all` gives one row each, to measure them again.
-# Measured (ws-echo, ws-echo-text, ws-broadcast; see docs/benchmarks.md):
-# websockets-sansio is the fastest of the three in every scenario.
+# Measured in all three ws-* scenarios (docs/benchmarks.md has the numbers):
+# websockets-sansio is the fastest of the three in every one.
 UVICORN_WS = ("websockets-sansio", "websockets", "wsproto")
 WS_ON = servers.WS_ON
 # Every server with its own WebSocket, each on its fastest setting. gunicorn
