@@ -53,11 +53,13 @@ FLASK_TARGETS = (SUBCORN_WSGI, GUNICORN_SYNC, GUNICORN_GTHREAD, Target("uvicorn"
 # websockets-sansio is the fastest of the three in every one.
 UVICORN_WS = ("websockets-sansio", "websockets", "wsproto")
 WS_ON = servers.WS_ON
-# Every server with its own WebSocket, each on its fastest setting. gunicorn
-# twice: with uvicorn's worker (the HTTP tables' row) and with its own ASGI
-# worker, which has a WebSocket of its own since gunicorn 24.
+# Every server with its own WebSocket, each on its fastest setting (and
+# subcorn-base, for a before-and-after run). gunicorn twice: with uvicorn's
+# worker (the HTTP tables' row) and with its own ASGI worker, which has a
+# WebSocket of its own since gunicorn 24.
 WS_TARGETS = (
     Target("subcorn", ws=WS_ON),
+    Target(servers.BASE_NAME, ws=WS_ON),  # only when asked for (--servers), as in hello
     Target("granian", ws=WS_ON),
     Target("uvicorn", ws=UVICORN_WS[0]),
     Target("hypercorn", ws=WS_ON),
@@ -232,7 +234,7 @@ SCENARIOS = {
         "ws-echo-text",
         "bench.apps.ws:echo",
         WsLoad("echo", "text", 16384, deflate=True),
-        "16 KiB text messages (JSON records, about 5:1 compressible), permessage-deflate "
+        "16 KiB text messages (JSON records that deflate shrinks about 4.7:1), permessage-deflate "
         "offered as browsers offer it (`permessage-deflate; client_max_window_bits`); the "
         "app echoes them, so a server that accepts the offer inflates and deflates every "
         "message. The `deflate` column shows each server's answer to the offer.",
