@@ -30,7 +30,9 @@ void put_u32(char* at, uint32_t value) {
 
 uint32_t get_u32(const char* at) {
   uint32_t value = 0;
-  for (int i = 0; i < 4; ++i) value |= static_cast<uint32_t>(static_cast<unsigned char>(at[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i) {
+    value |= static_cast<uint32_t>(static_cast<unsigned char>(at[i])) << (8 * i);
+  }
   return value;
 }
 
@@ -91,7 +93,9 @@ std::string Connection::open() {
     char buf[4096];
     ssize_t n = read(fd_, buf, sizeof buf);
     if (n < 0) return errno_text("reading the upgrade's answer");
-    if (n == 0) return in_.empty() ? "closed without answering the upgrade" : "closed in the answer's head";
+    if (n == 0) {
+      return in_.empty() ? "closed without answering the upgrade" : "closed in the answer's head";
+    }
     in_.append(buf, static_cast<size_t>(n));
     Reply reply = parse_reply(in_, key, options.deflate);
     if (!reply.error.empty()) return reply.error;
@@ -207,10 +211,9 @@ void Connection::on_frame(const Frame& frame) {
       if (state_ == State::Closing) {
         close_socket();  // the answer to ours: the closing handshake is complete
       } else {
-        uint16_t code = frame.payload.size() >= 2
-                            ? static_cast<uint16_t>((static_cast<unsigned char>(frame.payload[0]) << 8) |
-                                                    static_cast<unsigned char>(frame.payload[1]))
-                            : 1005;
+        const auto* payload = reinterpret_cast<const unsigned char*>(frame.payload.data());
+        uint16_t code = frame.payload.size() >= 2 ? static_cast<uint16_t>(payload[0] << 8 | payload[1])
+                                                  : 1005;  // no status code in the frame
         lose("the server closed the connection with code " + std::to_string(code));
       }
       return;

@@ -68,7 +68,9 @@ Decoded decode_server_frame(std::string_view input, size_t max_payload, Frame& f
     size_t extra = length == 126 ? 2 : 8;
     if (input.size() < head + extra) return {DecodeStatus::NeedMore};
     length = 0;
-    for (size_t i = 0; i < extra; ++i) length = (length << 8) | static_cast<unsigned char>(input[head + i]);
+    for (size_t i = 0; i < extra; ++i) {
+      length = (length << 8) | static_cast<unsigned char>(input[head + i]);
+    }
     head += extra;
   }
   if (is_control(frame.opcode) && (!frame.fin || length > 125)) {

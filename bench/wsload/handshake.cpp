@@ -38,17 +38,21 @@ std::string_view trim(std::string_view s) {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
+  auto lower = [](char c) { return std::tolower(static_cast<unsigned char>(c)); };
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
 }
 
 // A window-bits value, 8..15, or -1.
 int window_bits(std::string_view value) {
   value = trim(value);
-  if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+  if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+    value = value.substr(1, value.size() - 2);  // a quoted-string value (RFC 7692 7.1)
+  }
   if (value.size() == 1 && value[0] >= '8' && value[0] <= '9') return value[0] - '0';
-  if (value.size() == 2 && value[0] == '1' && value[1] >= '0' && value[1] <= '5') return 10 + value[1] - '0';
+  if (value.size() == 2 && value[0] == '1' && value[1] >= '0' && value[1] <= '5') {
+    return 10 + value[1] - '0';
+  }
   return -1;
 }
 
@@ -102,7 +106,9 @@ std::string upgrade_request(std::string_view host, int port, std::string_view pa
   request += "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ";
   request += key;
   request += "\r\nSec-WebSocket-Version: 13\r\n";
-  if (offer_deflate) request += "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+  if (offer_deflate) {
+    request += "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+  }
   request += "\r\n";
   return request;
 }

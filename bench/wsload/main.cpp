@@ -47,10 +47,12 @@ wsload::Options parse(int argc, char** argv) {
     if (flag == "--host") options.host = value;
     else if (flag == "--port") options.port = static_cast<int>(number("--port", value, 1, 65535));
     else if (flag == "--path") options.path = value;
-    else if (flag == "--connections") options.connections = static_cast<size_t>(number("--connections", value, 1, 100000));
+    else if (flag == "--connections")
+      options.connections = static_cast<size_t>(number("--connections", value, 1, 100000));
     else if (flag == "--duration") options.duration = number("--duration", value, 0.001, 86400);
     else if (flag == "--size") options.size = static_cast<size_t>(number("--size", value, 16, 64 << 20));
-    else if (flag == "--messages") options.messages = static_cast<uint64_t>(number("--messages", value, 0, 1e12));
+    else if (flag == "--messages")
+      options.messages = static_cast<uint64_t>(number("--messages", value, 0, 1e12));
     else if (flag == "--mode") {
       if (std::strcmp(value, "echo") == 0) options.mode = wsload::Mode::Echo;
       else if (std::strcmp(value, "broadcast") == 0) options.mode = wsload::Mode::Broadcast;
@@ -65,7 +67,8 @@ wsload::Options parse(int argc, char** argv) {
   }
   if (options.port == 0) usage("--port is required");
   if (options.path.empty() || options.path[0] != '/') usage("--path must start with /");
-  if (options.mode == wsload::Mode::Broadcast && (options.deflate || options.kind == wsload::Kind::Text)) {
+  bool broadcast = options.mode == wsload::Mode::Broadcast;
+  if (broadcast && (options.deflate || options.kind == wsload::Kind::Text)) {
     // Broadcast messages differ in their header, so they cannot be compressed once up front.
     usage("--mode broadcast sends binary messages without compression");
   }
