@@ -26,7 +26,7 @@ constexpr std::array<std::string_view, 10> TAGS = {
 constexpr std::array<std::string_view, 4> DOMAINS = {
     "example.org", "mail.example.com", "corp.example.net", "example.io"};
 
-// One record, about 250 bytes, its fields drawn from the generator (each
+// One record, about 210 bytes, its fields drawn from the generator (each
 // draw in its own statement: the order of a call's arguments is unspecified).
 void append_record(std::string& out, Rng& rng, uint64_t id) {
   auto first = FIRST_NAMES[rng.below(FIRST_NAMES.size())];
@@ -76,7 +76,7 @@ std::string json_text(size_t size, uint64_t seed) {
   Rng rng(seed);
   std::string out = "{\"page\":" + std::to_string(seed) + ",\"items\":[";
   const std::string_view close = "]}";
-  // Records while a whole one (at most ~300 bytes) still fits, then padding.
+  // Records while a whole one still fits, then padding.
   uint64_t id = seed * 1000;
   std::string record;
   while (true) {
