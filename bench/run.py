@@ -7,6 +7,7 @@ docs/benchmarks.md.
 """
 
 import argparse
+import dataclasses
 import os
 import platform
 import re
@@ -26,8 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import appcost, servers
 from bench.cputime import snapshot, window_cpu
-from bench.load import Load, LoadError, run_wrk
-from bench.scenarios import GRANIAN_WSGI, GUNICORN_SYNC, SCENARIOS, SUBCORN_WSGI, Scenario, Target
+from bench.load import Load, LoadError, LoadResult, run_wrk
+from bench.load_ws import WsLoadResult, run_wsload
+from bench.scenarios import (
+    GRANIAN_WSGI, GUNICORN_SYNC, SCENARIOS, SUBCORN_WSGI, UVICORN_WS, Scenario, Target,
+)  # fmt: skip
 
 DOCS = servers.REPO / "docs" / "benchmarks.md"
 
@@ -40,6 +44,10 @@ class Sample:
     cpu_us_per_request: float
     errors: int
     busiest_thread: float  # its share of the server's CPU: 0.5 is two balanced workers
+    # WebSocket scenarios: wsload's own CPU per message, and the server's
+    # answer to a permessage-deflate offer.
+    client_cpu_us: float | None = None
+    extensions: str | None = None
 
 
 @dataclass
@@ -86,15 +94,25 @@ def measure_once(
         log(f"{label}: {series.failure} (log: {logfile})")
         return
 
-    def load(seconds: float) -> Load:
-        return Load(scenario.connections, 1, seconds, scenario.wrk_cpus)
+    def load(seconds: float) -> LoadResult:
+        if scenario.ws:
+            return run_wsload(servers.HOST, server.port, scenario.path, scenario.ws,
+                              scenario.connections, seconds, scenario.wrk_cpus)  # fmt: skip
+        return run_wrk(server.url, Load(scenario.connections, 1, seconds, scenario.wrk_cpus))
 
+    if scenario.ws:
+        problem = probe_ws(scenario, server)
+        if problem:
+            servers.stop(server)
+            series.failure = problem
+            log(f"{label}: {problem} (log: {logfile})")
+            return
     try:
         if args.warmup > 0:
             # Lets lazy imports, caches, JITs and late-starting workers settle.
-            run_wrk(server.url, load(args.warmup))
+            load(args.warmup)
         before = snapshot(server.proc.pid)
-        result = run_wrk(server.url, load(args.duration))
+        result = load(args.duration)
         after = snapshot(server.proc.pid)
         exited = server.proc.poll()
     except LoadError as exc:
@@ -114,6 +132,7 @@ def measure_once(
     cpu = window_cpu(before, after)
     if cpu.vanished:
         log(f"{label}: {cpu.vanished} process(es) exited mid-run; their CPU may be missing")
+    ws = result if isinstance(result, WsLoadResult) else None
     sample = Sample(
         rps=result.rps,
         p50_us=result.p50_us,
@@ -121,14 +140,38 @@ def measure_once(
         cpu_us_per_request=cpu.seconds * 1e6 / result.requests,
         errors=result.errors,
         busiest_thread=cpu.busiest_share(),
+        client_cpu_us=ws.client_cpu_seconds * 1e6 / result.requests if ws else None,
+        extensions=ws.extensions if ws else None,
     )
     series.samples.append(sample)
+    unit = scenario.unit
     log(
-        f"{label}: {sample.rps:,.0f} req/s, p50 {fmt_latency(sample.p50_us)}, "
-        f"p99 {fmt_latency(sample.p99_us)}, {sample.cpu_us_per_request:.1f} us CPU/req"
+        f"{label}: {sample.rps:,.0f} {unit}/s, p50 {fmt_latency(sample.p50_us)}, "
+        f"p99 {fmt_latency(sample.p99_us)}, {sample.cpu_us_per_request:.1f} us CPU/{unit}"
+        + (f", wsload {sample.client_cpu_us:.1f} us CPU/{unit}" if ws else "")
+        + (f", deflate: {sample.extensions or 'none'}" if ws and scenario.ws.deflate else "")
         + (f", {sample.errors} errors" if sample.errors else "")
         + f", CPU split over threads {cpu.split()}"
     )
+
+
+# The WebSocket check before a row is loaded: a few messages on 2 connections,
+# each checked, within this many seconds.
+PROBE_SECONDS = 5
+
+
+def probe_ws(scenario: Scenario, server: servers.Running) -> str | None:
+    """None if the server's WebSocket carries the scenario's messages, else why not
+    (a server without WebSocket answers the upgrade with a plain 200)."""
+    assert scenario.ws is not None
+    try:
+        result = run_wsload(servers.HOST, server.port, scenario.path, scenario.ws, 2,
+                            PROBE_SECONDS, scenario.wrk_cpus, messages=2)  # fmt: skip
+    except LoadError as exc:
+        return f"no working WebSocket: {exc}"
+    if result.errors:
+        return f"no working WebSocket: {result.errors} wrong message(s) in the check"
+    return None
 
 
 @dataclass
@@ -226,10 +269,14 @@ def markdown_table(scenario: Scenario, table: list[Series], rounds: int) -> str:
     multi = len(scenario.workers) > 1
     base_label = scenario.baseline.label
     head = ["server"] + (["workers"] if multi else [])
-    head += ["req/s (median)", "req/s range", "p50", "p99", "CPU/req",
-             f"req/s ÷ {base_label}", f"CPU/req ÷ {base_label}"]  # fmt: skip
+    unit = scenario.unit
+    head += [f"{unit}/s (median)", f"{unit}/s range", "p50", "p99", f"CPU/{unit}",
+             f"{unit}/s ÷ {base_label}", f"CPU/{unit} ÷ {base_label}"]  # fmt: skip
     # Per round, not a median: each start deals connections to workers anew.
     head += ["2w ÷ 1w", "busiest thread, per round"] if multi else []
+    head += [f"wsload CPU/{unit}"] if scenario.ws else []
+    deflate = bool(scenario.ws and scenario.ws.deflate)
+    head += ["deflate (the server's answer)"] if deflate else []
     head += ["errors", "ok rounds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     by_key = {(s.target, s.workers): s for s in table}
@@ -261,6 +308,12 @@ def markdown_table(scenario: Scenario, table: list[Series], rounds: int) -> str:
             one_rps = one.median(lambda s: s.rps) if one else None
             cells.append(fmt_ratio(rps, one_rps) if series.workers != 1 else "")
             cells.append(" ".join(f"{100 * s.busiest_thread:.0f}%" for s in series.samples))
+        if scenario.ws:
+            cells.append(f"{series.median(lambda s: s.client_cpu_us or 0.0):.1f} µs")
+        if deflate:
+            answers = dict.fromkeys(f"`{s.extensions}`" if s.extensions else "declined"
+                                    for s in series.samples)  # fmt: skip
+            cells.append(", ".join(answers))
         cells += [str(sum(s.errors for s in series.samples)), f"{len(values)}/{rounds}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -342,8 +395,10 @@ def machine() -> str:
     )
 
 
-def tool_versions(names: Sequence[str], packages: Sequence[str] = ()) -> str:
+def tool_versions(names: Sequence[str], packages: Sequence[str] = (), wrk: bool = True) -> str:
     parts = [f"{name} {servers.version(name)}" for name in (*names, *packages)]
+    if not wrk:  # the ws-* scenarios: wsload is built from this tree
+        return ", ".join(parts)
     try:
         done = subprocess.run(
             ["wrk", "-v"], check=False, capture_output=True, text=True, timeout=10
@@ -431,7 +486,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"also write each scenario's table into {DOCS.relative_to(servers.REPO)}",
     )  # fmt: skip
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
+    parser.add_argument(
+        "--uvicorn-ws", default=UVICORN_WS[0],
+        help="uvicorn's WebSocket implementation(s) in the ws-* scenarios, comma-separated, "
+        "or 'all' for a row each (default: %(default)s, the fastest measured)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    args.uvicorn_ws = (
+        list(UVICORN_WS) if args.uvicorn_ws == "all"
+        else _split(parser, "uvicorn WebSocket implementation", args.uvicorn_ws, UVICORN_WS)
+    )  # fmt: skip
     args.server_names = _split(parser, "server", args.servers, servers.ALL_NAMES)
     args.scenario_names = _split(parser, "scenario", args.scenarios, tuple(SCENARIOS))
     if args.rounds < 1 or args.duration <= 0 or args.warmup < 0:
@@ -448,6 +512,13 @@ def _split(
         parser.error(f"unknown {what}(s) {', '.join(unknown)}; choose from {', '.join(known)}")
     # Keep the canonical order: subcorn first, nginx last.
     return [n for n in known if n in names]
+
+
+def with_uvicorn_ws(target: Target, implementations: Sequence[str]) -> list[Target]:
+    """A WebSocket row of uvicorn becomes one row per chosen --ws implementation."""
+    if target.server != "uvicorn" or target.ws is None:
+        return [target]
+    return [dataclasses.replace(target, ws=ws) for ws in implementations]
 
 
 def check_machine(scenarios: Sequence[Scenario]) -> None:
@@ -474,7 +545,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # every server (which inherit this environment).
     os.environ["BENCH_DB_DIR"] = str(workdir / "db")
     for scenario in scenarios:
-        targets = [t for t in scenario.targets if t.server in args.server_names]
+        targets = [
+            replaced
+            for t in scenario.targets
+            if t.server in args.server_names
+            for replaced in with_uvicorn_ws(t, args.uvicorn_ws)
+        ]
         if not targets:
             log(f"scenario {scenario.name}: none of the chosen servers runs it; skipped")
             continue
@@ -493,7 +569,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             names = tuple(dict.fromkeys(t.server for t in targets))
             key = names + scenario.packages
             if key not in versions:
-                versions[key] = tool_versions(names, scenario.packages)
+                versions[key] = tool_versions(names, scenario.packages, wrk=not scenario.ws)
             section = scenario_section(
                 scenario, table_md, table, command, versions[key], load_before
             )

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from bench import servers
 from bench.apps import items
+from bench.load_ws import WsLoad
 
 Target = servers.Target
 
@@ -46,6 +47,27 @@ FLASK_TARGETS = (SUBCORN_WSGI, GUNICORN_SYNC, GUNICORN_GTHREAD, Target("uvicorn"
                  GRANIAN_WSGI)  # fmt: skip
 
 
+# uvicorn's WebSocket implementations (--ws), the fastest first: its row in
+# the ws-* tables. `--uvicorn-ws all` gives one row each, to measure them again.
+# Measured in all three ws-* scenarios (docs/benchmarks.md has the numbers):
+# websockets-sansio is the fastest of the three in every one.
+UVICORN_WS = ("websockets-sansio", "websockets", "wsproto")
+WS_ON = servers.WS_ON
+# Every server with its own WebSocket, each on its fastest setting (and
+# subcorn-base, for a before-and-after run). gunicorn twice: with uvicorn's
+# worker (the HTTP tables' row) and with its own ASGI worker, which has a
+# WebSocket of its own since gunicorn 24.
+WS_TARGETS = (
+    Target("subcorn", ws=WS_ON),
+    Target(servers.BASE_NAME, ws=WS_ON),  # only when asked for (--servers), as in hello
+    Target("granian", ws=WS_ON),
+    Target("uvicorn", ws=UVICORN_WS[0]),
+    Target("hypercorn", ws=WS_ON),
+    Target("gunicorn", ws=WS_ON),
+    Target("gunicorn", worker="asgi", ws=WS_ON),
+)
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -64,6 +86,10 @@ class Scenario:
     # Whether to state the issue's targets (against gunicorn sync and granian WSGI).
     goals: bool = False
     packages: tuple[str, ...] = ()  # the app's frameworks, for the versions line
+    # WebSocket scenarios: what wsload sends (instead of wrk's GET requests);
+    # a row counts as up only once wsload's messages come back through it.
+    ws: WsLoad | None = None
+    unit: str = "req"  # what one unit of work is, for the columns: req or msg
 
     def app(self, target: Target) -> str:
         return self.apps[target.interface or "asgi"]
@@ -101,6 +127,33 @@ def framework_scenario(
             "server may use both cores (`taskset -c 0,1`) and wrk shares them. `GET /items` "
             "answers the 20 rows of a SQLite table as JSON (about 2.7 KB), read by one ORM "
             f"query over a persistent connection. {about}"
+        ),
+    )
+
+
+def ws_scenario(name: str, app: str, load: WsLoad, about: str) -> Scenario:
+    """A WebSocket scenario: 1 worker, 64 connections, wsload (bench/wsload) on core 1."""
+    return Scenario(
+        name=name,
+        apps={"asgi": app},
+        targets=WS_TARGETS,
+        workers=(1,),
+        connections=64,
+        # As in hello: the server has core 0 to itself, the load generator core 1.
+        server_cpus="0",
+        wrk_cpus="1",
+        check_body=exact_body(b"hello"),  # GET / before any upgrade: the hello app
+        setup="bench.load_ws",  # builds wsload (once; later a no-op)
+        ws=load,
+        unit="msg",
+        # The WebSocket libraries under uvicorn, gunicorn's uvicorn worker and hypercorn.
+        packages=("websockets", "wsproto"),
+        about=(
+            "1 worker, 64 WebSocket connections from wsload (bench/wsload, one thread), the "
+            "server pinned to core 0 and wsload to core 1. Each connection sends a message and "
+            f"waits for it to come back before it sends the next (a closed loop). {about} "
+            "`CPU/msg` is the server's CPU over the messages counted; `wsload CPU/msg` is the "
+            "load generator's own, over the same messages."
         ),
     )
 
@@ -169,5 +222,31 @@ SCENARIOS = {
             "uvicorn serves it through its own WSGI adapter (`--interface wsgi`, deprecated "
             "in uvicorn 0.53 but still there)."
         ),
+    ),
+    "ws-echo": ws_scenario(
+        "ws-echo",
+        "bench.apps.ws:echo",
+        WsLoad("echo", "binary", 1024, deflate=False),
+        "1 KiB binary messages (random bytes), no compression offered; the app "
+        "(bench/apps/ws.py `echo`) sends each one back; each echo is checked byte for byte.",
+    ),
+    "ws-echo-text": ws_scenario(
+        "ws-echo-text",
+        "bench.apps.ws:echo",
+        WsLoad("echo", "text", 16384, deflate=True),
+        "16 KiB text messages (JSON records that deflate shrinks about 4.7:1), permessage-deflate "
+        "offered as browsers offer it (`permessage-deflate; client_max_window_bits`); the "
+        "app echoes them, so a server that accepts the offer inflates and deflates every "
+        "message. The `deflate` column shows each server's answer to the offer.",
+    ),
+    "ws-broadcast": ws_scenario(
+        "ws-broadcast",
+        "bench.apps.ws:broadcast",
+        WsLoad("broadcast", "binary", 1024, deflate=False),
+        "1 KiB binary messages; the app (bench/apps/ws.py `broadcast`) sends each message it "
+        "receives to every connection of its worker, the sender included, so one message in "
+        "makes 64 out. A connection sends its next message once its own came back. `msg/s` "
+        "counts messages delivered (64 per message sent), each checked byte for byte and in "
+        "order per sender; `CPU/msg` is per delivered message.",
     ),
 }

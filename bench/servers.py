@@ -151,6 +151,9 @@ http {{
 GTHREAD_THREADS = 4
 
 
+WS_ON = "on"
+
+
 @dataclass(frozen=True)
 class Target:
     """One row of a table: a server, and how it calls the app.
@@ -161,13 +164,21 @@ class Target:
 
     server: str  # a name in NAMES; --servers selects rows by it
     interface: str | None = None  # "asgi" or "wsgi", said on the command line
-    worker: str | None = None  # gunicorn's worker class for WSGI: "sync" or "gthread"
+    # gunicorn's worker class: "sync" or "gthread" (WSGI), "asgi" (its own ASGI
+    # worker); unset, gunicorn runs uvicorn's worker
+    worker: str | None = None
+    # WebSocket: unset, off where a server can turn it off (granian --no-ws,
+    # as the HTTP tables were always taken); WS_ON, the server's own; for
+    # uvicorn, the --ws implementation.
+    ws: str | None = None
 
     @property
     def label(self) -> str:
         parts = [self.server, self.worker or (self.interface or "").upper()]
         if self.worker == "gthread":
             parts.append(f"({GTHREAD_THREADS} threads)")
+        if self.ws not in (None, WS_ON):
+            parts.append(self.ws)
         return " ".join(filter(None, parts))
 
 
@@ -192,14 +203,17 @@ def command(target: Target, app: str, workers: int, port: int, workdir: Path) ->
             # Its access log is off by default; say so anyway. WSGI: its default
             # --blocking-threads (backpressure / 2, 256 per worker here; a thread
             # per request in flight); 1, 2 and 8 measured no better.
+            # WebSocket rows: granian's own (on by default), else --no-ws.
+            ws = [] if target.ws else ["--no-ws"]
             return [str(_venv_python()), "-m", "granian", "--interface", interface or "asgi",
-                    "--workers", str(workers), "--no-ws", "--http", "1", *addr,
+                    "--workers", str(workers), *ws, "--http", "1", *addr,
                     "--no-access-log", *quiet, app]  # fmt: skip
         case "uvicorn", None | "asgi" | "wsgi":
             # uvicorn 0.53 still has --interface wsgi (a deprecated thread-pool
             # adapter that warns to use a2wsgi instead).
             explicit = ["--interface", "asgi3" if interface == "asgi" else "wsgi"]
-            return [PYTHON, "-m", "uvicorn", app, *(explicit if interface else []),
+            ws = ["--ws", target.ws] if target.ws not in (None, WS_ON) else []
+            return [PYTHON, "-m", "uvicorn", app, *(explicit if interface else []), *ws,
                     "--http", "httptools", "--loop", "uvloop",
                     "--workers", str(workers), *addr, "--no-access-log", *quiet]  # fmt: skip
         case "hypercorn", None | "asgi":
@@ -222,8 +236,13 @@ def command(target: Target, app: str, workers: int, port: int, workdir: Path) ->
 def _gunicorn_worker(target: Target) -> list[str]:
     match target.interface, target.worker:
         case None | "asgi", None:
-            # The worker picks httptools and uvloop itself (http/loop "auto").
+            # The worker picks httptools and uvloop itself (http/loop "auto"),
+            # and its WebSocket implementation ("auto": websockets-sansio).
             return ["-k", gunicorn_worker_class()]
+        case None | "asgi", "asgi":
+            # gunicorn's own ASGI worker (gunicorn 24+): its HTTP parser, its
+            # WebSocket (no extensions: no permessage-deflate), uvloop if installed.
+            return ["-k", "asgi"]
         case "wsgi", "sync":
             # One request at a time per process, and no keep-alive: the sync
             # worker closes every connection after its response.
