@@ -146,6 +146,7 @@ def ws_scenario(name: str, app: str, load: WsLoad, about: str) -> Scenario:
         setup="bench.load_ws",  # builds wsload (once; later a no-op)
         ws=load,
         unit="msg",
+        baseline=WS_TARGETS[0],  # the ratio columns divide by subcorn's WebSocket row
         # The WebSocket libraries under uvicorn, gunicorn's uvicorn worker and hypercorn.
         packages=("websockets", "wsproto"),
         about=(

@@ -70,8 +70,12 @@ PyObject* data_message(ModuleState* st, bool text, std::string_view data) {
   Ref payload = Ref::steal(text ? PyUnicode_DecodeUTF8(data.data(), data.size(), "replace")
                                 : PyBytes_FromStringAndSize(data.data(), data.size()));
   if (!payload) return nullptr;
-  return Py_BuildValue("{O:O,O:O}", st->s_type, st->s_websocket_receive,
-                       text ? st->s_text : st->s_bytes, payload.get());
+  // Built directly rather than with Py_BuildValue: this is once per message.
+  Ref msg = Ref::steal(PyDict_New());
+  if (!msg || PyDict_SetItem(msg.get(), st->s_type, st->s_websocket_receive) < 0 ||
+      PyDict_SetItem(msg.get(), text ? st->s_text : st->s_bytes, payload.get()) < 0)
+    return nullptr;
+  return msg.release();
 }
 
 // The next receive() message if one is ready; nullptr with no error when the
@@ -316,7 +320,8 @@ bool outbound_kind(ModuleState* st, PyObject* type, Outbound* kind) {
       {st->s_websocket_http_response_body, Outbound::ResponseBody},
   };
   for (const auto& [name, k] : kinds) {
-    if (PyUnicode_Compare(type, name) == 0) {
+    // A literal in the app's code is interned like ours: usually the same object.
+    if (type == name || PyUnicode_Compare(type, name) == 0) {
       *kind = k;
       return true;
     }

@@ -347,7 +347,6 @@ bool Connection::flush() {
     want_write_ = false;
     update_interest();
   }
-  stream_.notify_output();
   if (ws_ && session_.state() == http::Http1Session::State::Switched) {
     // The close handshake is over and its last frame is out: close TCP (the
     // server closes first, RFC 6455 7.1.1).
@@ -358,6 +357,7 @@ bool Connection::flush() {
     ws_->notify_output();
     return true;
   }
+  stream_.notify_output();
   if (session_.state() == http::Http1Session::State::Done) {
     close_gracefully();
     return !closed();
