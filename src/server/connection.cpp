@@ -235,10 +235,8 @@ void Connection::request_head() {
 // the app's decision (accept, close, or an HTTP answer). Whatever HTTP
 // answer it gets, the connection closes after it.
 void Connection::start_websocket() {
-  const Settings& s = shard_.settings();
-  ws::DeflateConfig deflate;
-  deflate.enabled = s.ws_per_message_deflate;
-  ws::HandshakeResult handshake = ws::check_handshake(session_.head(), deflate);
+  ws::HandshakeResult handshake =
+      ws::check_handshake(session_.head(), WsStream::deflate_config(shard_.settings()));
   session_.close_after_response();
   if (handshake.status != 0) {
     std::string refusal = ws::handshake_error_response(handshake);

@@ -22,6 +22,15 @@ WsStream::~WsStream() {
 
 double WsStream::now() const { return shard_.now(); }
 
+ws::DeflateConfig WsStream::deflate_config(const Settings& settings) {
+  ws::DeflateConfig config;
+  config.enabled = settings.ws_per_message_deflate;
+  config.server_max_window_bits = 12;
+  config.client_max_window_bits = 12;
+  config.memory_level = 5;
+  return config;
+}
+
 bool WsStream::admit() {
   shard_.count_request();
   if (!shard_.acquire_request_slot()) return false;
