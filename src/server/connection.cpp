@@ -441,8 +441,10 @@ void Connection::on_tick(double now) {
     if (now - linger_began_ > LINGER_SECONDS) close();
     return;
   }
-  if (ws_ && session_.state() == http::Http1Session::State::Switched) {
-    ws_->on_tick(now);
+  if (ws_) {
+    // A WebSocket's time is its own: pings once open; while its app decides
+    // on the handshake, no request timeout (its request is whole already).
+    if (session_.state() == http::Http1Session::State::Switched) ws_->on_tick(now);
     return;
   }
   if (session_.in_request()) {

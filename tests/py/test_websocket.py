@@ -41,7 +41,7 @@ MESSAGE_TOO_BIG = 1009
 INTERNAL_ERROR = 1011
 
 # Opcodes (RFC 6455 section 5.2)
-OP_TEXT, OP_BINARY, OP_PING, OP_PONG = 0x1, 0x2, 0x9, 0xA
+OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 
 
 # ---------------------------------------------------------------- helpers
@@ -355,6 +355,23 @@ def test_client_that_never_answers_pings_is_closed(server, events):
     events.wait_for("disconnect", path="/echo")
 
 
+@pytest.mark.subcorn_only
+def test_client_that_never_answers_the_servers_close_is_cut_off(server):
+    # The app closes; a client that never sends its Close back must not hold
+    # the connection: the server waits 5 s for it (docs/websocket.md), then
+    # closes TCP. (uvicorn's websockets waits 10 s.)
+    s = server(APP)
+    with RawWebSocket(s.port) as ws:
+        ws.send(OP_TEXT, b"close-me")
+        opcode, payload = ws.read_frame()
+        assert opcode == OP_CLOSE and payload[:2] == (4001).to_bytes(2, "big"), payload
+        t0 = time.monotonic()
+        with pytest.raises(IncompleteResponse):
+            ws.read_frame(timeout=15)
+        elapsed = time.monotonic() - t0
+    assert 4 <= elapsed <= 7.5, elapsed
+
+
 def test_client_that_answers_pings_stays_open(server):
     s = server(APP, *PING_FLAGS)
     with RawWebSocket(s.port) as ws:
@@ -544,6 +561,15 @@ def test_recycled_interpreter_closes_its_websockets_with_1012(server, events):
             assert second.recv(timeout=5) == "two"
             closed = closed_by_server(first, timeout=20)
     assert closed.rcvd is not None and closed.rcvd.code == SERVICE_RESTART, closed
+
+
+def test_an_app_slow_to_accept_is_not_timed_out_as_a_request(server):
+    # The handshake request is whole: --timeout-request-body (a stalled
+    # request body) must not answer 408 while the app takes its time.
+    s = server(APP, "--timeout-request-body", "1")
+    with connect(s, "/slow-accept?seconds=2.5") as ws:
+        ws.send("late")
+        assert ws.recv(timeout=5) == "late"
 
 
 # ---------------------------------------------------------------- WSGI

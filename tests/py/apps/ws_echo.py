@@ -162,8 +162,16 @@ async def read_after_release(scope, receive, send):
     await echo_until_disconnect(scope, receive, send)
 
 
+async def slow_accept(scope, receive, send):
+    """Takes ?seconds=S (2.5 by default) to decide, then accepts and echoes
+    (an app that checks a token against a database first)."""
+    await asyncio.sleep(float(query(scope).get("seconds", "2.5")))
+    await echo(scope, receive, send)
+
+
 WEBSOCKET_ROUTES = {
     "/echo": echo,
+    "/slow-accept": slow_accept,
     "/scope": scope_echo,
     "/accept-extras": accept_extras,
     "/deny": deny,
