@@ -31,7 +31,7 @@ SUPERVISOR_PID_ENV = "SUBCORN_SUPERVISOR_PID"
 # Config: where to listen, how many workers of which kind, the hidden flags.
 _DECIDED_HERE = frozenset(
     {"app", "host", "port", "uds", "fd", "workers", "mode", "supervised", "ready_fd",
-     "handoff_fd"})
+     "handoff_fd", "pid"})
 
 
 class State(enum.Enum):

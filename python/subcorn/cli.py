@@ -149,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="listen backlog (default: 2048)")
     p.add_argument("--log-level", choices=[lv.value for lv in LogLevel],
                    default=_default("log_level"), help="log level (default: info)")
+    p.add_argument("-p", "--pid", default=_default("pid"), metavar="FILE",
+                   help="write the server's process id to FILE once it is bound, and remove "
+                        "the file on exit (gunicorn's -p/--pid)")
     p.add_argument("--ws", choices=[w.value for w in WebSocket], default=_default("ws"),
                    help="WebSocket: auto serves it (uvicorn's implementation names mean the "
                         "same); none hands upgrade requests to the app as plain HTTP "

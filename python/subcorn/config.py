@@ -85,6 +85,7 @@ class Config:
     limit_request_field_size: int = 8190
     limit_request_body: int = 1024 * 1024 * 1024
     backlog: int = 2048
+    pid: str | None = None
     ws: WebSocket = WebSocket.AUTO
     ws_max_size: int = 16 * 1024 * 1024
     ws_max_queue: int = 32

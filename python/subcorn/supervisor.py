@@ -10,6 +10,7 @@ on a pipe each (`ready`, `retire`), timers are a short heap.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import heapq
@@ -62,11 +63,53 @@ def run(config: Config, *, workers_max_rss: int | None = None) -> int:
     except BindError as exc:
         log.error("%s", exc)
         return 1
+    pid_file = None
     try:
+        if config.pid:
+            try:
+                pid_file = PidFile.write(config.pid)
+            except OSError as exc:
+                log.error("Cannot write the pid file %s: %s", config.pid, exc.strerror or exc)
+                return 1
         return Supervisor(config, listener, workers_max_rss, open_file_limit).run()
     finally:
+        if pid_file is not None:
+            pid_file.remove()
         listener.close()
         listener.remove_file()
+
+
+class PidFile:
+    """--pid FILE: this process's id, written once the socket is bound (so a
+    script that waits for the file finds a server that accepts) and removed
+    on exit unless another process has written its own id there since."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.content = f"{os.getpid()}\n"
+
+    @classmethod
+    def write(cls, path: str) -> PidFile:
+        pid_file = cls(path)
+        # Written beside the target and renamed over it: a reader never sees
+        # a half-written file.
+        temporary = f"{path}.{os.getpid()}.tmp"
+        try:
+            with open(temporary, "w") as f:
+                f.write(pid_file.content)
+            os.replace(temporary, path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+        return pid_file
+
+    def remove(self) -> None:
+        with contextlib.suppress(OSError):
+            with open(self.path) as f:
+                if f.read() != self.content:
+                    return
+            os.unlink(self.path)
 
 
 def concrete_mode(config: Config) -> Mode:

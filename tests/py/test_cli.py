@@ -66,6 +66,23 @@ def test_unix_socket(server, tmp_path):
         assert client.get("http://localhost/").text == "hello"
 
 
+@pytest.mark.subcorn_only  # gunicorn's flag; uvicorn has none
+def test_pid_file_is_written_once_bound_and_removed_on_exit(server, tmp_path):
+    pid_file = tmp_path / "subcorn.pid"
+    s = server("hello:app", "--pid", str(pid_file))
+    assert httpx.get(s.url).text == "hello"
+    assert pid_file.read_text() == f"{s.pid}\n"
+    s.terminate()
+    assert s.wait(20) == 0, s.describe()
+    assert not pid_file.exists()
+
+
+@pytest.mark.subcorn_only
+def test_pid_file_that_cannot_be_written_is_one_line_and_exit_1(tmp_path):
+    done = run_failing("hello:app", "--pid", str(tmp_path / "no-such-dir" / "subcorn.pid"))
+    assert_one_readable_error(done, "pid file", "no-such-dir")
+
+
 def test_inherited_listening_socket(server):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
