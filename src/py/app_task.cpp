@@ -1,5 +1,7 @@
 #include "py/app_task.h"
 
+#include "py/awaitables.h"
+
 #include <cstring>
 
 namespace subcorn::py {
@@ -147,6 +149,41 @@ void app_call_dealloc(PyObject* cycle) {
   tp->tp_clear(cycle);
   tp->tp_free(cycle);
   Py_DECREF(tp);
+}
+
+PyObject* app_call_receive(PyObject* cycle, NextReceiveMessage next) {
+  AppCallObject* c = reinterpret_cast<AppCallObject*>(cycle);
+  if (c->recv_waiter) {
+    if (!waiter_abandoned(c->st, c->recv_waiter)) {
+      PyErr_SetString(PyExc_RuntimeError,
+                      "receive() called again before the previous receive() completed");
+      return nullptr;
+    }
+    Py_CLEAR(c->recv_waiter);
+  }
+  bool must_wait = false;
+  Ref msg = Ref::steal(next(cycle, &must_wait));
+  if (msg) return ready_new(c->st, msg.get());
+  if (!must_wait) return nullptr;
+  PyObject* fut = PyObject_CallNoArgs(c->ctx->create_future.get());
+  if (!fut) return nullptr;
+  c->recv_waiter = Py_NewRef(fut);
+  return fut;
+}
+
+void app_call_wake_receive(PyObject* cycle, NextReceiveMessage next) {
+  AppCallObject* c = reinterpret_cast<AppCallObject*>(cycle);
+  if (!c->recv_waiter) return;
+  if (waiter_abandoned(c->st, c->recv_waiter)) {
+    Py_CLEAR(c->recv_waiter);
+    return;
+  }
+  bool must_wait = false;
+  Ref msg = Ref::steal(next(cycle, &must_wait));
+  if (msg)
+    resolve_waiter(c->st, &c->recv_waiter, msg.get());
+  else if (!must_wait)
+    reject_waiter(c->st, &c->recv_waiter);
 }
 
 }  // namespace subcorn::py

@@ -45,6 +45,21 @@ Ref app_call_new(AppContext& ctx, PyTypeObject* type, Exchange* ex, PyObject* qu
 void app_call_start(PyObject* cycle, PyObject* scope, PyMethodDef* receive_def,
                     PyMethodDef* send_def);
 
+// How a cycle type finds its next receive() message: a new reference; or
+// null with no error set when receive() must wait; or null with an error.
+// Only a message returned is taken from the exchange.
+using NextReceiveMessage = PyObject* (*)(PyObject* cycle, bool* must_wait);
+
+// receive(): a Ready with the next message, or a Future that
+// app_call_wake_receive completes. A receive() the app cancelled (e.g.
+// asyncio.wait_for) took nothing and is forgotten; one still pending makes
+// this one an error. Null with an error set on failure.
+PyObject* app_call_receive(PyObject* cycle, NextReceiveMessage next);
+// Something for receive() arrived: a waiting receive() gets the next message
+// (or the error making it raised). One the app cancelled takes nothing: the
+// message stays for the next receive().
+void app_call_wake_receive(PyObject* cycle, NextReceiveMessage next);
+
 // The app's task has not ended yet.
 bool app_call_running(PyObject* cycle);
 // Cancels the app's task, if it still runs.

@@ -20,7 +20,8 @@ PyObject* disconnect_message(ModuleState* st) { return PyDict_Copy(st->v_disconn
 
 // The next receive() message if one is ready; nullptr with no error when the
 // caller must wait; nullptr with an error on failure.
-PyObject* next_receive_message(CycleObject* c, bool* must_wait) {
+PyObject* next_receive_message(PyObject* cycle, bool* must_wait) {
+  CycleObject* c = as_cycle(cycle);
   *must_wait = false;
   if (!c->base.ex) return disconnect_message(c->base.st);
   std::string_view data;
@@ -50,28 +51,10 @@ PyObject* next_receive_message(CycleObject* c, bool* must_wait) {
 
 PyObject* cycle_receive(PyObject* self, PyObject*) {
   CycleObject* c = as_cycle(self);
-  if (c->base.recv_waiter) {
-    // One the app cancelled (asyncio.wait_for) took nothing: start afresh.
-    if (!waiter_abandoned(c->base.st, c->base.recv_waiter)) {
-      PyErr_SetString(PyExc_RuntimeError,
-                      "receive() called again before the previous receive() completed");
-      return nullptr;
-    }
-    Py_CLEAR(c->base.recv_waiter);
-  }
-  bool must_wait = false;
-  PyObject* msg = next_receive_message(c, &must_wait);
-  if (msg) {
-    PyObject* ready = ready_new(c->base.st, msg);
-    Py_DECREF(msg);
-    return ready;
-  }
-  if (!must_wait) return nullptr;
-  PyObject* fut = PyObject_CallNoArgs(c->base.ctx->create_future.get());
-  if (!fut) return nullptr;
-  c->base.recv_waiter = Py_NewRef(fut);
-  c->base.ex->body_wanted();
-  return fut;
+  PyObject* result = app_call_receive(self, next_receive_message);
+  // It waits (the Future is the waiter): the moment for "100 Continue".
+  if (result && result == c->base.recv_waiter) c->base.ex->body_wanted();
+  return result;
 }
 
 constexpr ResponseMessageNames kHttpResponse = {"http.response.start", "http.response.body"};
@@ -162,24 +145,7 @@ Ref start_http_cycle(AppContext& ctx, PyObject* scope_template, Exchange* ex,
   return cycle;
 }
 
-void cycle_wake_receive(PyObject* cycle) {
-  CycleObject* c = as_cycle(cycle);
-  if (!c->base.recv_waiter) return;
-  // A receive() the app cancelled takes nothing: the body stays for the next.
-  if (waiter_abandoned(c->base.st, c->base.recv_waiter)) {
-    Py_CLEAR(c->base.recv_waiter);
-    return;
-  }
-  bool must_wait = false;
-  PyObject* msg = next_receive_message(c, &must_wait);
-  if (must_wait) return;
-  if (!msg) {
-    PyErr_WriteUnraisable(cycle);
-    return;
-  }
-  resolve_waiter(c->base.st, &c->base.recv_waiter, msg);
-  Py_DECREF(msg);
-}
+void cycle_wake_receive(PyObject* cycle) { app_call_wake_receive(cycle, next_receive_message); }
 
 void cycle_wake_send(PyObject* cycle) {
   CycleObject* c = as_cycle(cycle);

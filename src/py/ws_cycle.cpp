@@ -81,7 +81,8 @@ PyObject* data_message(ModuleState* st, bool text, std::string_view data) {
 // The next receive() message if one is ready; nullptr with no error when the
 // caller must wait; nullptr with an error on failure (nothing is consumed
 // then: the message stays for the next call).
-PyObject* next_message(WsCycleObject* c, bool* must_wait) {
+PyObject* next_message(PyObject* cycle, bool* must_wait) {
+  WsCycleObject* c = as_ws(cycle);
   *must_wait = false;
   ModuleState* st = c->base.st;
   if (c->inbound == Inbound::ConnectDue) {
@@ -118,26 +119,7 @@ PyObject* next_message(WsCycleObject* c, bool* must_wait) {
   return msg;
 }
 
-PyObject* ws_receive(PyObject* self, PyObject*) {
-  WsCycleObject* c = as_ws(self);
-  if (c->base.recv_waiter) {
-    // One the app cancelled (asyncio.wait_for) took nothing: start afresh.
-    if (!waiter_abandoned(c->base.st, c->base.recv_waiter)) {
-      PyErr_SetString(PyExc_RuntimeError,
-                      "receive() called again before the previous receive() completed");
-      return nullptr;
-    }
-    Py_CLEAR(c->base.recv_waiter);
-  }
-  bool must_wait = false;
-  Ref msg = Ref::steal(next_message(c, &must_wait));
-  if (msg) return ready_new(c->base.st, msg.get());
-  if (!must_wait) return nullptr;
-  PyObject* fut = PyObject_CallNoArgs(c->base.ctx->create_future.get());
-  if (!fut) return nullptr;
-  c->base.recv_waiter = Py_NewRef(fut);
-  return fut;
-}
+PyObject* ws_receive(PyObject* self, PyObject*) { return app_call_receive(self, next_message); }
 
 // ---- send() ------------------------------------------------------------------
 
@@ -455,20 +437,7 @@ Ref start_ws_cycle(AppContext& ctx, PyObject* scope_template, WsExchange* ex,
   return cycle;
 }
 
-void ws_cycle_wake_receive(PyObject* cycle) {
-  WsCycleObject* c = as_ws(cycle);
-  if (!c->base.recv_waiter) return;
-  if (waiter_abandoned(c->base.st, c->base.recv_waiter)) {
-    Py_CLEAR(c->base.recv_waiter);  // the message stays for the next receive()
-    return;
-  }
-  bool must_wait = false;
-  Ref msg = Ref::steal(next_message(c, &must_wait));
-  if (msg)
-    resolve_waiter(c->base.st, &c->base.recv_waiter, msg.get());
-  else if (!must_wait)
-    reject_waiter(c->base.st, &c->base.recv_waiter);
-}
+void ws_cycle_wake_receive(PyObject* cycle) { app_call_wake_receive(cycle, next_message); }
 
 void ws_cycle_wake_send(PyObject* cycle) {
   WsCycleObject* c = as_ws(cycle);
