@@ -89,7 +89,6 @@ class Http1Session {
   // Like write_error, with a response the caller built (a refused WebSocket
   // handshake: 400 or 426 with its own headers).
   bool write_refusal(std::string_view response, std::string& out);
-  bool draining() const noexcept { return draining_; }
 
   // The request in flight asked to switch protocols, and the server agreed
   // (it has written the 101 itself): no byte is parsed as HTTP/1.1 any more.

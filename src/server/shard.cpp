@@ -353,16 +353,22 @@ void Shard::count_request() {
     server_.notify();
 }
 
-bool Shard::acquire_request_slot() {
+RequestSlot Shard::admit_request() {
+  count_request();
   long limit = settings().limit_concurrency;
-  if (limit <= 0) return true;
-  if (server_.in_flight.fetch_add(1) < limit) return true;
-  server_.in_flight.fetch_sub(1);
-  return false;
+  if (limit > 0 && server_.in_flight.fetch_add(1) >= limit) {
+    server_.in_flight.fetch_sub(1);
+    return RequestSlot();
+  }
+  return RequestSlot(this);
 }
 
 void Shard::release_request_slot() {
   if (settings().limit_concurrency > 0) server_.in_flight.fetch_sub(1);
+}
+
+void RequestSlot::release() noexcept {
+  if (Shard* shard = std::exchange(shard_, nullptr)) shard->release_request_slot();
 }
 
 void Shard::write_access_log(std::string_view line) {

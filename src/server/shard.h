@@ -18,6 +18,7 @@
 #include "py/app_context.h"
 #include "py/worker_threads.h"
 #include "server/app_adapter.h"
+#include "server/request_slot.h"
 #include "server/settings.h"
 
 namespace subcorn::server {
@@ -80,9 +81,10 @@ class Shard {
   char* read_buffer() noexcept { return read_buffer_.get(); }
   const Settings& settings() const noexcept;
   const http::Limits& limits() const noexcept { return limits_; }
-  bool acquire_request_slot();
-  void count_request();
-  void release_request_slot();
+  // A request (or a WebSocket) is about to run: counts it (--max-requests)
+  // and takes its --limit-concurrency slot; an empty slot when the limit is
+  // reached (the caller answers 503).
+  RequestSlot admit_request();
   void connection_closed(Connection* conn);
   // An ASGI request whose client left while its task still runs: the task is
   // cancelled if it has not ended after --timeout-after-disconnect.
@@ -99,6 +101,9 @@ class Shard {
   void begin_drain();
   void tick();
   void flush_access_log();
+  void count_request();
+  friend class RequestSlot;  // gives its slot back
+  void release_request_slot();
   void set_state(State s);
 
   Server& server_;

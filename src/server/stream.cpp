@@ -10,8 +10,6 @@
 
 namespace subcorn::server {
 
-Stream::~Stream() { release_slot(); }
-
 void Stream::begin() {
   app_ = AppState::Waiting;
   failed_ = false;
@@ -44,16 +42,8 @@ void Stream::notify_output() {
 }
 
 bool Stream::admit() {
-  shard_.count_request();
-  if (!shard_.acquire_request_slot()) return false;
-  holds_slot_ = true;
-  return true;
-}
-
-void Stream::release_slot() {
-  if (!holds_slot_) return;
-  holds_slot_ = false;
-  shard_.release_request_slot();
+  slot_ = shard_.admit_request();
+  return static_cast<bool>(slot_);
 }
 
 void Stream::start(const http::RequestHead& head, const py::ConnectionInfo& info) {
@@ -64,7 +54,7 @@ void Stream::start(const http::RequestHead& head, const py::ConnectionInfo& info
     return;
   }
   // It finished inside the call: the host hears of it now, once.
-  release_slot();
+  slot_.release();
   host_.stream_app_finished(*this, failed_, false);
 }
 
@@ -77,11 +67,8 @@ void Stream::resume() {
     app_ = AppState::Running;
     return;
   }
-  if (app_ == AppState::Starting) {  // cannot happen: an ended call said so
-    app_ = AppState::Running;
-    return;
-  }
-  release_slot();
+  // Over: app_finished() has been called (resume_wsgi's promise).
+  slot_.release();
   host_.stream_app_finished(*this, failed_, false);
 }
 
@@ -91,7 +78,7 @@ void Stream::app_finished(bool failed) {
   app_ = AppState::Finished;
   failed_ = failed;
   if (while_starting) return;  // start() or resume() reports it
-  release_slot();
+  slot_.release();
   host_.stream_app_finished(*this, failed, true);
 }
 
@@ -125,7 +112,7 @@ void Stream::peer_left() {
   notify_output();  // a worker waiting to write or to read sees the client gone
   // A paused WSGI response ends now: its iterable is closed (PEP 3333).
   if (wsgi_call_) resume();
-  release_slot();
+  slot_.release();
   detach_cycle();
 }
 

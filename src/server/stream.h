@@ -33,6 +33,7 @@
 #include "py/asgi_scope.h"
 #include "py/ref.h"
 #include "py/wsgi.h"
+#include "server/request_slot.h"
 
 namespace subcorn::server {
 
@@ -69,7 +70,7 @@ class Stream final : public py::Exchange {
   static constexpr size_t BODY_MEMORY_LIMIT = 1024 * 1024;
 
   Stream(Shard& shard, StreamHost& host) : shard_(shard), host_(host) {}
-  ~Stream() override;
+  ~Stream() override = default;
 
   // --- for the host ---
   // A new request's head was parsed.
@@ -142,15 +143,14 @@ class Stream final : public py::Exchange {
 
  private:
   void wait_for_shard();
-  void release_slot();
   void detach_cycle();
 
   Shard& shard_;
   StreamHost& host_;
   AppState app_ = AppState::None;
+  RequestSlot slot_;          // counted in --limit-concurrency while the app runs
   bool failed_ = false;       // how the app ended, when it ended while Starting
   bool gone_ = false;         // the client left: no more body, no more output
-  bool holds_slot_ = false;   // counted in --limit-concurrency
   // Arriving, then Complete (all of it is here), then Delivered (receive()
   // has said more_body=False).
   enum class BodyInput { Arriving, Complete, Delivered };

@@ -6,7 +6,6 @@
 namespace subcorn::server {
 namespace {
 
-constexpr uint16_t CLOSE_GOING_AWAY = 1001;
 constexpr uint16_t CLOSE_ABNORMAL = 1006;  // never on the wire: the connection dropped
 constexpr uint16_t CLOSE_INTERNAL_ERROR = 1011;
 
@@ -15,10 +14,7 @@ constexpr uint16_t CLOSE_INTERNAL_ERROR = 1011;
 WsStream::WsStream(Shard& shard, WsHost& host, ws::HandshakeResult handshake)
     : shard_(shard), host_(host), handshake_(std::move(handshake)) {}
 
-WsStream::~WsStream() {
-  release_slot();
-  detach_cycle();
-}
+WsStream::~WsStream() { detach_cycle(); }
 
 double WsStream::now() const { return shard_.now(); }
 
@@ -32,16 +28,8 @@ ws::DeflateConfig WsStream::deflate_config(const Settings& settings) {
 }
 
 bool WsStream::admit() {
-  shard_.count_request();
-  if (!shard_.acquire_request_slot()) return false;
-  holds_slot_ = true;
-  return true;
-}
-
-void WsStream::release_slot() {
-  if (!holds_slot_) return;
-  holds_slot_ = false;
-  shard_.release_request_slot();
+  slot_ = shard_.admit_request();
+  return static_cast<bool>(slot_);
 }
 
 void WsStream::detach_cycle() {
@@ -73,7 +61,7 @@ void WsStream::app_finished(bool failed) {
 // socket is closed for it, 1011 when it raised (the spec's rule), 1000 when
 // it just returned.
 void WsStream::report_finished() {
-  release_slot();
+  slot_.release();
   switch (phase_) {
     case Phase::Connecting:
     case Phase::Denied:
@@ -151,22 +139,21 @@ const char* WsStream::ws_close(int code, std::string_view reason) {
     case Phase::Open:
       if (session_->state() != ws::State::Open) return nullptr;  // closing already
       if (code < 1000 || code > 4999) return "websocket.close code must be between 1000 and 4999";
-      if (const char* error = session_->send_close(static_cast<uint16_t>(code), reason, host_.ws_output()))
-        return error;
-      close_sent_at_ = now();
-      host_.ws_flush();
-      return nullptr;
+      return send_close(static_cast<uint16_t>(code), reason);
     case Phase::Closed:
       return nullptr;
   }
   return nullptr;
 }
 
-void WsStream::send_close(uint16_t code, std::string_view reason) {
-  if (!session_ || session_->state() != ws::State::Open) return;
-  if (session_->send_close(code, reason, host_.ws_output())) return;
+// Our Close goes out (when the socket is still open both ways) and the
+// client's is awaited. nullptr, or the session's refusal of `code`/`reason`.
+const char* WsStream::send_close(uint16_t code, std::string_view reason) {
+  if (!session_ || session_->state() != ws::State::Open) return nullptr;
+  if (const char* error = session_->send_close(code, reason, host_.ws_output())) return error;
   close_sent_at_ = now();
   host_.ws_flush();
+  return nullptr;
 }
 
 py::Exchange::Sent WsStream::ws_send(bool text, std::string_view data, const char** error) {
@@ -198,7 +185,7 @@ void WsStream::receive(char* data, size_t size, size_t* consumed) {
         // Offered as a view first: a receive() already waiting takes it
         // without a copy; otherwise it is queued.
         offering_ = true;
-        offered_.text = ev.text;
+        offered_text_ = ev.text;
         offered_view_ = ev.payload;
         wake_receive();
         if (offering_) {
@@ -241,7 +228,7 @@ py::WsExchange::Next WsStream::ws_next(bool* text, std::string_view* data, int* 
     return Next::Message;
   }
   if (offering_) {
-    *text = offered_.text;
+    *text = offered_text_;
     *data = offered_view_;
     return Next::Message;
   }
@@ -307,12 +294,12 @@ void WsStream::on_tick(double now) {
 }
 
 void WsStream::going_away(uint16_t code) {
-  if (phase_ == Phase::Open) send_close(code ? code : CLOSE_GOING_AWAY, "");
+  if (phase_ == Phase::Open) send_close(code, "");
 }
 
 void WsStream::peer_left() {
   closed(CLOSE_ABNORMAL, "");
-  release_slot();
+  slot_.release();
   detach_cycle();
 }
 

@@ -28,6 +28,7 @@
 #include "py/asgi_scope.h"
 #include "py/ref.h"
 #include "py/ws_exchange.h"
+#include "server/request_slot.h"
 #include "server/settings.h"
 #include "ws/handshake.h"
 #include "ws/session.h"
@@ -96,12 +97,12 @@ class WsStream final : public py::WsExchange {
   void notify_output();
   // Once a second: pings, the ping timeout, the close timeout.
   void on_tick(double now);
-  // Graceful shutdown: an open socket gets a Close with `code` (1001).
+  // Graceful shutdown: an open socket gets a Close with `code` (1001, or
+  // 1012 when a newer generation takes over: Shard::going_away_code).
   void going_away(uint16_t code);
   // The connection dropped (or the server closed it).
   void peer_left();
   void cancel();
-  int status_for_log() const noexcept { return phase_ == Phase::Open || phase_ == Phase::Closed ? 101 : 0; }
 
   // --- for the AppAdapter ---
   void set_cycle(py::Ref cycle) { cycle_ = std::move(cycle); }
@@ -138,9 +139,8 @@ class WsStream final : public py::WsExchange {
   };
   void report_finished();
   void closed(uint16_t code, std::string_view reason);
-  void send_close(uint16_t code, std::string_view reason);
+  const char* send_close(uint16_t code, std::string_view reason);
   void wake_receive();
-  void release_slot();
   void detach_cycle();
   double now() const;
 
@@ -151,7 +151,7 @@ class WsStream final : public py::WsExchange {
   Phase phase_ = Phase::Connecting;
   AppState app_ = AppState::Waiting;
   bool failed_ = false;        // how the app ended, when it ended while Starting
-  bool holds_slot_ = false;    // counted in --limit-concurrency
+  RequestSlot slot_;           // counted in --limit-concurrency while the app runs
   py::Ref cycle_;
 
   // Received, not yet taken by the app: the queue, and the message just
@@ -159,7 +159,7 @@ class WsStream final : public py::WsExchange {
   // when a receive() is already waiting for it).
   std::deque<Message> queue_;
   bool offering_ = false;
-  Message offered_{false, {}};
+  bool offered_text_ = false;
   std::string_view offered_view_;
   uint16_t close_code_ = 0;    // the client's (1005: none; 1006: the connection dropped)
   std::string close_reason_;
