@@ -53,6 +53,8 @@ struct RequestHead {
   int64_t content_length = -1;  // -1 when absent
   bool expect_continue = false; // Expect: 100-continue
   bool upgrade = false;         // Connection: upgrade with an Upgrade header
+  // HTTP/2 extended CONNECT's :protocol ("websocket", RFC 8441); "" otherwise.
+  std::string_view protocol;
 };
 
 enum class EventType {
