@@ -86,6 +86,11 @@ bool read_settings(PyObject* d, Settings* s) {
          get_number(d, "ws_ping_interval", &s->ws_ping_interval) &&
          get_number(d, "ws_ping_timeout", &s->ws_ping_timeout) &&
          get_bool(d, "ws_per_message_deflate", &s->ws_per_message_deflate) &&
+         get_bool(d, "http1", &s->http1) && get_bool(d, "http2", &s->http2) &&
+         get_number(d, "http2_max_concurrent_streams", &s->http2_max_concurrent_streams) &&
+         get_number(d, "http2_initial_window_size", &s->http2_initial_window_size) &&
+         get_number(d, "http2_max_header_list_size", &s->http2_max_header_list_size) &&
+         get_number(d, "http2_keep_alive_interval", &s->http2_keep_alive_interval) &&
          get_bool(d, "access_log", &s->access_log) && get_bool(d, "log_info", &s->log_info) &&
          get_string(d, "shard_config", &s->shard_config);
 }

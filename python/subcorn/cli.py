@@ -10,8 +10,8 @@ import sys
 from collections.abc import Sequence
 
 from subcorn import __version__, _logging
-from subcorn.config import (Config, ConfigError, Interface, Lifespan, LogLevel, Mode, WebSocket,
-                            default_workers)
+from subcorn.config import (Config, ConfigError, HttpVersion, Interface, Lifespan, LogLevel, Mode,
+                            WebSocket, default_workers)
 
 
 _CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)
@@ -170,6 +170,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ws-per-message-deflate", action=_BoolValueFlag,
                    default=_env_bool("ws_per_message_deflate", True),
                    help="offer permessage-deflate compression to WebSocket clients (default: on)")
+    p.add_argument("--http", choices=[v.value for v in HttpVersion], default=_default("http"),
+                   help="HTTP versions served: auto serves HTTP/1.1 and HTTP/2 (prior knowledge, "
+                        "h2c upgrade, ALPN h2 over TLS); 1 or 2 serves only that one "
+                        "(default: %(default)s)")
+    p.add_argument("--http2-max-concurrent-streams", type=int,
+                   default=_default("http2_max_concurrent_streams"), metavar="N",
+                   help="HTTP/2 streams one connection may have open at once; more are refused "
+                        "(default: %(default)s)")
+    p.add_argument("--http2-initial-window-size", type=int,
+                   default=_default("http2_initial_window_size"), metavar="BYTES",
+                   help="request body one HTTP/2 stream may send before its app reads some "
+                        "(flow control; default: %(default)s)")
+    p.add_argument("--http2-max-header-list-size", type=int,
+                   default=_default("http2_max_header_list_size"), metavar="BYTES",
+                   help="decoded header bytes one HTTP/2 request may have; more gets 431 "
+                        "(default: %(default)s)")
+    p.add_argument("--http2-keep-alive-interval", type=float,
+                   default=_default("http2_keep_alive_interval"), metavar="SECONDS",
+                   help="send an HTTP/2 PING this often and close a connection that has not "
+                        "answered the previous one; 0 or unset for none (default: none)")
     p.add_argument("--access-log", action=argparse.BooleanOptionalAction,
                    default=_env_bool("access_log", True), help="log every request (default: on)")
     p.add_argument("--version", action="version", version=f"subcorn {__version__}",

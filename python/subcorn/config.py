@@ -34,6 +34,14 @@ class WebSocket(enum.StrEnum):
     WSPROTO = "wsproto"
 
 
+class HttpVersion(enum.StrEnum):
+    """--http: auto serves HTTP/1.1 and HTTP/2 (told by the client's preface,
+    an h2c upgrade, or ALPN over TLS); 1 and 2 serve only that one."""
+    AUTO = "auto"
+    HTTP1 = "1"
+    HTTP2 = "2"
+
+
 class Mode(enum.StrEnum):
     AUTO = "auto"
     INTERPRETERS = "interpreters"
@@ -92,6 +100,11 @@ class Config:
     ws_ping_interval: float | None = 20.0
     ws_ping_timeout: float | None = 20.0
     ws_per_message_deflate: bool = True
+    http: HttpVersion = HttpVersion.AUTO
+    http2_max_concurrent_streams: int = 100
+    http2_initial_window_size: int = 1024 * 1024
+    http2_max_header_list_size: int = 64 * 1024
+    http2_keep_alive_interval: float | None = None
     log_level: LogLevel = LogLevel.INFO
     access_log: bool = True
     max_requests: int = 0
@@ -108,6 +121,7 @@ class Config:
         self.interface = Interface(self.interface)
         self.log_level = LogLevel(self.log_level)
         self.ws = WebSocket(self.ws)
+        self.http = HttpVersion(self.http)
         module, sep, attr = self.app.partition(":")
         if not sep or not module or not attr:
             raise ConfigError(
@@ -140,6 +154,15 @@ class Config:
         for name in ("ws_ping_interval", "ws_ping_timeout"):
             if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must not be negative")
+        if not 1 <= self.http2_max_concurrent_streams <= 2**31 - 1:
+            raise ConfigError("--http2-max-concurrent-streams must be between 1 and 2147483647")
+        # RFC 9113 6.5.2: SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1 is an error.
+        if not 1 <= self.http2_initial_window_size <= 2**31 - 1:
+            raise ConfigError("--http2-initial-window-size must be between 1 and 2147483647")
+        if not 1024 <= self.http2_max_header_list_size <= 2**31 - 1:
+            raise ConfigError("--http2-max-header-list-size must be between 1024 and 2147483647")
+        if self.http2_keep_alive_interval is not None and self.http2_keep_alive_interval < 0:
+            raise ConfigError("--http2-keep-alive-interval must not be negative")
         if self.backlog < 1:
             raise ConfigError("--backlog must be at least 1")
         for name in ("timeout_keep_alive", "timeout_request_header", "timeout_graceful_shutdown",
@@ -204,6 +227,12 @@ class Config:
             "ws_ping_interval": self.ws_ping_interval or 0,
             "ws_ping_timeout": self.ws_ping_timeout or 0,
             "ws_per_message_deflate": self.ws_per_message_deflate,
+            "http1": self.http != HttpVersion.HTTP2,
+            "http2": self.http != HttpVersion.HTTP1,
+            "http2_max_concurrent_streams": self.http2_max_concurrent_streams,
+            "http2_initial_window_size": self.http2_initial_window_size,
+            "http2_max_header_list_size": self.http2_max_header_list_size,
+            "http2_keep_alive_interval": self.http2_keep_alive_interval or 0,
             "main_interpreter": self.mode == Mode.PROCESSES,
             "ready_fd": -1 if self.ready_fd is None else self.ready_fd,
             "handoff_fd": -1 if self.handoff_fd is None else self.handoff_fd,

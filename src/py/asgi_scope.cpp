@@ -113,7 +113,9 @@ bool fill_request_keys(AppContext& ctx, PyObject* d, const http::RequestHead& he
   Ref state = Ref::steal(PyDict_Copy(ctx.state.get()));
   if (!state) return false;
 
-  PyObject* version = head.version_minor == 0 ? st->v_http10 : st->v_http11;
+  PyObject* version = head.version_major == 2   ? st->v_http2
+                      : head.version_minor == 0 ? st->v_http10
+                                                : st->v_http11;
   return PyDict_SetItem(d, st->s_http_version, version) == 0 &&
          PyDict_SetItem(d, st->s_server, conn.server.get()) == 0 &&
          PyDict_SetItem(d, st->s_client, conn.client.get()) == 0 &&
@@ -179,6 +181,13 @@ Ref build_http_scope(AppContext& ctx, PyObject* scope_template,
   if (!scope || !fill_request_keys(ctx, scope.get(), head, conn)) return {};
   Ref method = Ref::steal(PyUnicode_FromStringAndSize(head.method.data(), head.method.size()));
   if (!method || PyDict_SetItem(scope.get(), st->s_method, method.get()) < 0) return {};
+  if (head.version_major == 2) {
+    // HTTP/2 frames trailers and 103 Early Hints; HTTP/1.1 does not offer them.
+    Ref extensions = Ref::steal(Py_BuildValue("{O:{},O:{}}", st->s_http_response_trailers,
+                                              st->s_http_response_early_hint));
+    if (!extensions || PyDict_SetItem(scope.get(), st->s_extensions, extensions.get()) < 0)
+      return {};
+  }
   return scope;
 }
 

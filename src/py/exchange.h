@@ -5,11 +5,17 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "io/unique_fd.h"
 
 namespace subcorn::py {
+
+// Header fields as an app gives them (trailers, early hints): name, value.
+using Fields = std::vector<std::pair<std::string, std::string>>;
 
 class Exchange {
  public:
@@ -45,6 +51,14 @@ class Exchange {
   virtual size_t output_buffered() const = 0;
   virtual bool response_started() const = 0;
   virtual bool response_complete() const = 0;
+
+  // HTTP/2 only (the scope offers them there; over HTTP/1.1 they are taken
+  // and dropped): the response announced trailers ("trailers": True in
+  // http.response.start), the trailers themselves (more: more_trailers),
+  // and 103 Early Hints before the response starts. nullptr or a mistake.
+  virtual void expect_trailers() {}
+  virtual const char* send_trailers(const Fields&, bool /*more*/) { return nullptr; }
+  virtual const char* send_early_hints(const Fields&) { return nullptr; }
 
   // The app's coroutine ended; `failed` when it raised (already logged).
   virtual void app_finished(bool failed) = 0;

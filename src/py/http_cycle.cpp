@@ -75,6 +75,60 @@ PyObject* send_response_body(CycleObject* c, PyObject* message) {
   return ready_new(c->base.st, Py_None);
 }
 
+// The message's `key` as a bool (absent: false); -1 with an error set.
+int message_flag(PyObject* message, PyObject* key) {
+  PyObject* value = PyDict_GetItemWithError(message, key);
+  if (!value) return PyErr_Occurred() ? -1 : 0;
+  return PyObject_IsTrue(value);
+}
+
+PyObject* send_start(CycleObject* c, PyObject* message) {
+  ModuleState* st = c->base.st;
+  if (!py::send_response_start(st, c->base.ex, message, kHttpResponse)) return nullptr;
+  int trailers = message_flag(message, st->s_trailers);
+  if (trailers < 0) return nullptr;
+  if (trailers) c->base.ex->expect_trailers();
+  return ready_new(st, Py_None);
+}
+
+// http.response.trailers: its headers, gathered until more_trailers is false.
+PyObject* send_trailers(CycleObject* c, PyObject* message) {
+  ModuleState* st = c->base.st;
+  Fields fields;
+  PyObject* headers = PyDict_GetItemWithError(message, st->s_headers);
+  if (!headers && PyErr_Occurred()) return nullptr;
+  if (!for_each_header(headers, [&fields](std::string_view name, std::string_view value) {
+        fields.emplace_back(name, value);
+        return static_cast<const char*>(nullptr);
+      }))
+    return nullptr;
+  int more = message_flag(message, st->s_more_trailers);
+  if (more < 0) return nullptr;
+  if (refused(c->base.ex->send_trailers(fields, more != 0))) return nullptr;
+  return ready_new(st, Py_None);
+}
+
+// http.response.early_hint: each of `links` becomes a Link field of a 103.
+PyObject* send_early_hint(CycleObject* c, PyObject* message) {
+  ModuleState* st = c->base.st;
+  PyObject* links = PyDict_GetItemWithError(message, st->s_links);
+  if (!links) {
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_KeyError, "'links'");
+    return nullptr;
+  }
+  Fields fields;
+  Ref it = Ref::steal(PyObject_GetIter(links));
+  if (!it) return nullptr;
+  while (Ref link = Ref::steal(PyIter_Next(it.get()))) {
+    BytesView value;
+    if (!value.read(link.get(), "an early hint's link")) return nullptr;
+    fields.emplace_back("link", std::string(value.view()));
+  }
+  if (PyErr_Occurred()) return nullptr;
+  if (refused(c->base.ex->send_early_hints(fields))) return nullptr;
+  return ready_new(st, Py_None);
+}
+
 PyObject* cycle_send(PyObject* self, PyObject* message) {
   CycleObject* c = as_cycle(self);
   ModuleState* st = c->base.st;
@@ -86,10 +140,11 @@ PyObject* cycle_send(PyObject* self, PyObject* message) {
     if (PyUnicode_Compare(type, st->s_http_response_body) == 0)
       return send_response_body(c, message);
     if (PyUnicode_Compare(type, st->s_http_response_start) == 0)
-      return py::send_response_start(st, c->base.ex, message, kHttpResponse)
-                 ? ready_new(st, Py_None)
-                 : nullptr;
-    if (PyUnicode_Compare(type, st->s_http_response_trailers) == 0) return ready_new(st, Py_None);
+      return send_start(c, message);
+    if (PyUnicode_Compare(type, st->s_http_response_trailers) == 0)
+      return send_trailers(c, message);
+    if (PyUnicode_Compare(type, st->s_http_response_early_hint) == 0)
+      return send_early_hint(c, message);
   }
   PyErr_Format(PyExc_RuntimeError, "Unexpected ASGI message '%S' sent.", type);
   return nullptr;

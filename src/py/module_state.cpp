@@ -15,6 +15,7 @@ int module_state_init(PyObject* module, ModuleState* st) {
 #undef SUBCORN_INTERN
   if (!(st->v_http11 = PyUnicode_InternFromString("1.1"))) return -1;
   if (!(st->v_http10 = PyUnicode_InternFromString("1.0"))) return -1;
+  if (!(st->v_http2 = PyUnicode_InternFromString("2"))) return -1;
   if (!(st->v_empty_bytes = PyBytes_FromStringAndSize("", 0))) return -1;
   st->v_asgi = Py_BuildValue("{s:s,s:s}", "version", "3.0", "spec_version", "2.4");
   if (!st->v_asgi) return -1;
@@ -69,6 +70,7 @@ void module_state_clear(ModuleState* st) {
 #undef SUBCORN_CLEAR
   Py_CLEAR(st->v_http11);
   Py_CLEAR(st->v_http10);
+  Py_CLEAR(st->v_http2);
   Py_CLEAR(st->v_asgi);
   Py_CLEAR(st->v_empty_bytes);
   Py_CLEAR(st->v_disconnect);

@@ -33,6 +33,10 @@ namespace subcorn::py {
   X(http_response_start, "http.response.start")   \
   X(http_response_body, "http.response.body")     \
   X(http_response_trailers, "http.response.trailers") \
+  X(http_response_early_hint, "http.response.early_hint") \
+  X(trailers, "trailers")                         \
+  X(more_trailers, "more_trailers")               \
+  X(links, "links")                               \
   X(websocket, "websocket")                       \
   X(subprotocols, "subprotocols")                 \
   X(extensions, "extensions")                     \
@@ -81,6 +85,7 @@ struct ModuleState {
 #undef SUBCORN_DECLARE_NAME
   PyObject* v_http11 = nullptr;      // "1.1"
   PyObject* v_http10 = nullptr;      // "1.0"
+  PyObject* v_http2 = nullptr;       // "2"
   PyObject* v_asgi = nullptr;        // {"version": "3.0", "spec_version": "2.4"}
   PyObject* v_empty_bytes = nullptr; // b""
   PyObject* v_disconnect = nullptr;  // {"type": "http.disconnect"} (copied per use)

@@ -3,6 +3,7 @@
 #include <sys/epoll.h>
 
 #include "http/response.h"
+#include "http/tokens.h"
 #include "io/socket.h"
 #include "server/shard.h"
 
@@ -52,6 +53,11 @@ void Connection::on_events(uint32_t events) {
   }
   if (events & EPOLLOUT) {
     if (!flush()) return;
+    if (h2_) {
+      h2_->pump();
+      if (closed()) return;
+      h2_->collect();
+    }
     if (stream_.paused() && output_buffered() < OUTPUT_HIGH_WATER) stream_.resume();
     if (closed()) return;
     // Pipelined requests waited for this response's output to drain.
@@ -100,6 +106,17 @@ void Connection::on_readable() {
 }
 
 void Connection::process_input() {
+  if (protocol_ == Protocol::Undecided && !decide_protocol()) return;
+  if (h2_) {
+    // HTTP/2 takes every byte; its windows bound what a client may send.
+    if (in_pos_ < in_.size()) h2_->receive(std::string_view(in_).substr(in_pos_));
+    if (closed()) return;
+    in_.clear();
+    in_pos_ = 0;
+    h2_->collect();
+    update_interest();
+    return;
+  }
   if (ws_ && session_.state() == http::Http1Session::State::Switched) {
     receive_websocket();
     update_interest();
@@ -108,6 +125,11 @@ void Connection::process_input() {
   for (;;) {
     parse_buffered();
     if (closed()) break;
+    if (h2_) {
+      // Upgraded to h2c: what followed the request is HTTP/2's.
+      process_input();
+      return;
+    }
     if (ws_) {
       // A WebSocket's app starts once its upgrade request is whole.
       if (ws_->app_state() == WsStream::AppState::Waiting && session_.request_received()) {
@@ -218,9 +240,65 @@ void Connection::update_interest() {
   }
 }
 
+// The first bytes tell HTTP/2 with prior knowledge (its preface) from
+// HTTP/1.1. False while they could still be either.
+bool Connection::decide_protocol() {
+  const Settings& s = shard_.settings();
+  std::string_view input = std::string_view(in_).substr(in_pos_);
+  std::string_view preface = http::HTTP2_PREFACE;
+  if (s.http2 && preface.starts_with(input.substr(0, preface.size()))) {
+    if (input.size() < preface.size()) return false;
+    protocol_ = Protocol::Http2;
+    h2_ = std::make_unique<Http2Streams>(shard_, *this);
+    h2_->start();
+    return !closed();
+  }
+  protocol_ = Protocol::Http1;
+  if (!s.http1) {
+    // --http 2: HTTP/2 only, and this client speaks something else.
+    send_error_and_close(505);
+    return false;
+  }
+  return true;
+}
+
+// "Upgrade: h2c" (RFC 7540 3.2, what curl --http2 sends in cleartext) on a
+// request without a body: 101, and the request becomes HTTP/2's stream 1.
+// False when the upgrade is not taken (the request is served as HTTP/1.1,
+// which the client must accept).
+bool Connection::upgrade_to_h2c() {
+  const http::RequestHead& head = session_.head();
+  if (!shard_.settings().http2 || !head.upgrade || head.chunked || head.content_length > 0)
+    return false;
+  std::string_view upgrade, settings;
+  int settings_fields = 0;
+  for (const http::Header& h : head.headers) {
+    if (h.name == "upgrade") upgrade = h.value;
+    if (h.name == "http2-settings") {
+      settings = h.value;
+      ++settings_fields;
+    }
+  }
+  if (settings_fields != 1 || !http::contains_token(upgrade, "h2c")) return false;
+  auto h2 = std::make_unique<Http2Streams>(shard_, *this);
+  size_t before_switch = out_.size();
+  out_.append("HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n");
+  session_.switch_protocols();
+  protocol_ = Protocol::Http2;
+  h2_ = std::move(h2);
+  if (!h2_->start_upgraded(head, settings)) {
+    // Not valid: the 101 is not out yet, so answer 400 in its place.
+    out_.resize(before_switch);
+    h2_.reset();
+    send_error_and_close(400);
+  }
+  return true;
+}
+
 // ---- one request --------------------------------------------------------------
 
 void Connection::request_head() {
+  if (upgrade_to_h2c()) return;
   if (shard_.adapter().takes_websocket(session_.head())) {
     start_websocket();
     return;
@@ -338,13 +416,14 @@ bool Connection::flush() {
   out_pos_ = 0;
   // Between two requests a large buffer is given back; a WebSocket keeps
   // its own, which every message reuses.
-  if (session_.state() == http::Http1Session::State::Idle ||
-      session_.state() == http::Http1Session::State::Done)
+  if (!h2_ && (session_.state() == http::Http1Session::State::Idle ||
+                session_.state() == http::Http1Session::State::Done))
     release_if_large(out_);
   if (want_write_) {
     want_write_ = false;
     update_interest();
   }
+  if (h2_) return true;  // its streams hear of it through Http2Streams::pump
   if (ws_ && session_.state() == http::Http1Session::State::Switched) {
     // The close handshake is over and its last frame is out: close TCP (the
     // server closes first, RFC 6455 7.1.1).
@@ -404,6 +483,10 @@ void Connection::send_error_and_close(int status) {
 }
 
 void Connection::drain() {
+  if (h2_) {
+    h2_->drain();
+    return;
+  }
   session_.drain();
   if (ws_) ws_->going_away(shard_.going_away_code());
   // An idle connection is not closed at once: a client may have sent a request
@@ -429,6 +512,7 @@ void Connection::time_out(int status) {
 }
 
 void Connection::abort() {
+  if (h2_) h2_->cancel_all();
   stream_.cancel();
   if (ws_) ws_->cancel();
   close();
@@ -439,6 +523,10 @@ void Connection::on_tick(double now) {
   const Settings& s = shard_.settings();
   if (phase_ == Phase::Lingering) {
     if (now - linger_began_ > LINGER_SECONDS) close();
+    return;
+  }
+  if (h2_) {
+    h2_->on_tick(now);
     return;
   }
   if (ws_) {
@@ -478,6 +566,7 @@ void Connection::close() {
   transport_.close();
   stream_.peer_left();
   if (ws_) ws_->peer_left();
+  if (h2_) h2_->peer_left();
   shard_.connection_closed(this);
 }
 

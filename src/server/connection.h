@@ -8,9 +8,12 @@
 //
 //   fd -> io::Transport -> http::Http1Session -> Stream -> AppAdapter -> app
 //                       \-> (after a 101) WsStream (ws::Session) -> AppAdapter -> app
+//                       \-> (HTTP/2) Http2Streams (http::Http2Session) -> Stream, Stream...
 //
-// One request at a time: pipelined requests wait, unparsed, until the
-// response before them is done and has mostly gone out.
+// HTTP/1.1: one request at a time: pipelined requests wait, unparsed, until
+// the response before them is done and has mostly gone out. HTTP/2 (told
+// by the client's preface, or an h2c upgrade): every byte goes to
+// Http2Streams, which runs many streams at once.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +24,7 @@
 #include "io/transport.h"
 #include "io/unique_fd.h"
 #include "py/asgi_scope.h"
+#include "server/http2_streams.h"
 #include "server/stream.h"
 #include "server/ws_stream.h"
 
@@ -28,7 +32,7 @@ namespace subcorn::server {
 
 class Shard;
 
-class Connection final : public StreamHost, public WsHost {
+class Connection final : public StreamHost, public WsHost, public Http2Carrier {
  public:
   // Above this much unsent output, the app is asked to wait (an ASGI send()
   // returns a pending awaitable, a WSGI iterable is paused) and pipelined
@@ -41,7 +45,7 @@ class Connection final : public StreamHost, public WsHost {
   int fd() const noexcept { return transport_.fd(); }
   bool closed() const noexcept { return phase_ == Phase::Closed; }
   // A worker thread is running the app for this connection.
-  bool busy() const noexcept { return stream_.busy(); }
+  bool busy() const noexcept { return stream_.busy() || (h2_ && h2_->busy()); }
   size_t slot = 0;  // index in the shard's table
 
   void on_events(uint32_t events);
@@ -83,11 +87,25 @@ class Connection final : public StreamHost, public WsHost {
   void ws_http_finished(bool failed) override;
   void ws_close_transport() override { close(); }
 
+  // --- Http2Carrier ---
+  std::string& h2_output() override { return out_; }
+  bool h2_flush() override { return flush(); }
+  size_t h2_output_buffered() const override { return output_buffered(); }
+  void h2_close() override { close(); }
+  const py::ConnectionInfo& h2_info() const override { return info_; }
+  const std::string& h2_peer() const override { return peer_; }
+
  private:
   // Serving: reading and writing. Lingering: writing is shut, what still
   // arrives is read and dropped for a moment (see close_gracefully).
   enum class Phase { Serving, Lingering, Closed };
+  // What the connection speaks: Undecided until its first bytes say (the
+  // HTTP/2 preface, or anything else: HTTP/1.1); an h2c upgrade moves an
+  // Http1 connection to Http2.
+  enum class Protocol { Undecided, Http1, Http2 };
 
+  bool decide_protocol();
+  bool upgrade_to_h2c();
   void on_readable();
   void process_input();
   void parse_buffered();
@@ -116,6 +134,9 @@ class Connection final : public StreamHost, public WsHost {
   Stream stream_;
   // The WebSocket, from its upgrade request on (server/ws_stream.h).
   std::unique_ptr<WsStream> ws_;
+  // HTTP/2, from the preface or the h2c upgrade on.
+  std::unique_ptr<Http2Streams> h2_;
+  Protocol protocol_ = Protocol::Undecided;
   py::ConnectionInfo info_;
   std::string peer_;  // "host:port" for the access log
   Phase phase_ = Phase::Serving;

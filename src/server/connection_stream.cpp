@@ -4,6 +4,7 @@
 // connection's own rules and writes the access log line.
 #include <algorithm>
 
+#include "server/access_log.h"
 #include "server/connection.h"
 #include "server/shard.h"
 
@@ -136,15 +137,7 @@ bool Connection::send_file_part() {
 }
 
 void Connection::log_access(int status) {
-  const http::RequestHead& head = session_.head();
-  bool http10 = head.version_major == 1 && head.version_minor == 0;
-  std::string line;
-  line.reserve(96);
-  line.append("INFO:     ").append(peer_).append(" - \"");
-  line.append(head.method).append(" ").append(head.target);
-  line.append(http10 ? " HTTP/1.0\" " : " HTTP/1.1\" ");
-  line.append(std::to_string(status)).append("\n");
-  shard_.write_access_log(line);
+  shard_.write_access_log(access_log_line(peer_, session_.head(), status));
 }
 
 }  // namespace subcorn::server

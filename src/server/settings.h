@@ -40,6 +40,12 @@ struct Settings {
   double ws_ping_interval = 0;          // seconds between pings; 0: none
   double ws_ping_timeout = 0;           // a pong owed for longer closes the socket; 0: never
   bool ws_per_message_deflate = true;
+  bool http1 = true;                   // --http auto or 1
+  bool http2 = true;                   // --http auto or 2: prior knowledge, h2c, ALPN h2
+  long http2_max_concurrent_streams = 100;
+  long http2_initial_window_size = 1024 * 1024;
+  long http2_max_header_list_size = 64 * 1024;
+  double http2_keep_alive_interval = 0;  // seconds between PINGs; 0: none
   bool access_log = true;
   bool log_info = true;      // --log-level info or lower: say what the server does
   std::string shard_config;  // JSON given to subcorn._shard.run in every shard

@@ -58,6 +58,10 @@ class StreamHost {
   // The app finished (`failed`: it raised, already logged). `later`: from
   // the event loop, not from inside the call that started it.
   virtual void stream_app_finished(Stream& s, bool failed, bool later) = 0;
+  // Trailers and 103 Early Hints (py/exchange.h): HTTP/1.1 drops them.
+  virtual void stream_expect_trailers(Stream&) {}
+  virtual const char* stream_send_trailers(Stream&, const py::Fields&, bool) { return nullptr; }
+  virtual const char* stream_send_early_hints(Stream&, const py::Fields&) { return nullptr; }
 
  protected:
   ~StreamHost() = default;
@@ -135,7 +139,17 @@ class Stream final : public py::Exchange {
   bool response_complete() const override {
     return host_.stream_response_state(*this) == http::ResponseWriter::State::Complete;
   }
+  void expect_trailers() override { host_.stream_expect_trailers(*this); }
+  const char* send_trailers(const py::Fields& fields, bool more) override {
+    return host_.stream_send_trailers(*this, fields, more);
+  }
+  const char* send_early_hints(const py::Fields& fields) override {
+    return host_.stream_send_early_hints(*this, fields);
+  }
   void app_finished(bool failed) override;
+
+  // The host's name for this stream (HTTP/2's stream id; 0 over HTTP/1.1).
+  int32_t id = 0;
 
   // The host's output is above its high-water mark: a worker thread waits
   // here (without the GIL) until it drains or the client leaves.

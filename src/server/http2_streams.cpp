@@ -1,0 +1,421 @@
+#include "server/http2_streams.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "server/access_log.h"
+#include "server/connection.h"
+#include "server/shard.h"
+
+namespace subcorn::server {
+namespace {
+
+// nghttp2's error codes (RFC 9113 7), as the session takes them.
+constexpr uint32_t INTERNAL_ERROR = 0x2;
+// A file part (wsgi.file_wrapper, pathsend) is read into DATA this much at a
+// time: HTTP/2 frames the bytes itself, so sendfile() cannot carry them.
+constexpr size_t FILE_READ_SIZE = 64 * 1024;
+
+http::Http2Settings session_settings(const Settings& s) {
+  http::Http2Settings h2;
+  h2.max_concurrent_streams = static_cast<uint32_t>(s.http2_max_concurrent_streams);
+  h2.initial_window_size = static_cast<uint32_t>(s.http2_initial_window_size);
+  h2.max_header_list_size = static_cast<uint32_t>(s.http2_max_header_list_size);
+  h2.enable_connect_protocol = false;  // RFC 8441 is not hosted yet
+  return h2;
+}
+
+}  // namespace
+
+// One stream: the request as the app sees it, and what the server keeps of
+// it (the file being sent, how much body is owed back to the window).
+struct Http2Streams::Entry {
+  Entry(Shard& shard, StreamHost& host, int32_t stream_id, const http::RequestHead& request)
+      : stream(shard, host), head(request) {
+    stream.id = stream_id;
+  }
+  Stream stream;
+  const http::RequestHead& head;  // the session's, valid until h2_stream_closed
+  // Request body received and not yet given back to the stream's window.
+  size_t unacknowledged = 0;
+  double started_at = 0;          // for --timeout-request
+  io::UniqueFd file;              // a file part being read into DATA
+  int64_t file_offset = 0;
+  int64_t file_left = 0;
+  int status = 0;                 // the response's, for the access log
+  enum class Phase { Open, Reset, Closed } phase = Phase::Open;
+};
+
+Http2Streams::Http2Streams(Shard& shard, Http2Carrier& carrier)
+    : shard_(shard),
+      carrier_(carrier),
+      session_(session_settings(shard.settings()), shard.limits(), *this) {
+  now_ = idle_since_ = last_ping_ = shard.now();
+}
+
+Http2Streams::~Http2Streams() { peer_left(); }
+
+void Http2Streams::start() {
+  session_.start();
+  pump();
+}
+
+bool Http2Streams::start_upgraded(const http::RequestHead& head, std::string_view http2_settings) {
+  if (!session_.start_upgraded(head, http2_settings)) return false;
+  pump();
+  return true;
+}
+
+Http2Streams::Entry* Http2Streams::find(int32_t id) {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+Http2Streams::Entry& Http2Streams::entry_of(const Stream& s) const {
+  return *streams_.at(s.id);
+}
+
+// ---- input ----------------------------------------------------------------
+
+void Http2Streams::receive(std::string_view input) {
+  session_.receive(input);
+  pump();
+}
+
+void Http2Streams::h2_request(int32_t id, const http::RequestHead& head, bool) {
+  auto [it, fresh] = streams_.try_emplace(id, nullptr);
+  if (!fresh) return;  // the session reports each stream once
+  it->second = std::make_unique<Entry>(shard_, *this, id, head);
+  Entry& e = *it->second;
+  idle_since_ = 0;
+  if (head.method == "CONNECT") {
+    // Extended CONNECT (RFC 8441) is not offered, so the session lets none
+    // through; a plain CONNECT is not for an origin server.
+    answer_error(e, 501);
+    return;
+  }
+  e.stream.begin();
+  try_start(e);
+}
+
+// Starts the app once the adapter allows it (WSGI on the shard thread waits
+// for the whole body).
+void Http2Streams::try_start(Entry& e) {
+  if (e.phase != Entry::Phase::Open || e.stream.app_state() != Stream::AppState::Waiting) return;
+  if (!shard_.adapter().may_start(e.head, e.stream.body_complete())) return;
+  if (!e.stream.admit()) {
+    answer_error(e, 503);
+    return;
+  }
+  e.started_at = now_;
+  // Bytes that arrived before the app ran were given back already; from
+  // now on the app's reading opens the window.
+  e.stream.start(e.head, carrier_.h2_info());
+}
+
+void Http2Streams::h2_body(int32_t id, std::string_view data) {
+  Entry* e = find(id);
+  if (!e) return;
+  e->unacknowledged += data.size();
+  if (!e->stream.wants_body()) {
+    give_back_unread(*e);  // nobody will read it: drop it, keep the client going
+    return;
+  }
+  std::string error;
+  if (!e->stream.add_body(data, &error)) {
+    shard_.log_error(("Could not keep the request body: " + error).c_str());
+    answer_error(*e, 503);
+    return;
+  }
+  // An app that has not started (it wants the body whole first) cannot take
+  // bytes back, so the window opens as they arrive; the spool keeps them
+  // (memory, then a temporary file). A running app opens it by reading.
+  if (!e->stream.app_active()) give_back_unread(*e);
+  e->stream.notify_body();
+}
+
+void Http2Streams::h2_body_end(int32_t id) {
+  Entry* e = find(id);
+  if (!e) return;
+  e->stream.body_ended();
+  e->stream.notify_body();
+  try_start(*e);
+}
+
+void Http2Streams::give_back_unread(Entry& e) {
+  size_t owed = e.unacknowledged - std::min(e.unacknowledged, e.stream.body_buffered());
+  if (!e.stream.wants_body()) owed = e.unacknowledged;
+  if (owed == 0) return;
+  e.unacknowledged -= owed;
+  session_.consume(e.stream.id, owed);
+}
+
+void Http2Streams::stream_body_taken(Stream& s) {
+  give_back_unread(entry_of(s));
+  pump();
+}
+
+void Http2Streams::h2_stream_reset(int32_t id, uint32_t) {
+  Entry* e = find(id);
+  if (!e || e->phase != Entry::Phase::Open) return;
+  e->phase = Entry::Phase::Reset;
+  e->file.reset();
+  // The app's receive() says http.disconnect; a paused WSGI call ends.
+  e->stream.peer_left();
+}
+
+void Http2Streams::h2_stream_closed(int32_t id) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  std::unique_ptr<Entry> e = std::move(it->second);
+  streams_.erase(it);
+  if (e->phase == Entry::Phase::Open && e->stream.app_state() != Stream::AppState::None &&
+      e->stream.app_state() != Stream::AppState::Finished)
+    e->stream.peer_left();
+  e->phase = Entry::Phase::Closed;
+  e->file.reset();
+  e->stream.end();  // the head goes with the session's stream
+  closed_.push_back(std::move(e));
+  if (streams_.empty()) idle_since_ = now_;
+}
+
+// ---- output -------------------------------------------------------------------
+
+void Http2Streams::pump() {
+  // Re-entered from a callback (an app resumed by h2_output_drained writes
+  // again): the outer loop produces what it queued.
+  if (pumping_) return;
+  pumping_ = true;
+  std::string& out = carrier_.h2_output();
+  for (;;) {
+    size_t buffered = carrier_.h2_output_buffered();
+    if (buffered >= Connection::OUTPUT_HIGH_WATER) break;
+    size_t before = out.size();
+    session_.produce(out, Connection::OUTPUT_HIGH_WATER - buffered);
+    if (out.size() == before) break;
+    if (!carrier_.h2_flush()) {
+      pumping_ = false;
+      return;  // closed
+    }
+  }
+  pumping_ = false;
+  http::Http2Session::State state = session_.state();
+  bool over = state == http::Http2Session::State::Finished ||
+              state == http::Http2Session::State::Failed ||
+              (state == http::Http2Session::State::Draining && session_.open_streams() == 0);
+  if (over && carrier_.h2_output_buffered() == 0 && !session_.wants_output()) carrier_.h2_close();
+}
+
+void Http2Streams::h2_output_drained(int32_t id) {
+  Entry* e = find(id);
+  if (!e || e->phase != Entry::Phase::Open) return;
+  if (e->file) send_file_part(*e);
+  if (session_.buffered(id) >= Connection::OUTPUT_HIGH_WATER) return;
+  if (e->stream.paused()) e->stream.resume();
+  else e->stream.notify_output();
+}
+
+const char* Http2Streams::stream_start_response(Stream& s, int status) {
+  const char* mistake = session_.start_response(s.id, status);
+  if (!mistake) entry_of(s).status = status;
+  return mistake;
+}
+
+const char* Http2Streams::stream_add_header(Stream& s, std::string_view name,
+                                            std::string_view value) {
+  return session_.header(s.id, name, value);
+}
+
+py::Exchange::Sent Http2Streams::stream_send_body(Stream& s, std::string_view data, bool more,
+                                                  const char** error) {
+  Entry& e = entry_of(s);
+  if (e.phase != Entry::Phase::Open) return py::Exchange::Sent::Gone;
+  if (const char* mistake = session_.body(s.id, data, more)) {
+    *error = mistake;
+    return py::Exchange::Sent::Done;
+  }
+  if (!more) log_access(e, 0);
+  pump();
+  if (e.phase != Entry::Phase::Open) return py::Exchange::Sent::Gone;
+  s.wait_while_output_full(Connection::OUTPUT_HIGH_WATER);
+  if (e.phase != Entry::Phase::Open) return py::Exchange::Sent::Gone;
+  if (session_.buffered(s.id) >= Connection::OUTPUT_HIGH_WATER) return py::Exchange::Sent::Blocked;
+  return py::Exchange::Sent::Done;
+}
+
+// The file's bytes become DATA as the stream drains; the response is
+// complete for the app at once, as over HTTP/1.1.
+py::Exchange::Sent Http2Streams::stream_send_file(Stream& s, io::UniqueFd file, long long offset,
+                                                  long long count, const char** error) {
+  Entry& e = entry_of(s);
+  if (e.phase != Entry::Phase::Open) return py::Exchange::Sent::Gone;
+  e.file = std::move(file);
+  e.file_offset = offset;
+  e.file_left = count;
+  // The first part starts the response (and checks the app's framing).
+  if (const char* mistake = session_.body(s.id, {}, count > 0)) {
+    e.file.reset();
+    *error = mistake;
+    return py::Exchange::Sent::Done;
+  }
+  log_access(e, 0);
+  if (count > 0) send_file_part(e);
+  else e.file.reset();
+  pump();
+  return e.phase == Entry::Phase::Open ? py::Exchange::Sent::Done : py::Exchange::Sent::Gone;
+}
+
+void Http2Streams::send_file_part(Entry& e) {
+  char buffer[FILE_READ_SIZE];
+  while (e.file_left > 0 && session_.buffered(e.stream.id) < Connection::OUTPUT_HIGH_WATER) {
+    size_t want = static_cast<size_t>(std::min<int64_t>(e.file_left, FILE_READ_SIZE));
+    ssize_t n = ::pread(e.file.get(), buffer, want, e.file_offset);
+    if (n <= 0) {
+      // The file shrank or cannot be read: the promised length cannot be
+      // kept, so the stream ends in a reset rather than short.
+      if (n < 0 && errno == EINTR) continue;
+      e.file.reset();
+      e.file_left = 0;
+      session_.reset_stream(e.stream.id, INTERNAL_ERROR);
+      return;
+    }
+    e.file_offset += n;
+    e.file_left -= n;
+    session_.body(e.stream.id, std::string_view(buffer, static_cast<size_t>(n)), e.file_left > 0);
+  }
+  if (e.file_left == 0) e.file.reset();
+}
+
+size_t Http2Streams::stream_output_buffered(const Stream& s) const {
+  return session_.buffered(s.id);
+}
+
+http::ResponseWriter::State Http2Streams::stream_response_state(const Stream& s) const {
+  return session_.response_state(s.id);
+}
+
+void Http2Streams::stream_expect_trailers(Stream& s) { session_.expect_trailers(s.id); }
+
+const char* Http2Streams::stream_send_trailers(Stream& s, const py::Fields& fields, bool more) {
+  trailers_.insert(trailers_.end(), fields.begin(), fields.end());
+  if (more) return nullptr;
+  const char* mistake = session_.trailers(s.id, trailers_);
+  trailers_.clear();
+  pump();
+  return mistake;
+}
+
+const char* Http2Streams::stream_send_early_hints(Stream& s, const py::Fields& fields) {
+  const char* mistake = session_.early_hints(s.id, fields);
+  pump();
+  return mistake;
+}
+
+// The app is done with its stream: an answer it never began is the
+// server's 500; one it began and did not finish can only be reset.
+void Http2Streams::stream_app_finished(Stream& s, bool failed, bool) {
+  Entry& e = entry_of(s);
+  if (e.phase == Entry::Phase::Open) {
+    using State = http::ResponseWriter::State;
+    State state = session_.response_state(s.id);
+    if (state == State::Idle || state == State::Started) {
+      if (!failed)
+        shard_.log_error(state == State::Idle
+                             ? "ASGI callable returned without starting response."
+                             : "ASGI callable returned without completing response.");
+      answer_error(e, 500);
+    } else if (state != State::Complete && !e.file) {
+      if (!failed) shard_.log_error("ASGI callable returned without completing response.");
+      session_.reset_stream(s.id, INTERNAL_ERROR);
+    }
+    // A body still arriving is read by nobody now.
+    give_back_unread(e);
+  }
+  pump();
+}
+
+void Http2Streams::answer_error(Entry& e, int status) {
+  if (session_.write_error(e.stream.id, status)) {
+    log_access(e, status);
+  } else {
+    session_.reset_stream(e.stream.id, INTERNAL_ERROR);
+  }
+  if (e.stream.app_state() == Stream::AppState::Waiting) e.stream.end();
+  pump();
+}
+
+void Http2Streams::log_access(const Entry& e, int status) {
+  if (!shard_.access_log_enabled()) return;
+  if (status == 0) status = e.status;
+  shard_.write_access_log(access_log_line(carrier_.h2_peer(), e.head, status));
+}
+
+// ---- the connection's life --------------------------------------------------------
+
+void Http2Streams::collect() {
+  std::erase_if(closed_, [](const std::unique_ptr<Entry>& e) { return !e->stream.busy(); });
+}
+
+bool Http2Streams::busy() const {
+  for (const auto& [id, e] : streams_)
+    if (e->stream.busy()) return true;
+  for (const auto& e : closed_)
+    if (e->stream.busy()) return true;
+  return false;
+}
+
+bool Http2Streams::idle() const { return streams_.empty(); }
+
+void Http2Streams::on_tick(double now) {
+  now_ = now;
+  const Settings& s = shard_.settings();
+  collect();
+  if (s.timeout_request > 0) {
+    for (auto& [id, e] : streams_) {
+      if (e->phase == Entry::Phase::Open && e->stream.app_active() &&
+          now - e->started_at > s.timeout_request) {
+        shard_.log_error(("Request took longer than --timeout-request: " +
+                          std::string(e->head.method) + " " + std::string(e->head.target) +
+                          " from " + carrier_.h2_peer())
+                             .c_str());
+        e->stream.cancel();
+        answer_error(*e, 504);
+      }
+    }
+  }
+  if (s.http2_keep_alive_interval > 0 && now - last_ping_ >= s.http2_keep_alive_interval) {
+    // The PING before this one is still unanswered after a whole interval.
+    if (session_.ping_outstanding()) {
+      carrier_.h2_close();
+      return;
+    }
+    last_ping_ = now;
+    session_.ping();
+  }
+  if (idle_since_ > 0 && streams_.empty() && now - idle_since_ > s.timeout_keep_alive) {
+    session_.shutdown();  // GOAWAY, then close once it is out
+    idle_since_ = 0;
+  }
+  pump();
+}
+
+void Http2Streams::drain() {
+  session_.shutdown();
+  pump();
+}
+
+void Http2Streams::peer_left() {
+  for (auto& [id, e] : streams_) {
+    if (e->phase != Entry::Phase::Open) continue;
+    e->phase = Entry::Phase::Reset;
+    e->file.reset();
+    e->stream.peer_left();
+  }
+}
+
+void Http2Streams::cancel_all() {
+  for (auto& [id, e] : streams_) e->stream.cancel();
+}
+
+}  // namespace subcorn::server
