@@ -82,7 +82,7 @@ class Connection final : public StreamHost, public WsHost, public Http2Carrier {
   }
   py::Exchange::Sent ws_http_body(std::string_view data, bool more, const char** error) override;
   http::ResponseWriter::State ws_http_state() const override { return session_.writer().state(); }
-  void ws_switch(std::string_view response) override;
+  void ws_switch(const ws::HandshakeResult& handshake, const ws::Fields& fields) override;
   void ws_input_resumed() override;
   void ws_http_finished(bool failed) override;
   void ws_close_transport() override { close(); }

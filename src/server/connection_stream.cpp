@@ -26,8 +26,8 @@ void Connection::response_finished() {
 // The app accepted the WebSocket: the 101 goes out, and every byte after
 // the upgrade request's head (some may be buffered already) is the
 // WebSocket's from now on.
-void Connection::ws_switch(std::string_view response) {
-  out_.append(response);
+void Connection::ws_switch(const ws::HandshakeResult& handshake, const ws::Fields& fields) {
+  out_.append(ws::switching_response(handshake, fields));
   session_.switch_protocols();
   if (shard_.access_log_enabled()) {
     const http::RequestHead& head = session_.head();

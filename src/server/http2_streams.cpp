@@ -7,22 +7,26 @@
 #include "server/access_log.h"
 #include "server/connection.h"
 #include "server/shard.h"
+#include "ws/handshake.h"
 
 namespace subcorn::server {
 namespace {
 
 // nghttp2's error codes (RFC 9113 7), as the session takes them.
 constexpr uint32_t INTERNAL_ERROR = 0x2;
+constexpr uint32_t CANCEL = 0x8;
 // A file part (wsgi.file_wrapper, pathsend) is read into DATA this much at a
 // time: HTTP/2 frames the bytes itself, so sendfile() cannot carry them.
 constexpr size_t FILE_READ_SIZE = 64 * 1024;
 
-http::Http2Settings session_settings(const Settings& s) {
+http::Http2Settings session_settings(const Shard& shard) {
+  const Settings& s = shard.settings();
   http::Http2Settings h2;
   h2.max_concurrent_streams = static_cast<uint32_t>(s.http2_max_concurrent_streams);
   h2.initial_window_size = static_cast<uint32_t>(s.http2_initial_window_size);
   h2.max_header_list_size = static_cast<uint32_t>(s.http2_max_header_list_size);
-  h2.enable_connect_protocol = false;  // RFC 8441 is not hosted yet
+  // RFC 8441: WebSocket over HTTP/2, where the app can take one.
+  h2.enable_connect_protocol = s.websocket && !shard.adapter().wants_body_first();
   return h2;
 }
 
@@ -44,13 +48,134 @@ struct Http2Streams::Entry {
   int64_t file_offset = 0;
   int64_t file_left = 0;
   int status = 0;                 // the response's, for the access log
+  py::Fields trailers;            // gathered across more_trailers
   enum class Phase { Open, Reset, Closed } phase = Phase::Open;
+  // An RFC 8441 WebSocket on this stream (its host first: it outlives it).
+  std::unique_ptr<WsBridge> ws_host;
+  std::unique_ptr<WsStream> ws;
+};
+
+// The host of an RFC 8441 WebSocket: its frames are the stream's DATA, in
+// both directions, and the stream's window opens as the WebSocket takes
+// bytes (so --ws-max-queue holds the client back as over HTTP/1.1).
+// "Closing the transport" ends the stream.
+class Http2Streams::WsBridge final : public WsHost {
+ public:
+  WsBridge(Http2Streams& owner, Entry& entry) : owner_(owner), entry_(entry) {}
+
+  // DATA for the WebSocket: kept until it takes it.
+  void arrived(std::string_view data) {
+    in_.append(data);
+    feed();
+  }
+  void feed() {
+    WsStream& ws = *entry_.ws;
+    if (entry_.phase != Entry::Phase::Open || ws.ws_phase() != py::WsExchange::Phase::Open) return;
+    size_t consumed = 0;
+    if (in_pos_ < in_.size()) ws.receive(in_.data() + in_pos_, in_.size() - in_pos_, &consumed);
+    in_pos_ += consumed;
+    if (in_pos_ == in_.size()) {
+      in_.clear();
+      in_pos_ = 0;
+    }
+    if (consumed > 0) owner_.session_.consume(entry_.stream.id, consumed);
+    if (!out_.empty() || ws.transport_done()) ws_flush();
+  }
+
+  std::string& ws_output() override { return out_; }
+  bool ws_flush() override {
+    int32_t id = entry_.stream.id;
+    if (entry_.phase != Entry::Phase::Open) return false;
+    if (!out_.empty()) {
+      owner_.session_.body(id, out_, true);
+      out_.clear();
+    }
+    // The close handshake is over: the stream ends with the last frame.
+    if (entry_.ws->transport_done()) end_stream();
+    owner_.pump();
+    return entry_.phase == Entry::Phase::Open;
+  }
+  size_t ws_output_buffered() const override {
+    return owner_.session_.buffered(entry_.stream.id) + out_.size();
+  }
+  bool ws_output_full() const override {
+    return ws_output_buffered() >= Connection::OUTPUT_HIGH_WATER;
+  }
+  const char* ws_http_start(int status) override {
+    const char* mistake = owner_.session_.start_response(entry_.stream.id, status);
+    if (!mistake) entry_.status = status;
+    return mistake;
+  }
+  const char* ws_http_header(std::string_view name, std::string_view value) override {
+    return owner_.session_.header(entry_.stream.id, name, value);
+  }
+  py::Exchange::Sent ws_http_body(std::string_view data, bool more, const char** error) override {
+    return owner_.stream_send_body(entry_.stream, data, more, error);
+  }
+  http::ResponseWriter::State ws_http_state() const override {
+    return owner_.session_.response_state(entry_.stream.id);
+  }
+  // RFC 8441 5: a 2xx accepts; then every DATA byte is the WebSocket's.
+  void ws_switch(const ws::HandshakeResult&, const ws::Fields& fields) override {
+    int32_t id = entry_.stream.id;
+    http::Http2Session& session = owner_.session_;
+    entry_.status = 200;
+    const char* mistake = session.start_response(id, 200);
+    for (const auto& [name, value] : fields)
+      if (!mistake) mistake = session.header(id, name, value);
+    if (!mistake) mistake = session.body(id, {}, true);
+    if (mistake) {
+      // accept_fields() checked them: this is the server's own fault.
+      owner_.shard_.log_error(mistake);
+      session.reset_stream(id, INTERNAL_ERROR);
+      return;
+    }
+    if (owner_.shard_.access_log_enabled()) {
+      std::string line;
+      line.append("INFO:     ").append(owner_.carrier_.h2_peer()).append(" - \"WebSocket ");
+      line.append(entry_.head.target).append("\" [accepted, HTTP/2]\n");
+      owner_.shard_.write_access_log(line);
+    }
+    feed();
+    owner_.pump();
+  }
+  void ws_input_resumed() override { feed(); }
+  void ws_http_finished(bool failed) override {
+    if (!failed && ws_http_state() == http::ResponseWriter::State::Idle)
+      owner_.shard_.log_error("ASGI callable returned without sending handshake.");
+    owner_.stream_app_finished(entry_.stream, true, true);
+  }
+  void ws_close_transport() override {
+    if (entry_.phase != Entry::Phase::Open) return;
+    if (entry_.ws->transport_done()) {
+      end_stream();
+    } else {
+      // The peer stopped answering (pings, the close handshake).
+      entry_.phase = Entry::Phase::Reset;
+      owner_.session_.reset_stream(entry_.stream.id, CANCEL);
+    }
+    owner_.pump();
+  }
+
+ private:
+  void end_stream() {
+    if (ended_) return;
+    ended_ = true;
+    owner_.session_.body(entry_.stream.id, {}, false);
+  }
+
+  Http2Streams& owner_;
+  Entry& entry_;
+  std::string out_;  // frames written by the WebSocket, not yet queued
+  std::string in_;   // DATA received, not yet taken by the WebSocket
+  size_t in_pos_ = 0;
+  bool ended_ = false;  // END_STREAM queued
 };
 
 Http2Streams::Http2Streams(Shard& shard, Http2Carrier& carrier)
     : shard_(shard),
       carrier_(carrier),
-      session_(session_settings(shard.settings()), shard.limits(), *this) {
+      session_(session_settings(shard), shard.limits(), *this) {
   now_ = idle_since_ = last_ping_ = shard.now();
 }
 
@@ -72,8 +197,14 @@ Http2Streams::Entry* Http2Streams::find(int32_t id) {
   return it == streams_.end() ? nullptr : it->second.get();
 }
 
+// A stream's entry, also once the session closed it (a worker thread may
+// still be running its app: it gets Gone from then on).
 Http2Streams::Entry& Http2Streams::entry_of(const Stream& s) const {
-  return *streams_.at(s.id);
+  auto it = streams_.find(s.id);
+  if (it != streams_.end() && &it->second->stream == &s) return *it->second;
+  for (const auto& e : closed_)
+    if (&e->stream == &s) return *e;
+  std::abort();  // a stream is in one of the two until it is freed
 }
 
 // ---- input ----------------------------------------------------------------
@@ -89,14 +220,36 @@ void Http2Streams::h2_request(int32_t id, const http::RequestHead& head, bool) {
   it->second = std::make_unique<Entry>(shard_, *this, id, head);
   Entry& e = *it->second;
   idle_since_ = 0;
+  if (shard_.adapter().takes_websocket(head)) {
+    start_websocket(e);
+    return;
+  }
   if (head.method == "CONNECT") {
-    // Extended CONNECT (RFC 8441) is not offered, so the session lets none
-    // through; a plain CONNECT is not for an origin server.
+    // A plain CONNECT (the session lets only extended ones through, and
+    // only when offered) is not for an origin server.
     answer_error(e, 501);
     return;
   }
   e.stream.begin();
   try_start(e);
+}
+
+// RFC 8441: an extended CONNECT for the app's WebSocket. A handshake that
+// is not valid is refused (400, 426); a valid one waits for the app.
+void Http2Streams::start_websocket(Entry& e) {
+  ws::HandshakeResult handshake =
+      ws::check_handshake(e.head, WsStream::deflate_config(shard_.settings()));
+  if (handshake.status != 0) {
+    answer_error(e, handshake.status);
+    return;
+  }
+  e.ws_host = std::make_unique<WsBridge>(*this, e);
+  e.ws = std::make_unique<WsStream>(shard_, *e.ws_host, std::move(handshake));
+  if (!e.ws->admit()) {
+    answer_error(e, 503);
+    return;
+  }
+  e.ws->start(e.head, carrier_.h2_info());
 }
 
 // Starts the app once the adapter allows it (WSGI on the shard thread waits
@@ -117,6 +270,10 @@ void Http2Streams::try_start(Entry& e) {
 void Http2Streams::h2_body(int32_t id, std::string_view data) {
   Entry* e = find(id);
   if (!e) return;
+  if (e->ws) {
+    if (e->phase == Entry::Phase::Open) e->ws_host->arrived(data);
+    return;
+  }
   e->unacknowledged += data.size();
   if (!e->stream.wants_body()) {
     give_back_unread(*e);  // nobody will read it: drop it, keep the client going
@@ -138,6 +295,11 @@ void Http2Streams::h2_body(int32_t id, std::string_view data) {
 void Http2Streams::h2_body_end(int32_t id) {
   Entry* e = find(id);
   if (!e) return;
+  if (e->ws) {
+    // The client ended its side: for a WebSocket, as a TCP end of file.
+    if (!e->ws->transport_done()) e->ws->peer_left();
+    return;
+  }
   e->stream.body_ended();
   e->stream.notify_body();
   try_start(*e);
@@ -152,7 +314,9 @@ void Http2Streams::give_back_unread(Entry& e) {
 }
 
 void Http2Streams::stream_body_taken(Stream& s) {
-  give_back_unread(entry_of(s));
+  Entry& e = entry_of(s);
+  if (e.phase != Entry::Phase::Open) return;
+  give_back_unread(e);
   pump();
 }
 
@@ -161,8 +325,10 @@ void Http2Streams::h2_stream_reset(int32_t id, uint32_t) {
   if (!e || e->phase != Entry::Phase::Open) return;
   e->phase = Entry::Phase::Reset;
   e->file.reset();
-  // The app's receive() says http.disconnect; a paused WSGI call ends.
-  e->stream.peer_left();
+  // The app's receive() says http.disconnect (websocket.disconnect); a
+  // paused WSGI call ends.
+  if (e->ws) e->ws->peer_left();
+  else e->stream.peer_left();
 }
 
 void Http2Streams::h2_stream_closed(int32_t id) {
@@ -170,9 +336,12 @@ void Http2Streams::h2_stream_closed(int32_t id) {
   if (it == streams_.end()) return;
   std::unique_ptr<Entry> e = std::move(it->second);
   streams_.erase(it);
-  if (e->phase == Entry::Phase::Open && e->stream.app_state() != Stream::AppState::None &&
-      e->stream.app_state() != Stream::AppState::Finished)
-    e->stream.peer_left();
+  if (e->phase == Entry::Phase::Open) {
+    if (e->ws) e->ws->peer_left();
+    else if (e->stream.app_state() != Stream::AppState::None &&
+             e->stream.app_state() != Stream::AppState::Finished)
+      e->stream.peer_left();
+  }
   e->phase = Entry::Phase::Closed;
   e->file.reset();
   e->stream.end();  // the head goes with the session's stream
@@ -212,11 +381,16 @@ void Http2Streams::h2_output_drained(int32_t id) {
   if (!e || e->phase != Entry::Phase::Open) return;
   if (e->file) send_file_part(*e);
   if (session_.buffered(id) >= Connection::OUTPUT_HIGH_WATER) return;
+  if (e->ws) {
+    e->ws->notify_output();
+    return;
+  }
   if (e->stream.paused()) e->stream.resume();
   else e->stream.notify_output();
 }
 
 const char* Http2Streams::stream_start_response(Stream& s, int status) {
+  if (entry_of(s).phase != Entry::Phase::Open) return nullptr;  // nobody listens; send says Gone
   const char* mistake = session_.start_response(s.id, status);
   if (!mistake) entry_of(s).status = status;
   return mistake;
@@ -224,6 +398,7 @@ const char* Http2Streams::stream_start_response(Stream& s, int status) {
 
 const char* Http2Streams::stream_add_header(Stream& s, std::string_view name,
                                             std::string_view value) {
+  if (entry_of(s).phase != Entry::Phase::Open) return nullptr;
   return session_.header(s.id, name, value);
 }
 
@@ -288,25 +463,33 @@ void Http2Streams::send_file_part(Entry& e) {
 }
 
 size_t Http2Streams::stream_output_buffered(const Stream& s) const {
+  if (entry_of(s).phase != Entry::Phase::Open) return 0;
   return session_.buffered(s.id);
 }
 
 http::ResponseWriter::State Http2Streams::stream_response_state(const Stream& s) const {
+  // A stream reset or closed takes nothing more: as if its response were whole.
+  if (entry_of(s).phase != Entry::Phase::Open) return http::ResponseWriter::State::Complete;
   return session_.response_state(s.id);
 }
 
-void Http2Streams::stream_expect_trailers(Stream& s) { session_.expect_trailers(s.id); }
+void Http2Streams::stream_expect_trailers(Stream& s) {
+  if (entry_of(s).phase == Entry::Phase::Open) session_.expect_trailers(s.id);
+}
 
 const char* Http2Streams::stream_send_trailers(Stream& s, const py::Fields& fields, bool more) {
-  trailers_.insert(trailers_.end(), fields.begin(), fields.end());
+  if (entry_of(s).phase != Entry::Phase::Open) return nullptr;
+  Entry& e = entry_of(s);
+  e.trailers.insert(e.trailers.end(), fields.begin(), fields.end());
   if (more) return nullptr;
-  const char* mistake = session_.trailers(s.id, trailers_);
-  trailers_.clear();
+  const char* mistake = session_.trailers(s.id, e.trailers);
+  e.trailers.clear();
   pump();
   return mistake;
 }
 
 const char* Http2Streams::stream_send_early_hints(Stream& s, const py::Fields& fields) {
+  if (entry_of(s).phase != Entry::Phase::Open) return nullptr;
   const char* mistake = session_.early_hints(s.id, fields);
   pump();
   return mistake;
@@ -384,6 +567,8 @@ void Http2Streams::on_tick(double now) {
       }
     }
   }
+  for (auto& [id, e] : streams_)
+    if (e->ws && e->phase == Entry::Phase::Open) e->ws->on_tick(now);
   if (s.http2_keep_alive_interval > 0 && now - last_ping_ >= s.http2_keep_alive_interval) {
     // The PING before this one is still unanswered after a whole interval.
     if (session_.ping_outstanding()) {
@@ -401,6 +586,8 @@ void Http2Streams::on_tick(double now) {
 }
 
 void Http2Streams::drain() {
+  for (auto& [id, e] : streams_)
+    if (e->ws && e->phase == Entry::Phase::Open) e->ws->going_away(shard_.going_away_code());
   session_.shutdown();
   pump();
 }
@@ -410,12 +597,16 @@ void Http2Streams::peer_left() {
     if (e->phase != Entry::Phase::Open) continue;
     e->phase = Entry::Phase::Reset;
     e->file.reset();
-    e->stream.peer_left();
+    if (e->ws) e->ws->peer_left();
+    else e->stream.peer_left();
   }
 }
 
 void Http2Streams::cancel_all() {
-  for (auto& [id, e] : streams_) e->stream.cancel();
+  for (auto& [id, e] : streams_) {
+    if (e->ws) e->ws->cancel();
+    else e->stream.cancel();
+  }
 }
 
 }  // namespace subcorn::server

@@ -8,6 +8,7 @@
 //
 //   Connection -> Http2Streams -> http::Http2Session (nghttp2)
 //                              \-> Stream, Stream, ... -> AppAdapter -> app
+//                              \-> WsStream (RFC 8441, extended CONNECT) -> app
 //
 // Request bodies: the session opens a stream's window only as bytes are
 // given back (consume), so a running app that reads slowly holds its client
@@ -32,6 +33,7 @@
 #include "io/unique_fd.h"
 #include "py/asgi_scope.h"
 #include "server/stream.h"
+#include "server/ws_stream.h"
 
 namespace subcorn::server {
 
@@ -115,7 +117,9 @@ class Http2Streams final : public StreamHost, public http::Http2Handler {
 
  private:
   struct Entry;
+  class WsBridge;
   Entry* find(int32_t id);
+  void start_websocket(Entry& e);
   Entry& entry_of(const Stream& s) const;
   void try_start(Entry& e);
   void give_back_unread(Entry& e);
@@ -130,7 +134,6 @@ class Http2Streams final : public StreamHost, public http::Http2Handler {
   // Closed by the session, to be freed by collect() (once no worker thread
   // runs their app).
   std::vector<std::unique_ptr<Entry>> closed_;
-  py::Fields trailers_;  // gathered across more_trailers
   bool pumping_ = false;                 // pump() is on the stack
   double last_ping_ = 0;
   double idle_since_ = 0;

@@ -82,7 +82,7 @@ const char* WsStream::ws_accept(std::string_view subprotocol,
                                 const std::vector<std::pair<std::string, std::string>>& headers) {
   if (phase_ != Phase::Connecting) return "websocket.accept after the handshake was decided";
   const char* error = nullptr;
-  std::string response = ws::accept_response(handshake_, subprotocol, headers, &error);
+  ws::Fields fields = ws::accept_fields(handshake_, subprotocol, headers, &error);
   if (error) return error;
   const Settings& s = shard_.settings();
   ws::SessionConfig config;
@@ -91,7 +91,7 @@ const char* WsStream::ws_accept(std::string_view subprotocol,
   session_ = std::make_unique<ws::Session>(config);
   phase_ = Phase::Open;
   last_ping_ = now();
-  host_.ws_switch(response);
+  host_.ws_switch(handshake_, fields);
   return nullptr;
 }
 

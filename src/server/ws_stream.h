@@ -51,8 +51,10 @@ class WsHost {
   virtual const char* ws_http_header(std::string_view name, std::string_view value) = 0;
   virtual py::Exchange::Sent ws_http_body(std::string_view data, bool more, const char** error) = 0;
   virtual http::ResponseWriter::State ws_http_state() const = 0;
-  // The app accepted: write this 101 and hand every later byte to the stream.
-  virtual void ws_switch(std::string_view response) = 0;
+  // The app accepted with these fields (ws::accept_fields): answer (a 101
+  // over HTTP/1.1, a 200 on an HTTP/2 stream) and hand every later byte to
+  // the stream.
+  virtual void ws_switch(const ws::HandshakeResult& handshake, const ws::Fields& fields) = 0;
   // The app took queued messages: reading may resume.
   virtual void ws_input_resumed() = 0;
   // The app is done and never accepted: its HTTP answer (a denial, a 403)

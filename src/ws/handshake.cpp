@@ -190,6 +190,7 @@ bool reserved_header(std::string_view name) {
 }  // namespace
 
 bool is_websocket_upgrade(const http::RequestHead& head) {
+  if (head.version_major == 2) return head.method == "CONNECT" && head.protocol == "websocket";
   if (head.method != "GET") return false;
   bool connection_upgrade = false;
   bool upgrade_websocket = false;
@@ -214,11 +215,19 @@ std::string accept_key(std::string_view key) {
 }
 
 HandshakeResult check_handshake(const http::RequestHead& head, const DeflateConfig& config) {
-  if (head.method != "GET") return refuse(400, "WebSocket handshake must be a GET request");
-  if (head.version_major != 1 || head.version_minor < 1) {
-    return refuse(400, "WebSocket handshake needs HTTP/1.1");
+  // RFC 8441: over HTTP/2 the request is an extended CONNECT, and there is
+  // no key to answer (the stream itself is the proof of a fresh request).
+  bool http2 = head.version_major == 2;
+  if (http2) {
+    if (!is_websocket_upgrade(head))
+      return refuse(400, "WebSocket over HTTP/2 must be CONNECT with :protocol websocket");
+  } else {
+    if (head.method != "GET") return refuse(400, "WebSocket handshake must be a GET request");
+    if (head.version_major != 1 || head.version_minor < 1) {
+      return refuse(400, "WebSocket handshake needs HTTP/1.1");
+    }
+    if (!is_websocket_upgrade(head)) return refuse(400, "Missing Connection: upgrade or Upgrade: websocket");
   }
-  if (!is_websocket_upgrade(head)) return refuse(400, "Missing Connection: upgrade or Upgrade: websocket");
   std::string_view key;
   int keys = 0;
   int versions = 0;
@@ -233,10 +242,11 @@ HandshakeResult check_handshake(const http::RequestHead& head, const DeflateConf
     }
   }
   if (versions != 1 || !version_13) return refuse(426, "Unsupported Sec-WebSocket-Version (13 only)");
-  if (keys != 1 || !valid_key(key)) return refuse(400, "Missing or invalid Sec-WebSocket-Key");
+  if (!http2 && (keys != 1 || !valid_key(key))) return refuse(400, "Missing or invalid Sec-WebSocket-Key");
 
   HandshakeResult r;
-  r.accept = accept_key(key);
+  r.http2 = http2;
+  if (!http2) r.accept = accept_key(key);
   for (const http::Header& h : head.headers) {
     if (h.name != "sec-websocket-protocol") continue;
     http::any_list_element(h.value, [&](std::string_view p) {
@@ -248,9 +258,8 @@ HandshakeResult check_handshake(const http::RequestHead& head, const DeflateConf
   return r;
 }
 
-std::string accept_response(const HandshakeResult& result, std::string_view subprotocol,
-                            const std::vector<std::pair<std::string, std::string>>& extra_headers,
-                            const char** error) {
+Fields accept_fields(const HandshakeResult& result, std::string_view subprotocol,
+                     const Fields& extra_headers, const char** error) {
   *error = nullptr;
   if (result.status != 0) {
     *error = "WebSocket handshake was refused; there is nothing to accept.";
@@ -271,15 +280,29 @@ std::string accept_response(const HandshakeResult& result, std::string_view subp
     }
     if (*error) return {};
   }
+  Fields fields;
+  fields.reserve(extra_headers.size() + 2);
+  if (!subprotocol.empty()) fields.emplace_back("sec-websocket-protocol", subprotocol);
+  if (!result.extensions.empty()) fields.emplace_back("sec-websocket-extensions", result.extensions);
+  fields.insert(fields.end(), extra_headers.begin(), extra_headers.end());
+  return fields;
+}
+
+std::string accept_response(const HandshakeResult& result, std::string_view subprotocol,
+                            const Fields& extra_headers, const char** error) {
+  Fields fields = accept_fields(result, subprotocol, extra_headers, error);
+  if (*error) return {};
+  return switching_response(result, fields);
+}
+
+std::string switching_response(const HandshakeResult& result, const Fields& fields) {
   std::string out;
   out.reserve(160 + result.extensions.size());
   http::append_status_line(out, 101);
   http::append_header(out, "upgrade", "websocket");
   http::append_header(out, "connection", "Upgrade");
   http::append_header(out, "sec-websocket-accept", result.accept);
-  if (!subprotocol.empty()) http::append_header(out, "sec-websocket-protocol", subprotocol);
-  if (!result.extensions.empty()) http::append_header(out, "sec-websocket-extensions", result.extensions);
-  for (const auto& [name, value] : extra_headers) http::append_header(out, name, value);
+  for (const auto& [name, value] : fields) http::append_header(out, name, value);
   out.append("\r\n");
   return out;
 }

@@ -4,7 +4,10 @@
 //
 // Rules:
 // - An upgrade request is a GET whose Connection lists "upgrade" and whose
-//   Upgrade lists "websocket" (tokens, any case, RFC 6455 4.2.1).
+//   Upgrade lists "websocket" (tokens, any case, RFC 6455 4.2.1); over
+//   HTTP/2 it is an extended CONNECT with :protocol "websocket" (RFC 8441
+//   4), which needs Sec-WebSocket-Version 13 and no Sec-WebSocket-Key, and
+//   is accepted with a 200 on its stream rather than a 101.
 // - It is refused with 400 when it is not GET, is HTTP/1.0, or lacks exactly
 //   one Sec-WebSocket-Key that is the base64 of 16 bytes; with 426 and
 //   "Sec-WebSocket-Version: 13" when Sec-WebSocket-Version is absent or not
@@ -51,8 +54,12 @@ struct DeflateConfig {
   int memory_level = 8;   // zlib memLevel (1..9)
 };
 
+// Header fields: name, value.
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
 struct HandshakeResult {
   int status = 0;               // 0: valid; else 400 or 426
+  bool http2 = false;           // RFC 8441: accepted with a 200 on the stream, no accept key
   std::string_view reason;      // why not (static text), for the log and the body
   std::string accept;           // Sec-WebSocket-Accept
   std::vector<std::string> subprotocols;  // offered, in order
@@ -71,8 +78,15 @@ std::string accept_key(std::string_view key);
 // for a valid result. `subprotocol` is "" for none. On the app's mistake
 // `*error` names it and "" is returned.
 std::string accept_response(const HandshakeResult& result, std::string_view subprotocol,
-                            const std::vector<std::pair<std::string, std::string>>& extra_headers,
-                            const char** error);
+                            const Fields& extra_headers, const char** error);
+// The 101 for fields that accept_fields() returned.
+std::string switching_response(const HandshakeResult& result, const Fields& fields);
+// The fields of an acceptance after the handshake's own (the subprotocol,
+// the extension, then the app's): what accept_response() writes after
+// Sec-WebSocket-Accept, and what an HTTP/2 stream's 200 carries (RFC 8441
+// 5). On the app's mistake `*error` names it and nothing is returned.
+Fields accept_fields(const HandshakeResult& result, std::string_view subprotocol,
+                     const Fields& extra_headers, const char** error);
 
 // The whole refusal (400 or 426) for an invalid result, with a short
 // text/plain body and "connection: close".
