@@ -562,10 +562,14 @@ struct Http2Session::Impl {
       stream->drained = true;
       s.drained_ids.push_back(stream->id);
     }
-    return 0;
+    // nghttp2 goes on to the next frame within the same mem_send2() call
+    // after a NO_COPY one: pausing is how produce() keeps to its budget.
+    return s.out->size() - s.out_start >= s.out_budget ? NGHTTP2_ERR_PAUSE : 0;
   }
 
   std::string* out = nullptr;  // produce()'s output while it runs
+  size_t out_start = 0;
+  size_t out_budget = 0;
 
   // --- responses ---
 
@@ -594,21 +598,17 @@ struct Http2Session::Impl {
     }
     if (!stream.app.sets_date()) nva.push_back(make_nv("date", dates.now()));
     if (!stream.app.sets_server()) nva.push_back(make_nv("server", SERVER_NAME));
-    stream.fields_out.clear();
     stream.state = ResponseWriter::State::Streaming;
     // No DATA ever for HEAD, 204, 304; and none for an empty whole body
     // without trailers to wait for.
     bool headers_only = !stream.carries_body() ||
                         (stream.body_end != BodyEnd::Open && stream.queued() == 0 &&
                          !stream.trailers_expected && stream.body_end != BodyEnd::Short);
-    if (headers_only) {
-      nghttp2_submit_response2(session, stream.id, nva.data(), nva.size(), nullptr);
-      return;
-    }
     nghttp2_data_provider2 provider;
     provider.source.ptr = nullptr;
     provider.read_callback = read_body;
-    nghttp2_submit_response2(session, stream.id, nva.data(), nva.size(), &provider);
+    nghttp2_submit_response2(session, stream.id, nva.data(), nva.size(), headers_only ? nullptr : &provider);
+    stream.fields_out.clear();  // nghttp2 copied them
   }
 
   // The server's own answer (413, 431, 500...): a short text/plain body.
@@ -651,7 +651,10 @@ struct Http2Session::Impl {
     if (stream->state == State::Idle) return app_mistake::NOT_STARTED;
     if (stream->state == State::Complete || stream->body_end != BodyEnd::Open) return app_mistake::ALREADY_COMPLETE;
     const int64_t size = static_cast<int64_t>(data.size());
-    if (const char* mistake = stream->app.too_long(stream->body_given, size)) return mistake;
+    // 204 and 304 frame nothing, so no length to overrun (as ResponseWriter).
+    if (status_has_body(stream->app.status())) {
+      if (const char* mistake = stream->app.too_long(stream->body_given, size)) return mistake;
+    }
     const bool first = stream->state == State::Started;
     stream->body_given += size;
     if (stream->carries_body()) stream->queue.append(data);
@@ -659,14 +662,14 @@ struct Http2Session::Impl {
       int64_t declared = stream->app.content_length();
       bool short_body = stream->carries_body() && declared >= 0 && stream->body_given < declared;
       stream->body_end = short_body ? BodyEnd::Short : BodyEnd::Ended;
-      if (!stream->trailers_expected || !stream->carries_body()) stream->state = State::Complete;
     }
     if (first) {
       submit_head(*stream, more ? -1 : size);
     } else {
       resume(*stream);
     }
-    if (!more && !stream->carries_body()) stream->state = State::Complete;
+    // Trailers, when announced, complete it; HEAD, 204 and 304 have none.
+    if (!more && (!stream->trailers_expected || !stream->carries_body())) stream->state = State::Complete;
     return nullptr;
   }
 
@@ -697,6 +700,8 @@ struct Http2Session::Impl {
     }
     const size_t start = output.size();
     out = &output;
+    out_start = start;
+    out_budget = budget;
     for (;;) {
       while (output.size() - start < budget) {
         const uint8_t* data = nullptr;
