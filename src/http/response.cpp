@@ -111,8 +111,17 @@ std::string_view last_chunk() noexcept { return "0\r\n\r\n"; }
 
 std::string_view continue_response() noexcept { return "HTTP/1.1 100 Continue\r\n\r\n"; }
 
-std::string_view error_response(int status) noexcept {
+int error_status(int status) noexcept {
   switch (status) {
+    case 400: case 408: case 413: case 414: case 431: case 500: case 501: case 503: case 504:
+      return status;
+    default:
+      return 500;
+  }
+}
+
+std::string_view error_response(int status) noexcept {
+  switch (error_status(status)) {
     case 400: return view(k400);
     case 408: return view(k408);
     case 413: return view(k413);

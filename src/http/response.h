@@ -37,6 +37,10 @@ std::string_view last_chunk() noexcept;
 // "HTTP/1.1 100 Continue\r\n\r\n".
 std::string_view continue_response() noexcept;
 
+// The status the server answers with on its own when it means `status`:
+// itself when error_response() has it prebuilt, else 500.
+int error_status(int status) noexcept;
+
 // A complete response the server sends on its own, with "connection: close"
 // and a short text/plain body: 400, 408, 413, 414, 431, 500, 501, 503, 504.
 std::string_view error_response(int status) noexcept;

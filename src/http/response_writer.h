@@ -13,13 +13,10 @@
 //   chunk, no file byte) follows it. 204 and 304 have Framing::None; a 304
 //   keeps the app's Content-Length (RFC 9110 8.6).
 // - The app's mistakes are refused before anything of the response is
-//   written, with a message naming the mistake: a status outside 200..599
-//   (a 1xx is not a final response), header names or values that are not
-//   valid (CR, LF, NUL), two different Content-Length values (two equal ones
-//   are sent once), a Content-Length on a 204 (except "0", which frameworks
-//   such as Django add to every response: it is dropped, not refused), more
-//   body than the declared Content-Length. A refused header forgets the
-//   status and headers taken so far (back to Idle).
+//   written, with a message naming the mistake, by the rules HTTP/2 shares
+//   (app_response_head.h: the status, names and values, Content-Length, more
+//   body than declared). A refused header forgets the status and headers
+//   taken so far (back to Idle).
 // - Transfer-Encoding and Connection from the app are not copied: the writer
 //   frames the body itself, and "Connection: close" from the app ends
 //   keep-alive. Date and Server are added unless the app set them.
@@ -36,6 +33,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "http/app_response_head.h"
 
 namespace subcorn::http {
 
@@ -86,7 +85,7 @@ class ResponseWriter {
   // Nothing of this response has been written: the server may answer instead.
   bool replaceable() const noexcept { return state_ == State::Idle || state_ == State::Started; }
   bool complete() const noexcept { return state_ == State::Complete; }
-  int status() const noexcept { return status_; }
+  int status() const noexcept { return head_.status(); }
   Framing framing() const noexcept { return framing_; }
   // After Complete: may the connection carry another request?
   bool keep_alive() const noexcept { return keep_alive_; }
@@ -95,16 +94,9 @@ class ResponseWriter {
  private:
   // What must follow the file bytes of the last file() part.
   enum class FileTail { Nothing, ChunkEnd, ChunkEndThenLast };
-  // Headers the app set that the writer would otherwise decide itself.
-  struct AppSet {
-    bool date = false;
-    bool server = false;
-    bool connection_close = false;
-  };
 
   void forget_response();
   const char* take_header(std::string_view name, std::string_view value);
-  const char* take_content_length(std::string_view name, std::string_view value);
   Framing choose_framing(bool more) const;
   const char* take_part(std::string& out, int64_t size, bool more, std::string_view date);
   void write_head(std::string& out, Framing framing, int64_t first_size, bool more,
@@ -115,12 +107,11 @@ class ResponseWriter {
   Request request_;
   State state_ = State::Idle;
   Framing framing_ = Framing::None;
-  int status_ = 0;
   bool keep_alive_ = true;
   int64_t body_bytes_ = 0;
   std::string app_headers_;     // the app's header lines, until the head is written
+  AppResponseHead head_;        // the app's status and fields, checked (the shared rules)
   int64_t content_length_ = -1; // the app's, or the one computed from a whole body
-  AppSet app_set_;
   FileTail file_tail_ = FileTail::Nothing;
 };
 
