@@ -234,9 +234,9 @@ class RawH2:
         self.send(PREFACE + settings(*pairs))
         self.wait_for(lambda f: f.type == T.SETTINGS and not f.has(F.ACK))
 
-    def block(self, headers) -> bytes:
+    def block(self, headers, huffman: bool = True) -> bytes:
         """A header block, HPACK-encoded with this connection's encoder."""
-        return self.encoder.encode(headers)
+        return self.encoder.encode(headers, huffman=huffman)
 
     def headers(self, stream_id: int, headers=None, *, end_stream: bool = True,
                 end_headers: bool = True, block: bytes | None = None, flags: int = 0) -> bytes:
