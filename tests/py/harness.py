@@ -83,6 +83,8 @@ HYPERCORN_FLAGS = {
     "--http": None,
     "--http2-initial-window-size": None,
     "--http2-keep-alive-interval": None,
+    # hypercorn has no bound on a request's time: a stalled stream is kept.
+    "--timeout-request": None,
     "--ws": None,
 }
 
