@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from harness import (APPS, CLEAN_EXITS, IS_UVICORN, STOP_TIMEOUT, UVICORN_WS, AppEvents, Server,
-                     free_port)
+from harness import (APPS, CLEAN_EXITS, IS_HYPERCORN, IS_PEER, IS_UVICORN, STOP_TIMEOUT, UVICORN_WS,
+                     AppEvents, Server, free_port, hypercorn_args)
 
 
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "subcorn_only: behaviour only subcorn promises; "
-        "skipped only when SUBCORN_TEST_SERVER=uvicorn")
+        "skipped only when SUBCORN_TEST_SERVER=uvicorn or hypercorn")
 
 
 def pytest_collection_modifyitems(config, items):
     # Under subcorn (the default) nothing is skipped: a subcorn_only test must
-    # run and pass there. Only the uvicorn check run leaves them out.
-    if not IS_UVICORN:
+    # run and pass there. Only the uvicorn and hypercorn check runs leave them out.
+    if not IS_PEER:
         return
-    skip = pytest.mark.skip(reason="subcorn_only: not a uvicorn behaviour")
+    skip = pytest.mark.skip(reason="subcorn_only: not a peer server's behaviour")
     for item in items:
         if item.get_closest_marker("subcorn_only"):
             item.add_marker(skip)
@@ -40,6 +40,16 @@ def server(tmp_path):
 
     def start(app, *flags, workers=1, env=None, port=None, uds=None, fd=None,
               address=True, wait=True) -> Server:
+        logdir = tmp_path / f"server{len(started)}"
+        if IS_HYPERCORN:
+            if uds or fd is not None or not address:
+                raise ValueError("the hypercorn check run serves on --host/--port only")
+            port = port or free_port()
+            s = Server(hypercorn_args(app, [str(f) for f in flags], port=port, workers=workers,
+                                      logdir=logdir), logdir, env=dict(env or {}), port=port)
+            started.append(s)
+            s.start()
+            return s.wait_ready() if wait else s
         args = [app, "--app-dir", str(APPS)]
         if address:
             if uds:
@@ -54,7 +64,7 @@ def server(tmp_path):
             # A test's own --ws, given after this one, wins.
             args += ["--http", "httptools", "--ws", UVICORN_WS]
         args += [str(f) for f in flags]
-        s = Server(args, tmp_path / f"server{len(started)}", env=dict(env or {}), port=port,
+        s = Server(args, logdir, env=dict(env or {}), port=port,
                    uds=uds, pass_fds=(fd,) if fd is not None else ())
         started.append(s)
         s.start()

@@ -4,7 +4,9 @@ The server under test is subcorn by default. SUBCORN_TEST_SERVER=uvicorn runs th
 same tests against uvicorn (with httptools, and `--ws websockets` for
 WebSocket, see UVICORN_WS), which is how the server-agnostic tests are checked while the
 engine is being written; tests marked `subcorn_only` are skipped then, and
-only then.
+only then. SUBCORN_TEST_SERVER=hypercorn does the same for the HTTP/2 tests
+(uvicorn has no HTTP/2): subcorn's flags are translated to hypercorn's by
+hypercorn_args().
 """
 
 from __future__ import annotations
@@ -23,9 +25,13 @@ HERE = Path(__file__).resolve().parent
 APPS = HERE / "apps"
 
 SERVER_KIND = os.environ.get("SUBCORN_TEST_SERVER", "subcorn") or "subcorn"
-if SERVER_KIND not in ("subcorn", "uvicorn"):
-    raise RuntimeError(f"SUBCORN_TEST_SERVER must be 'subcorn' or 'uvicorn', not {SERVER_KIND!r}")
+if SERVER_KIND not in ("subcorn", "uvicorn", "hypercorn"):
+    raise RuntimeError("SUBCORN_TEST_SERVER must be 'subcorn', 'uvicorn' or 'hypercorn', "
+                       f"not {SERVER_KIND!r}")
 IS_UVICORN = SERVER_KIND == "uvicorn"
+IS_HYPERCORN = SERVER_KIND == "hypercorn"
+# A peer server (not subcorn): `subcorn_only` tests are skipped under it.
+IS_PEER = SERVER_KIND != "subcorn"
 # uvicorn's WebSocket implementation for that check: `websockets` by default;
 # SUBCORN_TEST_UVICORN_WS=wsproto (or websockets-sansio) for a second opinion.
 UVICORN_WS = os.environ.get("SUBCORN_TEST_UVICORN_WS", "websockets")
@@ -38,13 +44,14 @@ START_TIMEOUT = float(os.environ.get("SUBCORN_TEST_START_TIMEOUT", "20"))
 STOP_TIMEOUT = 15.0
 TRACEBACK = "Traceback (most recent call last)"
 
-# How the server exits after SIGTERM and a clean shutdown. subcorn: 0. uvicorn
-# (since 0.29) re-raises the signal it caught once it has shut down, so the
-# process ends "killed by SIGTERM" even when all went well.
+# How the server exits after SIGTERM and a clean shutdown. subcorn and
+# hypercorn: 0. uvicorn (since 0.29) re-raises the signal it caught once it has
+# shut down, so the process ends "killed by SIGTERM" even when all went well.
 CLEAN_EXITS = (0, -signal.SIGTERM) if IS_UVICORN else (0,)
 
 # How the server exits when it cannot start (bad import string, address in use,
-# failed lifespan startup): subcorn 1, uvicorn 0.53 its STARTUP_FAILURE, 3.
+# failed lifespan startup): subcorn 1, uvicorn 0.53 its STARTUP_FAILURE, 3,
+# hypercorn 0.17 an uncaught exception, 1.
 STARTUP_FAILURE_EXIT = 3 if IS_UVICORN else 1
 
 # Workers for tests of startup failures. subcorn must fail the whole server when
@@ -56,6 +63,64 @@ FAILING_WORKERS = 1 if IS_UVICORN else 2
 def base_command() -> list[str]:
     """The command that runs the server, without any argument."""
     return [sys.executable, "-m", SERVER_KIND]
+
+
+# subcorn's flags that take a value -> hypercorn's (None: hypercorn has no such
+# setting and the flag is dropped; a "config:" name goes into the TOML config
+# file that hypercorn reads with -c).
+HYPERCORN_FLAGS = {
+    "--ssl-certfile": "--certfile",
+    "--ssl-keyfile": "--keyfile",
+    "--ssl-keyfile-password": "--keyfile-password",
+    "--ssl-ca-certs": "--ca-certs",
+    "--timeout-graceful-shutdown": "--graceful-timeout",
+    "--timeout-keep-alive": "--keep-alive",
+    "--log-level": "--log-level",
+    "--http2-max-concurrent-streams": "config:h2_max_concurrent_streams",
+    "--http2-max-header-list-size": "config:h2_max_header_list_size",
+    # hypercorn always serves HTTP/1.1 and HTTP/2 (auto), with h2's default
+    # 65535-byte windows, and sends no keep-alive PINGs.
+    "--http": None,
+    "--http2-initial-window-size": None,
+    "--http2-keep-alive-interval": None,
+    # hypercorn has no bound on a request's time: a stalled stream is kept.
+    "--timeout-request": None,
+    "--ws": None,
+}
+
+
+def hypercorn_args(app: str, flags: list[str], *, port: int, workers: int,
+                   logdir: Path) -> list[str]:
+    """hypercorn's command line for subcorn's `app --app-dir APPS --host
+    127.0.0.1 --port PORT --workers N *flags`. The app is given by its path
+    (hypercorn imports "dir/module:attr" from dir); one worker runs in the
+    server process itself (-w 0), as subcorn does, so its pid is the one that
+    serves. A flag without a translation is an error, not silently dropped."""
+    module, attr = app.split(":", 1)
+    args = [f"{APPS / module}:{attr}", "--bind", f"127.0.0.1:{port}",
+            "--workers", str(0 if workers == 1 else workers), "--error-logfile", "-"]
+    config: dict[str, str] = {}
+    rest = list(flags)
+    while rest:
+        flag = rest.pop(0)
+        name, eq, value = flag.partition("=")
+        if name not in HYPERCORN_FLAGS:
+            raise ValueError(f"no hypercorn translation for {flag!r}")
+        if not eq:
+            value = rest.pop(0)
+        target = HYPERCORN_FLAGS[name]
+        if target is None:
+            continue
+        if target.startswith("config:"):
+            config[target.removeprefix("config:")] = value
+        else:
+            args += [target, value]
+    if config:
+        logdir.mkdir(parents=True, exist_ok=True)
+        path = logdir / "hypercorn.toml"
+        path.write_text("".join(f"{k} = {v}\n" for k, v in config.items()))
+        args += ["--config", str(path)]
+    return args
 
 
 def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -11,33 +11,19 @@ Chromium runs as root here, hence --no-sandbox; it only ever talks to
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-APP = "ws_echo:app"
+from chromium import start_chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+APP = "ws_echo:app"
 
 
 @pytest.fixture
 def browser(tmp_path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--no-first-run", "--no-default-browser-check", "--no-proxy-server",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-extensions", "--disable-default-apps",
-                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    # The driver path given outright: selenium never looks for (or fetches) one.
-    service = Service(executable_path=CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log"))
-    driver = webdriver.Chrome(options=options, service=service)
+    driver = start_chromium(tmp_path)
     try:
         yield driver
     finally:
