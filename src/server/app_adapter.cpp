@@ -45,7 +45,9 @@ void AppAdapter::start(Stream& stream, const http::RequestHead& head, const py::
 }
 
 bool AppAdapter::takes_websocket(const http::RequestHead& head) const {
-  return head.upgrade && shard_.settings().websocket && !shard_.app().wsgi &&
+  // HTTP/1.1 says Upgrade; HTTP/2 says :protocol (RFC 8441).
+  return (head.upgrade || !head.protocol.empty()) && shard_.settings().websocket &&
+         !shard_.app().wsgi &&
          ws::is_websocket_upgrade(head);
 }
 

@@ -173,9 +173,7 @@ class Http2Streams::WsBridge final : public WsHost {
 };
 
 Http2Streams::Http2Streams(Shard& shard, Http2Carrier& carrier)
-    : shard_(shard),
-      carrier_(carrier),
-      session_(session_settings(shard), shard.limits(), *this) {
+    : shard_(shard), carrier_(carrier), session_(session_settings(shard), shard.limits(), *this) {
   now_ = idle_since_ = last_ping_ = shard.now();
 }
 
@@ -305,9 +303,14 @@ void Http2Streams::h2_body_end(int32_t id) {
   try_start(*e);
 }
 
+// Opens the stream's window by what nobody holds unread any more: what a
+// running app has taken; everything, when no running app will take bytes
+// back by reading (one that waits for the whole body before it starts, one
+// that has finished).
 void Http2Streams::give_back_unread(Entry& e) {
-  size_t owed = e.unacknowledged - std::min(e.unacknowledged, e.stream.body_buffered());
-  if (!e.stream.wants_body()) owed = e.unacknowledged;
+  size_t owed = e.unacknowledged;
+  if (e.stream.app_active() && e.stream.wants_body())
+    owed -= std::min(owed, e.stream.body_buffered());
   if (owed == 0) return;
   e.unacknowledged -= owed;
   session_.consume(e.stream.id, owed);

@@ -129,11 +129,13 @@ class Http2Streams final : public StreamHost, public http::Http2Handler {
 
   Shard& shard_;
   Http2Carrier& carrier_;
-  http::Http2Session session_;
   std::unordered_map<int32_t, std::unique_ptr<Entry>> streams_;
   // Closed by the session, to be freed by collect() (once no worker thread
   // runs their app).
   std::vector<std::unique_ptr<Entry>> closed_;
+  // After the streams: a session ending reports its streams closed, so it
+  // goes first when this is destroyed.
+  http::Http2Session session_;
   bool pumping_ = false;                 // pump() is on the stack
   double last_ping_ = 0;
   double idle_since_ = 0;
