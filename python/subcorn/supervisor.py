@@ -211,6 +211,7 @@ class Supervisor:
         self.over_limit = ThrottledReport(self._say_over_limit)
         self.unplaced = ThrottledReport(self._say_unplaced)
         self.report_timer: Timer | None = None
+        self.child_secrets = tls_secrets(config)
         per_child = 1 if self.mode == Mode.PROCESSES else config.workers
         self.child_args = child_args(config, self.mode, per_child,
                                      None if self.handoff else self.listen_fd)
@@ -267,8 +268,11 @@ class Supervisor:
                   "each one's main interpreter)"
         else:
             how = "interpreters mode (one process, own-GIL sub-interpreters)"
+        address = self.listener.address
+        if self.config.tls:
+            address = address.replace("http://", "https://", 1)
         log.info("Serving %s with %d worker%s in %s on %s", self.config.app, n,
-                 "" if n == 1 else "s", how, self.listener.address)
+                 "" if n == 1 else "s", how, address)
 
     def _on_signals(self, wakeup: socket.socket) -> None:
         try:
@@ -288,7 +292,7 @@ class Supervisor:
     def _spawn(self, slot: Slot, batch: Batch) -> Worker | None:
         try:
             worker = Worker.spawn(slot.index, self.child_args,
-                                  None if self.handoff else self.listen_fd)
+                                  None if self.handoff else self.listen_fd, self.child_secrets)
         except (OSError, subprocess.SubprocessError) as exc:
             log.error("Could not start a worker process: %s", exc)  # EMFILE, ENOMEM...
             return None
@@ -591,6 +595,15 @@ class Supervisor:
         if not self.started:
             log.warning("SIGHUP while starting: ignored (reload once the server is up)")
             return
+        if self.config.tls:
+            # A certificate replaced by a broken one must not take the server
+            # down with it: the running generation keeps serving.
+            from subcorn import _native
+
+            error = _native.check_tls(self.config.tls_settings())
+            if error:
+                log.error("Reload refused (SIGHUP): %s; the running workers keep serving", error)
+                return
         log.info("Reloading (SIGHUP): starting %d new worker process%s", len(self.slots),
                  "" if len(self.slots) == 1 else "es")
         # A newer reload supersedes whatever was starting: it brings the
@@ -638,6 +651,20 @@ class Supervisor:
         for worker in self.workers:
             worker.kill()
         self.exit_code = 1
+
+
+def tls_secrets(config: Config) -> dict[str, str]:
+    """What every worker process gets in its environment for TLS: the key's
+    password, and session ticket keys made once here, so that a session one
+    worker began resumes on any other, and on the workers of a reload."""
+    if not config.tls:
+        return {}
+    from subcorn.cli import KEYFILE_PASSWORD_ENV, TICKET_KEYS_ENV
+
+    secrets = {TICKET_KEYS_ENV: os.urandom(80).hex()}  # name 16, HMAC key 32, AES key 32
+    if config.ssl_keyfile_password:
+        secrets[KEYFILE_PASSWORD_ENV] = config.ssl_keyfile_password
+    return secrets
 
 
 def _ignore(signum: int, frame: object) -> None:

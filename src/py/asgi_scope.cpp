@@ -54,6 +54,27 @@ ConnectionInfo make_connection_info(const std::string& peer_host, int peer_port,
   return info;
 }
 
+Ref make_tls_extension(const io::TlsSessionInfo& info) {
+  auto text_or_none = [](const std::string& s) -> Ref {
+    if (s.empty()) return Ref::borrow(Py_None);
+    return Ref::steal(PyUnicode_FromStringAndSize(s.data(), (Py_ssize_t)s.size()));
+  };
+  Ref chain = Ref::steal(PyList_New(0));
+  if (!chain) return {};
+  for (const std::string& pem : info.client_cert_chain) {
+    Ref cert = Ref::steal(PyUnicode_FromStringAndSize(pem.data(), (Py_ssize_t)pem.size()));
+    if (!cert || PyList_Append(chain.get(), cert.get()) < 0) return {};
+  }
+  Ref server_cert = text_or_none(info.server_cert);
+  Ref name = text_or_none(info.client_cert_name);
+  Ref error = text_or_none(info.client_cert_error);
+  if (!server_cert || !name || !error) return {};
+  return Ref::steal(Py_BuildValue("{s:O,s:O,s:O,s:O,s:i,s:i}", "server_cert", server_cert.get(),
+                                  "client_cert_chain", chain.get(), "client_cert_name", name.get(),
+                                  "client_cert_error", error.get(), "tls_version", info.version,
+                                  "cipher_suite", info.cipher_suite));
+}
+
 namespace {
 
 // A template whose keys are `keys_in_order` (the order apps see when they
@@ -179,6 +200,13 @@ Ref build_http_scope(AppContext& ctx, PyObject* scope_template,
   if (!scope || !fill_request_keys(ctx, scope.get(), head, conn)) return {};
   Ref method = Ref::steal(PyUnicode_FromStringAndSize(head.method.data(), head.method.size()));
   if (!method || PyDict_SetItem(scope.get(), st->s_method, method.get()) < 0) return {};
+  if (conn.secure && PyDict_SetItem(scope.get(), st->s_scheme, st->s_https) < 0) return {};
+  if (conn.tls) {
+    // Fresh per request (middleware may add to it); the tls dict is the connection's.
+    Ref extensions = Ref::steal(Py_BuildValue("{O:O}", st->s_tls, conn.tls.get()));
+    if (!extensions || PyDict_SetItem(scope.get(), st->s_extensions, extensions.get()) < 0)
+      return {};
+  }
   return scope;
 }
 
@@ -192,6 +220,7 @@ Ref build_ws_scope(AppContext& ctx, PyObject* scope_template, const http::Reques
   // Fresh per connection: middleware may add to scope["extensions"].
   Ref extensions = Ref::steal(Py_BuildValue("{O:{}}", st->s_websocket_http_response));
   if (!extensions) return {};
+  if (conn.tls && PyDict_SetItem(extensions.get(), st->s_tls, conn.tls.get()) < 0) return {};
   PyObject* d = scope.get();
   if (PyDict_SetItem(d, st->s_subprotocols, subprotocols.get()) < 0 ||
       PyDict_SetItem(d, st->s_extensions, extensions.get()) < 0 ||

@@ -216,7 +216,8 @@ Ref build_environ(AppContext& ctx, PyObject* tmpl, Exchange* ex, const http::Req
   if (!set_str(d, "REQUEST_METHOD", head.method) || !set_str(d, "SCRIPT_NAME", script_name) ||
       !set_str(d, "PATH_INFO", path) || !set_str(d, "QUERY_STRING", query) ||
       !set_str(d, "SERVER_PROTOCOL", head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1") ||
-      !set_str(d, "RAW_URI", head.target))
+      !set_str(d, "RAW_URI", head.target) ||
+      (conn.secure && !set_str(d, "wsgi.url_scheme", "https")))
     return {};
 
   std::string key;

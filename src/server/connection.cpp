@@ -37,6 +37,10 @@ Connection::Connection(Shard& shard, io::UniqueFd socket)
   if (!info_.client || !info_.server) PyErr_Clear();
   peer_ = unix_socket ? std::string("unix") : peer.host + ":" + std::to_string(peer.port);
   last_activity_ = shard.now();
+  if (io::TlsContext tls = shard.tls_context()) {
+    transport_.start_tls(tls);
+    handshake_deadline_ = shard.now() + shard.settings().ssl_handshake_timeout;
+  }
   interest_ = EPOLLIN | EPOLLRDHUP;
   shard.poller().add(fd, interest_, reinterpret_cast<uint64_t>(this));
 }
@@ -50,6 +54,13 @@ void Connection::on_events(uint32_t events) {
     close();
     return;
   }
+  if (transport_.handshaking()) {
+    continue_handshake();
+    return;
+  }
+  // A TLS read that had to write first (OpenSSL answering the peer) goes on
+  // once the socket is writable.
+  if ((events & EPOLLOUT) && transport_.tls()) events |= EPOLLIN;
   if (events & EPOLLOUT) {
     if (!flush()) return;
     if (stream_.paused() && output_buffered() < OUTPUT_HIGH_WATER) stream_.resume();
@@ -61,6 +72,28 @@ void Connection::on_events(uint32_t events) {
   if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) on_readable();
 }
 
+void Connection::continue_handshake() {
+  switch (transport_.handshake()) {
+    case io::TlsChannel::State::Handshaking:
+      update_interest();  // EPOLLOUT when OpenSSL has a flight to write
+      return;
+    case io::TlsChannel::State::Open: {
+      info_.secure = true;
+      info_.tls = py::make_tls_extension(transport_.tls()->session_info());
+      if (!info_.tls) PyErr_Clear();
+      handshake_deadline_ = 0;
+      last_activity_ = shard_.now();
+      update_interest();
+      // The first request may have come right behind the handshake.
+      on_readable();
+      return;
+    }
+    default:
+      close();  // a bad handshake: OpenSSL has sent its alert
+      return;
+  }
+}
+
 void Connection::on_readable() {
   char* scratch = shard_.read_buffer();
   constexpr size_t size = Shard::READ_BUFFER_SIZE;
@@ -68,6 +101,7 @@ void Connection::on_readable() {
     long n;
     while ((n = transport_.read(scratch, size)) > 0) {}
     if (n == io::Transport::GONE) close();
+    else update_interest();  // TLS may have asked for EPOLLOUT
     return;
   }
   if (reading_paused_) return;
@@ -209,13 +243,17 @@ void Connection::update_interest() {
                  ((in_.size() - in_pos_) >= INPUT_HIGH_WATER ||
                   (stream_.app_active() && stream_.body_buffered() >= INPUT_HIGH_WATER) ||
                   (ws_ && ws_->input_blocked()));
+  bool resumed = reading_paused_ && !backlog;
   reading_paused_ = backlog;
   uint32_t want = (backlog ? 0u : static_cast<uint32_t>(EPOLLIN | EPOLLRDHUP)) |
-                  (want_write_ ? static_cast<uint32_t>(EPOLLOUT) : 0u);
+                  (want_write_ || transport_.wants_write() ? static_cast<uint32_t>(EPOLLOUT) : 0u);
   if (want != interest_) {
     interest_ = want;
     shard_.poller().modify(transport_.fd(), want, reinterpret_cast<uint64_t>(this));
   }
+  // TLS reads stop at a full buffer, so what OpenSSL already decrypted may
+  // wait in it, where epoll does not see it: read it now.
+  if (resumed && transport_.tls()) on_readable();
 }
 
 // ---- one request --------------------------------------------------------------
@@ -439,6 +477,12 @@ void Connection::on_tick(double now) {
   const Settings& s = shard_.settings();
   if (phase_ == Phase::Lingering) {
     if (now - linger_began_ > LINGER_SECONDS) close();
+    return;
+  }
+  if (transport_.handshaking()) {
+    // A slow or half-open TLS client does not hold the connection (or,
+    // at shutdown, the shard) past --ssl-handshake-timeout.
+    if (now >= handshake_deadline_ || (drain_deadline_ > 0 && now >= drain_deadline_)) close();
     return;
   }
   if (ws_) {

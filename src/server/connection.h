@@ -89,6 +89,8 @@ class Connection final : public StreamHost, public WsHost {
   enum class Phase { Serving, Lingering, Closed };
 
   void on_readable();
+  // TLS: the handshake comes first; the connection serves once it is done.
+  void continue_handshake();
   void process_input();
   void parse_buffered();
   void request_head();
@@ -137,6 +139,7 @@ class Connection final : public StreamHost, public WsHost {
   double app_started_at_ = 0;    // for --timeout-request
   double drain_deadline_ = 0;    // draining: an idle connection closes after this
   double linger_began_ = 0;
+  double handshake_deadline_ = 0; // TLS: --ssl-handshake-timeout
 };
 
 }  // namespace subcorn::server

@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "io/tls.h"
+
 namespace subcorn::server {
 
 struct Settings {
@@ -40,6 +42,11 @@ struct Settings {
   double ws_ping_interval = 0;          // seconds between pings; 0: none
   double ws_ping_timeout = 0;           // a pong owed for longer closes the socket; 0: never
   bool ws_per_message_deflate = true;
+  io::TlsConfig tls;                    // no certfile: plain TCP (its alpn is the Server's to set)
+  std::string tls_ticket_keys;          // from the supervisor: every worker process resumes the others' sessions
+  double ssl_handshake_timeout = 10.0;  // a TLS handshake must end within this
+  bool ssl_reload = false;              // watch the certificate files, reload when they change
+  bool http2 = false;                   // offer h2 by ALPN
   bool access_log = true;
   bool log_info = true;      // --log-level info or lower: say what the server does
   std::string shard_config;  // JSON given to subcorn._shard.run in every shard
