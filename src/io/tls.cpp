@@ -282,14 +282,15 @@ TlsChannel::State TlsChannel::handshake() {
   return state_;
 }
 
-long TlsChannel::read(char* buffer, size_t size) {
-  if (state_ != State::Open && state_ != State::Closing) return GONE;
+// Calls `step(done)` (an SSL_read or SSL_write of what is left after `done`
+// bytes) until `size` bytes are through or OpenSSL must wait; returns the
+// bytes moved, or what the wait or failure means when there were none.
+template <typename Step>
+long TlsChannel::repeat(size_t size, Step step) {
   ERR_clear_error();
-  // Until the buffer is full or the socket is empty: what OpenSSL decrypted
-  // and kept would not wake epoll.
   size_t total = 0;
   while (total < size) {
-    int n = SSL_read(ssl_.get(), buffer + total, clamp_int(size - total));
+    int n = step(total);
     if (n <= 0) {
       long blocked = blocked_or_gone(n);
       return total > 0 ? static_cast<long>(total) : blocked;
@@ -300,23 +301,23 @@ long TlsChannel::read(char* buffer, size_t size) {
   return static_cast<long>(total);
 }
 
+long TlsChannel::read(char* buffer, size_t size) {
+  if (state_ != State::Open && state_ != State::Closing) return GONE;
+  // Until the buffer is full or the socket is empty: what OpenSSL decrypted
+  // and kept would not wake epoll.
+  return repeat(size, [&](size_t done) {
+    return SSL_read(ssl_.get(), buffer + done, clamp_int(size - done));
+  });
+}
+
 long TlsChannel::write(const char* data, size_t size) {
   if (state_ != State::Open) return GONE;
-  ERR_clear_error();
   // One record per SSL_write (partial writes): on to the next until the
   // socket is full. A record that did not go out whole stays in OpenSSL and
   // is finished by the next call, which starts with the same bytes.
-  size_t total = 0;
-  while (total < size) {
-    int n = SSL_write(ssl_.get(), data + total, clamp_int(size - total));
-    if (n <= 0) {
-      long blocked = blocked_or_gone(n);
-      return total > 0 ? static_cast<long>(total) : blocked;
-    }
-    total += static_cast<size_t>(n);
-  }
-  wants_write_ = false;
-  return static_cast<long>(total);
+  return repeat(size, [&](size_t done) {
+    return SSL_write(ssl_.get(), data + done, clamp_int(size - done));
+  });
 }
 
 long TlsChannel::writev(const iovec* parts, int count) {

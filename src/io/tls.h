@@ -137,6 +137,8 @@ class TlsChannel {
   };
   // What an OpenSSL call's failure means for the caller.
   long blocked_or_gone(int result);
+  template <typename Step>
+  long repeat(size_t size, Step step);
 
   TlsContext context_;  // keeps the context (and its ALPN list) alive
   std::unique_ptr<SSL, FreeSsl> ssl_;
