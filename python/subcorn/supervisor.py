@@ -27,8 +27,9 @@ from collections.abc import Callable
 from typing import Literal
 
 from subcorn import _logging
-from subcorn._supervisor_listen import (CONNECTION_ERRORS, BindError, Listener, ThrottledReport,
-                                        open_listener, raise_open_file_limit, refuse)
+from subcorn._supervisor_listen import (CONNECTION_ERRORS, SERVICE_UNAVAILABLE, BindError,
+                                        Listener, ThrottledReport, open_listener,
+                                        raise_open_file_limit, refuse)
 from subcorn._supervisor_worker import State, Worker, child_args, describe_exit, rss_bytes
 from subcorn.config import Config, Mode
 
@@ -212,6 +213,9 @@ class Supervisor:
         self.unplaced = ThrottledReport(self._say_unplaced)
         self.report_timer: Timer | None = None
         self.child_secrets = tls_secrets(config)
+        # A connection that will not be served gets 503, or over TLS is closed
+        # (plain text would be garbage to a TLS client).
+        self.refusal = b"" if config.tls else SERVICE_UNAVAILABLE
         per_child = 1 if self.mode == Mode.PROCESSES else config.workers
         self.child_args = child_args(config, self.mode, per_child,
                                      None if self.handoff else self.listen_fd)
@@ -374,7 +378,7 @@ class Supervisor:
                 return
             limit = self.config.limit_max_connections
             if limit and sum(w.connections for w in self.workers) >= limit:
-                refuse(conn)
+                refuse(conn, self.refusal)
                 self._count(self.over_limit)
                 continue
             if any(w.hand_over(conn) for w in sorted(targets, key=lambda w: w.connections)):
@@ -382,7 +386,7 @@ class Supervisor:
                 continue
             # Every worker's queue is full: a worker out of file descriptors
             # takes none until one closes. Let the next ones wait in the backlog.
-            refuse(conn)
+            refuse(conn, self.refusal)
             self._count(self.unplaced)
             self._back_off("no worker process can take a connection")
             return

@@ -245,8 +245,11 @@ void Connection::update_interest() {
                   (ws_ && ws_->input_blocked()));
   bool resumed = reading_paused_ && !backlog;
   reading_paused_ = backlog;
+  // EPOLLOUT: our output waits, or TLS must write before it can read on
+  // (only while reading: a paused read would not retry, and EPOLLOUT would spin).
+  bool writable_wanted = want_write_ || (!backlog && transport_.wants_write());
   uint32_t want = (backlog ? 0u : static_cast<uint32_t>(EPOLLIN | EPOLLRDHUP)) |
-                  (want_write_ || transport_.wants_write() ? static_cast<uint32_t>(EPOLLOUT) : 0u);
+                  (writable_wanted ? static_cast<uint32_t>(EPOLLOUT) : 0u);
   if (want != interest_) {
     interest_ = want;
     shard_.poller().modify(transport_.fd(), want, reinterpret_cast<uint64_t>(this));

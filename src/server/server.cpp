@@ -409,18 +409,25 @@ void Server::back_off(int error) {
   resume_accepting_at_ = monotonic_seconds() + ACCEPT_BACKOFF;
 }
 
+// What a connection that will not be served is told: 503, or over TLS
+// nothing (plain text would be garbage to a TLS client, and a handshake
+// only to refuse costs what serving would): it is closed.
+std::string_view Server::refusal() const {
+  return settings_.tls.enabled() ? std::string_view() : http::error_response(503);
+}
+
 void Server::take_connection(int fd) {
   // A supervisor that hands connections over applies the limit itself, to
   // all its worker processes together.
   long limit = settings_.limit_max_connections;
   if (!handoff() && limit > 0 && open_connections_.load(std::memory_order_relaxed) >= limit) {
-    io::refuse_connection(io::UniqueFd(fd), http::error_response(503));
+    io::refuse_connection(io::UniqueFd(fd), refusal());
     over_limit_.count();
     return;
   }
   Shard* shard = least_loaded();
   if (!shard) {  // every shard is stopping or being replaced
-    io::refuse_connection(io::UniqueFd(fd), http::error_response(503));
+    io::refuse_connection(io::UniqueFd(fd), refusal());
     // The supervisor counted it as ours: keep its count true.
     if (handoff()) tell_supervisor(settings_.handoff_fd, "closed\n");
     return;

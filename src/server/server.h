@@ -93,6 +93,7 @@ class Server {
   void check_certificate_files(double now);
 
   io::TlsConfig tls_config() const;
+  std::string_view refusal() const;
 
   Settings settings_;
   io::Listener listener_;

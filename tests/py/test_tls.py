@@ -327,6 +327,35 @@ def test_handshake_timeout_closes_half_open_clients(server, pki):
     assert 0.9 <= waited < 4, waited
 
 
+@pytest.mark.parametrize("mode", ["interpreters", "processes"])
+def test_refused_connections_are_closed_not_answered_in_plain_text(server, pki, mode):
+    """Beyond --limit-max-connections a plain connection gets a 503; a TLS
+    client would read that as garbage, so it is closed instead."""
+    s = server("hello:app", *pki.flags(), "--limit-max-connections", "1", "--mode", mode)
+    deadline = time.monotonic() + 10
+    while True:  # the readiness probe's connection may not be counted closed yet
+        held = http.client.HTTPSConnection("127.0.0.1", s.port, context=pki.client_context(),
+                                           timeout=10)
+        try:
+            held.request("GET", "/")
+            break
+        except (ssl.SSLError, ConnectionError):
+            held.close()
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    assert held.getresponse().read() == b"hello"
+    with socket.create_connection(("127.0.0.1", s.port), timeout=10) as extra:
+        extra.sendall(b"\x16\x03\x01\x00\x00")  # any first bytes of a ClientHello
+        answer = b""
+        try:
+            while chunk := extra.recv(4096):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+    assert answer == b""
+    held.close()
+
+
 # ---------------------------------------------------------------- resumption
 
 
@@ -335,8 +364,14 @@ def test_handshake_timeout_closes_half_open_clients(server, pki):
 def test_sessions_resume_on_every_worker(server, pki, mode, maximum):
     s = server("tls_apps:app", *pki.flags(), "--mode", mode, workers=2)
     ctx = pki.client_context(maximum=maximum)
-    status, _, facts = https_get(s.port, "/whoami", ctx)
-    assert status == 200 and not facts["reused"]
+    # Both workers serve first (the second may start after the first serves).
+    deadline = time.monotonic() + 15
+    seen = set()
+    while len(seen) < 2 and time.monotonic() < deadline:
+        status, body, facts = https_get(s.port, "/whoami", ctx)
+        assert status == 200 and not facts["reused"]
+        seen.add(body)
+    assert len(seen) == 2, seen
     session = facts["session"]
     answered = set()
     for _ in range(16):
