@@ -107,6 +107,20 @@ def https_get(port: int, path: str = "/", ctx: ssl.SSLContext | None = None,
     return int(head.split()[1]), body, facts
 
 
+def send_raw(port: int, data: bytes) -> bytes:
+    """Sends `data` over plain TCP; what comes back until the server closes
+    (a reset, from input the server left unread, counts as the close)."""
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+        c.sendall(data)
+        try:
+            while chunk := c.recv(4096):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+    return answer
+
+
 def der_of(pem_path: str) -> bytes:
     return ssl.PEM_cert_to_DER_cert(Path(pem_path).read_text().split("-----END CERTIFICATE-----")[0]
                                     + "-----END CERTIFICATE-----\n")
@@ -290,24 +304,12 @@ def psutil_children(pid: int):
 def test_garbage_gets_an_alert_and_the_server_goes_on(server, pki):
     s = server("hello:app", *pki.flags())
     # A record of a type that cannot start a handshake.
-    with socket.create_connection(("127.0.0.1", s.port), timeout=5) as c:
-        c.sendall(b"\x17\x03\x03\x00\x05hello")
-        answer = b""
-        while chunk := c.recv(4096):
-            answer += chunk
+    answer = send_raw(s.port, b"\x17\x03\x03\x00\x05hello")
     assert answer[:1] == b"\x15", answer  # an alert record, then end of file
     assert answer[5:6] == b"\x02"  # fatal
     # Plain HTTP to the TLS port: closed (OpenSSL sends no alert for it;
     # the unread rest of the request makes the close a reset).
-    with socket.create_connection(("127.0.0.1", s.port), timeout=5) as c:
-        c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        rest = b""
-        try:
-            while chunk := c.recv(4096):
-                rest += chunk
-        except ConnectionResetError:
-            pass
-    assert b"HTTP/1.1" not in rest
+    assert b"HTTP/1.1" not in send_raw(s.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert https_get(s.port, "/", pki.client_context())[:2] == (200, b"hello")
 
 
@@ -344,15 +346,7 @@ def test_refused_connections_are_closed_not_answered_in_plain_text(server, pki, 
             assert time.monotonic() < deadline
             time.sleep(0.2)
     assert held.getresponse().read() == b"hello"
-    with socket.create_connection(("127.0.0.1", s.port), timeout=10) as extra:
-        extra.sendall(b"\x16\x03\x01\x00\x00")  # any first bytes of a ClientHello
-        answer = b""
-        try:
-            while chunk := extra.recv(4096):
-                answer += chunk
-        except ConnectionResetError:
-            pass
-    assert answer == b""
+    assert send_raw(s.port, b"\x16\x03\x01\x00\x00") == b""  # any first bytes of a ClientHello
     held.close()
 
 
