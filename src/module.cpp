@@ -54,6 +54,35 @@ bool get_bool(PyObject* d, const char* key, bool* out) {
   return true;
 }
 
+bool get_bytes(PyObject* d, const char* key, std::string* out) {
+  PyObject* v = PyDict_GetItemString(d, key);
+  if (!v || v == Py_None) return true;
+  char* data = nullptr;
+  Py_ssize_t size = 0;
+  if (PyBytes_AsStringAndSize(v, &data, &size) < 0) return false;
+  out->assign(data, static_cast<size_t>(size));
+  return true;
+}
+
+// The TLS settings (config.py has checked them: cert_reqs is none, optional
+// or required). ALPN is the Server's to choose.
+bool read_tls(PyObject* d, subcorn::io::TlsConfig* tls) {
+  using subcorn::io::ClientCertPolicy;
+  std::string cert_reqs;
+  if (!(get_string(d, "ssl_certfile", &tls->certfile) &&
+        get_string(d, "ssl_keyfile", &tls->keyfile) &&
+        get_string(d, "ssl_keyfile_password", &tls->keyfile_password) &&
+        get_string(d, "ssl_ca_certs", &tls->ca_certs) &&
+        get_string(d, "ssl_cert_reqs", &cert_reqs) &&
+        get_string(d, "ssl_ciphers", &tls->ciphers) &&
+        get_string(d, "ssl_min_version", &tls->min_version)))
+    return false;
+  tls->cert_reqs = cert_reqs == "required"   ? ClientCertPolicy::Required
+                   : cert_reqs == "optional" ? ClientCertPolicy::Optional
+                                             : ClientCertPolicy::None;
+  return true;
+}
+
 bool read_settings(PyObject* d, Settings* s) {
   if (!PyDict_Check(d)) {
     PyErr_SetString(PyExc_TypeError, "serve() takes a dict of settings");
@@ -92,7 +121,25 @@ bool read_settings(PyObject* d, Settings* s) {
          get_number(d, "http2_max_header_list_size", &s->http2_max_header_list_size) &&
          get_number(d, "http2_keep_alive_interval", &s->http2_keep_alive_interval) &&
          get_bool(d, "access_log", &s->access_log) && get_bool(d, "log_info", &s->log_info) &&
-         get_string(d, "shard_config", &s->shard_config);
+         get_string(d, "shard_config", &s->shard_config) && read_tls(d, &s->tls) &&
+         get_bytes(d, "ssl_ticket_keys", &s->tls_ticket_keys) &&
+         get_number(d, "ssl_handshake_timeout", &s->ssl_handshake_timeout) &&
+         get_bool(d, "ssl_reload", &s->ssl_reload) && get_bool(d, "http2", &s->http2);
+}
+
+// ---- check_tls(): the certificate, key and CA files, before anything starts -------
+
+PyObject* check_tls(PyObject*, PyObject* settings_dict) {
+  if (!PyDict_Check(settings_dict)) {
+    PyErr_SetString(PyExc_TypeError, "check_tls() takes a dict of settings");
+    return nullptr;
+  }
+  subcorn::io::TlsConfig tls;
+  if (!read_tls(settings_dict, &tls)) return nullptr;
+  if (!tls.enabled()) Py_RETURN_NONE;
+  std::string error;
+  if (subcorn::io::TlsContext::load(tls, &error)) Py_RETURN_NONE;
+  return PyUnicode_FromStringAndSize(error.data(), static_cast<Py_ssize_t>(error.size()));
 }
 
 // ---- main interpreter: serve() --------------------------------------------------------
@@ -171,6 +218,10 @@ PyMethodDef methods[] = {
     {"serve", serve, METH_O,
      "serve(settings: dict) -> (exit_code, error, interpreters_left)\n\n"
      "Binds, starts the shards and serves until SIGINT/SIGTERM."},
+    {"check_tls", check_tls, METH_O,
+     "check_tls(settings: dict) -> str | None\n\n"
+     "Loads the TLS certificate, key and CA files as serve() would: the one-line error, "
+     "or None when they are usable (or TLS is off)."},
     {"_shard_serve", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(shard_serve)),
      METH_FASTCALL, "Serve this shard's connections (inside a shard's interpreter)."},
     {"_shard_failed", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(shard_failed)),

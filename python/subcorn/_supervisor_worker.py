@@ -31,7 +31,9 @@ SUPERVISOR_PID_ENV = "SUBCORN_SUPERVISOR_PID"
 # Config: where to listen, how many workers of which kind, the hidden flags.
 _DECIDED_HERE = frozenset(
     {"app", "host", "port", "uds", "fd", "workers", "mode", "supervised", "ready_fd",
-     "handoff_fd", "pid"})
+     "handoff_fd", "pid",
+     # A secret: in the child's environment instead (see child_env).
+     "ssl_keyfile_password"})
 
 
 class State(enum.Enum):
@@ -105,7 +107,10 @@ class Worker:
     _buffer: bytes = b""
 
     @classmethod
-    def spawn(cls, slot: int, args: list[str], listen_fd: int | None) -> Worker:
+    def spawn(cls, slot: int, args: list[str], listen_fd: int | None,
+              secrets: dict[str, str] | None = None) -> Worker:
+        """Starts a worker; `secrets` go into its environment (a command line
+        is visible to every user)."""
         channel = None
         if listen_fd is None:
             # Connections go to the child as fds over a SEQPACKET socket (one
@@ -120,6 +125,7 @@ class Worker:
             passed = (listen_fd, write_end)
         env = dict(os.environ)
         env[SUPERVISOR_PID_ENV] = str(os.getpid())
+        env.update(secrets or {})
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "subcorn", *args, *extra],

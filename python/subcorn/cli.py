@@ -10,8 +10,15 @@ import sys
 from collections.abc import Sequence
 
 from subcorn import __version__, _logging
-from subcorn.config import (Config, ConfigError, HttpVersion, Interface, Lifespan, LogLevel, Mode,
-                            WebSocket, default_workers)
+from subcorn.config import (Config, ConfigError, HttpVersion, Interface, Lifespan, LogLevel,
+                            Mode, TlsVersion, WebSocket, default_workers)
+
+# What the supervisor gives its worker processes through the environment
+# rather than the command line (which `ps` shows to everyone): the key's
+# password, and the session ticket keys every worker shares. A worker takes
+# them out of its environment before the app is imported.
+KEYFILE_PASSWORD_ENV = "SUBCORN_SSL_KEYFILE_PASSWORD"
+TICKET_KEYS_ENV = "SUBCORN_SSL_TICKET_KEYS"
 
 
 _CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)
@@ -170,6 +177,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ws-per-message-deflate", action=_BoolValueFlag,
                    default=_env_bool("ws_per_message_deflate", True),
                    help="offer permessage-deflate compression to WebSocket clients (default: on)")
+    p.add_argument("--ssl-certfile", default=_default("ssl_certfile"), metavar="FILE",
+                   help="serve HTTPS (and WSS) with this certificate: PEM, its chain after it")
+    p.add_argument("--ssl-keyfile", default=_default("ssl_keyfile"), metavar="FILE",
+                   help="the certificate's private key, PEM (default: in --ssl-certfile)")
+    p.add_argument("--ssl-keyfile-password", default=_default("ssl_keyfile_password"),
+                   help="the password of an encrypted --ssl-keyfile (better given as "
+                        "SUBCORN_SSL_KEYFILE_PASSWORD: a command line is visible to everyone)")
+    p.add_argument("--ssl-ca-certs", default=_default("ssl_ca_certs"), metavar="FILE",
+                   help="CA certificates (PEM) that client certificates must chain to")
+    p.add_argument("--ssl-cert-reqs", default=_default("ssl_cert_reqs"),
+                   help="client certificates: none, optional (checked when shown) or required; "
+                        "uvicorn's 0, 1, 2 mean the same (default: none)")
+    p.add_argument("--ssl-ciphers", default=_default("ssl_ciphers"),
+                   help="TLS 1.2 ciphers, in OpenSSL's syntax; TLS 1.3 suites stay OpenSSL's "
+                        "(default: OpenSSL's)")
+    p.add_argument("--ssl-min-version", choices=[v.value for v in TlsVersion],
+                   default=_default("ssl_min_version"),
+                   help="the oldest TLS version accepted (default: TLSv1.2)")
+    p.add_argument("--ssl-handshake-timeout", type=float,
+                   default=_default("ssl_handshake_timeout"),
+                   help="close a connection whose TLS handshake takes longer than this many "
+                        "seconds (default: 10)")
+    p.add_argument("--ssl-reload", action=_BoolValueFlag, default=_env_bool("ssl_reload", False),
+                   help="watch the certificate, key and CA files and use them for new "
+                        "connections when they change; a broken set is refused and logged "
+                        "(default: off)")
     p.add_argument("--http", choices=[v.value for v in HttpVersion], default=_default("http"),
                    help="HTTP versions served: auto serves HTTP/1.1 and HTTP/2 (prior knowledge, "
                         "h2c upgrade, ALPN h2 over TLS); 1 or 2 serves only that one "
@@ -219,17 +252,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("%s", exc)
         return 1
     if config.supervised:  # a worker process: the engine itself, never a supervisor
+        os.environ.pop(KEYFILE_PASSWORD_ENV, None)
         from subcorn._supervisor_child import follow_supervisor
 
         return serve(config, logger) if follow_supervisor() else 1
     if args.workers_max_rss is not None and args.workers_max_rss < 1:
         logger.error("--workers-max-rss must be at least 1 (MB)")
         return 1
+    if config.tls and not _tls_usable(config, logger):
+        return 1
     from subcorn import supervisor  # owns the socket, runs the engine in worker processes
     from subcorn._mode import resolve_mode
 
     config = resolve_mode(config, logger)  # --mode auto: probe in a throwaway process
     return supervisor.run(config, workers_max_rss=args.workers_max_rss)
+
+
+def _tls_usable(config: Config, logger: object) -> bool:
+    """Whether the certificate, key and CA files load (as the engine will load
+    them): checked before anything binds or starts, so that a broken one is
+    one line and exit code 1, never an error at the first connection."""
+    from subcorn import _native
+
+    error = _native.check_tls(config.tls_settings())
+    if error:
+        logger.error("%s", error)
+        return False
+    return True
 
 
 def serve(config: Config, logger: object) -> int:
@@ -247,7 +296,11 @@ def serve(config: Config, logger: object) -> int:
             "Serving %s with %d worker%s in %s on %s",
             config.app, config.workers, "" if config.workers == 1 else "s", how, config.address,
         )
-    code, error, interpreters_left = _native.serve(config.engine_settings())
+    settings = config.engine_settings()
+    ticket_keys = os.environ.pop(TICKET_KEYS_ENV, None)
+    if ticket_keys:
+        settings["ssl_ticket_keys"] = bytes.fromhex(ticket_keys)
+    code, error, interpreters_left = _native.serve(settings)
     if code != 0 and error:
         log.error("%s", error)
     else:

@@ -48,6 +48,24 @@ class Mode(enum.StrEnum):
     PROCESSES = "processes"
 
 
+class CertReqs(enum.StrEnum):
+    """--ssl-cert-reqs: whether TLS clients must show a certificate. uvicorn's
+    numbers (ssl.CERT_NONE, CERT_OPTIONAL, CERT_REQUIRED) mean the same."""
+    NONE = "none"
+    OPTIONAL = "optional"
+    REQUIRED = "required"
+
+    @classmethod
+    def _missing_(cls, value: object) -> CertReqs | None:
+        numbers = {"0": cls.NONE, "1": cls.OPTIONAL, "2": cls.REQUIRED}
+        return numbers.get(str(value).strip().lower())
+
+
+class TlsVersion(enum.StrEnum):
+    TLS_1_2 = "TLSv1.2"
+    TLS_1_3 = "TLSv1.3"
+
+
 class LogLevel(enum.StrEnum):
     CRITICAL = "critical"
     ERROR = "error"
@@ -109,6 +127,15 @@ class Config:
     access_log: bool = True
     max_requests: int = 0
     max_requests_jitter: int = 0
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_keyfile_password: str | None = None
+    ssl_ca_certs: str | None = None
+    ssl_cert_reqs: CertReqs = CertReqs.NONE
+    ssl_ciphers: str | None = None
+    ssl_min_version: TlsVersion = TlsVersion.TLS_1_2
+    ssl_handshake_timeout: float = 10.0
+    ssl_reload: bool = False
     # Set by the supervisor for its children (hidden flags).
     supervised: bool = False
     ready_fd: int | None = None
@@ -122,6 +149,17 @@ class Config:
         self.log_level = LogLevel(self.log_level)
         self.ws = WebSocket(self.ws)
         self.http = HttpVersion(self.http)
+        try:
+            self.ssl_cert_reqs = CertReqs(self.ssl_cert_reqs)
+        except ValueError:
+            raise ConfigError(f"--ssl-cert-reqs must be none, optional or required (or 0, 1, 2), "
+                              f"not {self.ssl_cert_reqs!r}") from None
+        try:
+            self.ssl_min_version = TlsVersion(self.ssl_min_version)
+        except ValueError:
+            raise ConfigError(f"--ssl-min-version must be TLSv1.2 or TLSv1.3, "
+                              f"not {self.ssl_min_version!r}") from None
+        self._check_tls()
         module, sep, attr = self.app.partition(":")
         if not sep or not module or not attr:
             raise ConfigError(
@@ -174,6 +212,37 @@ class Config:
         self.root_path = self.root_path.rstrip("/")
         self.app_dir = os.path.abspath(self.app_dir)
 
+    def _check_tls(self) -> None:
+        """What the TLS flags need of each other (the files themselves are
+        checked by the engine's check_tls, at start)."""
+        if not self.ssl_certfile:
+            for name in ("ssl_keyfile", "ssl_keyfile_password", "ssl_ca_certs", "ssl_ciphers"):
+                if getattr(self, name):
+                    raise ConfigError(f"--{name.replace('_', '-')} needs --ssl-certfile")
+            if self.ssl_reload:
+                raise ConfigError("--ssl-reload needs --ssl-certfile")
+        if self.ssl_cert_reqs != CertReqs.NONE and not self.ssl_ca_certs:
+            raise ConfigError(f"--ssl-cert-reqs {self.ssl_cert_reqs} needs --ssl-ca-certs (the CAs "
+                              "that client certificates must chain to)")
+        if self.ssl_handshake_timeout <= 0:
+            raise ConfigError("--ssl-handshake-timeout must be more than 0")
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.ssl_certfile)
+
+    def tls_settings(self) -> dict[str, object]:
+        """The TLS files and choices, as the engine's serve() and check_tls() read them."""
+        return {
+            "ssl_certfile": self.ssl_certfile,
+            "ssl_keyfile": self.ssl_keyfile,
+            "ssl_keyfile_password": self.ssl_keyfile_password,
+            "ssl_ca_certs": self.ssl_ca_certs,
+            "ssl_cert_reqs": str(self.ssl_cert_reqs),
+            "ssl_ciphers": self.ssl_ciphers,
+            "ssl_min_version": str(self.ssl_min_version),
+        }
+
     @property
     def address(self) -> str:
         if self.fd is not None:
@@ -181,7 +250,7 @@ class Config:
         if self.uds:
             return f"unix:{self.uds}"
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     def shard_config(self) -> str:
         """What each shard's interpreter needs, as JSON (only plain data crosses)."""
@@ -240,4 +309,7 @@ class Config:
             "max_requests_jitter": self.max_requests_jitter,
             "log_info": self.log_level in (LogLevel.INFO, LogLevel.DEBUG, LogLevel.TRACE),
             "shard_config": self.shard_config(),
+            **self.tls_settings(),
+            "ssl_handshake_timeout": self.ssl_handshake_timeout,
+            "ssl_reload": self.ssl_reload,
         }

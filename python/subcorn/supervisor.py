@@ -27,8 +27,9 @@ from collections.abc import Callable
 from typing import Literal
 
 from subcorn import _logging
-from subcorn._supervisor_listen import (CONNECTION_ERRORS, BindError, Listener, ThrottledReport,
-                                        open_listener, raise_open_file_limit, refuse)
+from subcorn._supervisor_listen import (CONNECTION_ERRORS, SERVICE_UNAVAILABLE, BindError,
+                                        Listener, ThrottledReport, open_listener,
+                                        raise_open_file_limit, refuse)
 from subcorn._supervisor_worker import State, Worker, child_args, describe_exit, rss_bytes
 from subcorn.config import Config, Mode
 
@@ -211,6 +212,10 @@ class Supervisor:
         self.over_limit = ThrottledReport(self._say_over_limit)
         self.unplaced = ThrottledReport(self._say_unplaced)
         self.report_timer: Timer | None = None
+        self.child_secrets = tls_secrets(config)
+        # A connection that will not be served gets 503, or over TLS is closed
+        # (plain text would be garbage to a TLS client).
+        self.refusal = b"" if config.tls else SERVICE_UNAVAILABLE
         per_child = 1 if self.mode == Mode.PROCESSES else config.workers
         self.child_args = child_args(config, self.mode, per_child,
                                      None if self.handoff else self.listen_fd)
@@ -267,8 +272,11 @@ class Supervisor:
                   "each one's main interpreter)"
         else:
             how = "interpreters mode (one process, own-GIL sub-interpreters)"
+        address = self.listener.address
+        if self.config.tls:
+            address = address.replace("http://", "https://", 1)
         log.info("Serving %s with %d worker%s in %s on %s", self.config.app, n,
-                 "" if n == 1 else "s", how, self.listener.address)
+                 "" if n == 1 else "s", how, address)
 
     def _on_signals(self, wakeup: socket.socket) -> None:
         try:
@@ -288,7 +296,7 @@ class Supervisor:
     def _spawn(self, slot: Slot, batch: Batch) -> Worker | None:
         try:
             worker = Worker.spawn(slot.index, self.child_args,
-                                  None if self.handoff else self.listen_fd)
+                                  None if self.handoff else self.listen_fd, self.child_secrets)
         except (OSError, subprocess.SubprocessError) as exc:
             log.error("Could not start a worker process: %s", exc)  # EMFILE, ENOMEM...
             return None
@@ -370,7 +378,7 @@ class Supervisor:
                 return
             limit = self.config.limit_max_connections
             if limit and sum(w.connections for w in self.workers) >= limit:
-                refuse(conn)
+                refuse(conn, self.refusal)
                 self._count(self.over_limit)
                 continue
             if any(w.hand_over(conn) for w in sorted(targets, key=lambda w: w.connections)):
@@ -378,7 +386,7 @@ class Supervisor:
                 continue
             # Every worker's queue is full: a worker out of file descriptors
             # takes none until one closes. Let the next ones wait in the backlog.
-            refuse(conn)
+            refuse(conn, self.refusal)
             self._count(self.unplaced)
             self._back_off("no worker process can take a connection")
             return
@@ -591,6 +599,15 @@ class Supervisor:
         if not self.started:
             log.warning("SIGHUP while starting: ignored (reload once the server is up)")
             return
+        if self.config.tls:
+            # A certificate replaced by a broken one must not take the server
+            # down with it: the running generation keeps serving.
+            from subcorn import _native
+
+            error = _native.check_tls(self.config.tls_settings())
+            if error:
+                log.error("Reload refused (SIGHUP): %s; the running workers keep serving", error)
+                return
         log.info("Reloading (SIGHUP): starting %d new worker process%s", len(self.slots),
                  "" if len(self.slots) == 1 else "es")
         # A newer reload supersedes whatever was starting: it brings the
@@ -638,6 +655,20 @@ class Supervisor:
         for worker in self.workers:
             worker.kill()
         self.exit_code = 1
+
+
+def tls_secrets(config: Config) -> dict[str, str]:
+    """What every worker process gets in its environment for TLS: the key's
+    password, and session ticket keys made once here, so that a session one
+    worker began resumes on any other, and on the workers of a reload."""
+    if not config.tls:
+        return {}
+    from subcorn.cli import KEYFILE_PASSWORD_ENV, TICKET_KEYS_ENV
+
+    secrets = {TICKET_KEYS_ENV: os.urandom(80).hex()}  # name 16, HMAC key 32, AES key 32
+    if config.ssl_keyfile_password:
+        secrets[KEYFILE_PASSWORD_ENV] = config.ssl_keyfile_password
+    return secrets
 
 
 def _ignore(signum: int, frame: object) -> None:

@@ -54,6 +54,27 @@ ConnectionInfo make_connection_info(const std::string& peer_host, int peer_port,
   return info;
 }
 
+Ref make_tls_extension(const io::TlsSessionInfo& info) {
+  auto text_or_none = [](const std::string& s) -> Ref {
+    if (s.empty()) return Ref::borrow(Py_None);
+    return Ref::steal(PyUnicode_FromStringAndSize(s.data(), (Py_ssize_t)s.size()));
+  };
+  Ref chain = Ref::steal(PyList_New(0));
+  if (!chain) return {};
+  for (const std::string& pem : info.client_cert_chain) {
+    Ref cert = Ref::steal(PyUnicode_FromStringAndSize(pem.data(), (Py_ssize_t)pem.size()));
+    if (!cert || PyList_Append(chain.get(), cert.get()) < 0) return {};
+  }
+  Ref server_cert = text_or_none(info.server_cert);
+  Ref name = text_or_none(info.client_cert_name);
+  Ref error = text_or_none(info.client_cert_error);
+  if (!server_cert || !name || !error) return {};
+  return Ref::steal(Py_BuildValue("{s:O,s:O,s:O,s:O,s:i,s:i}", "server_cert", server_cert.get(),
+                                  "client_cert_chain", chain.get(), "client_cert_name", name.get(),
+                                  "client_cert_error", error.get(), "tls_version", info.version,
+                                  "cipher_suite", info.cipher_suite));
+}
+
 namespace {
 
 // A template whose keys are `keys_in_order` (the order apps see when they
@@ -181,12 +202,24 @@ Ref build_http_scope(AppContext& ctx, PyObject* scope_template,
   if (!scope || !fill_request_keys(ctx, scope.get(), head, conn)) return {};
   Ref method = Ref::steal(PyUnicode_FromStringAndSize(head.method.data(), head.method.size()));
   if (!method || PyDict_SetItem(scope.get(), st->s_method, method.get()) < 0) return {};
-  if (head.version_major == 2) {
-    // HTTP/2 frames trailers and 103 Early Hints; HTTP/1.1 does not offer them.
-    Ref extensions = Ref::steal(Py_BuildValue("{O:{},O:{}}", st->s_http_response_trailers,
-                                              st->s_http_response_early_hint));
+  if (conn.secure && PyDict_SetItem(scope.get(), st->s_scheme, st->s_https) < 0) return {};
+  // Fresh per request (middleware may add to it): HTTP/2 frames trailers and
+  // 103 Early Hints (HTTP/1.1 does not offer them); TLS says who the peer
+  // is (the tls dict is the connection's, shared by its requests).
+  bool http2 = head.version_major == 2;
+  if (http2 || conn.tls) {
+    Ref extensions = Ref::steal(PyDict_New());
     if (!extensions || PyDict_SetItem(scope.get(), st->s_extensions, extensions.get()) < 0)
       return {};
+    PyObject* e = extensions.get();
+    if (http2) {
+      Ref trailers = Ref::steal(PyDict_New());
+      Ref hints = Ref::steal(PyDict_New());
+      if (!trailers || !hints || PyDict_SetItem(e, st->s_http_response_trailers, trailers.get()) < 0 ||
+          PyDict_SetItem(e, st->s_http_response_early_hint, hints.get()) < 0)
+        return {};
+    }
+    if (conn.tls && PyDict_SetItem(e, st->s_tls, conn.tls.get()) < 0) return {};
   }
   return scope;
 }
@@ -201,6 +234,7 @@ Ref build_ws_scope(AppContext& ctx, PyObject* scope_template, const http::Reques
   // Fresh per connection: middleware may add to scope["extensions"].
   Ref extensions = Ref::steal(Py_BuildValue("{O:{}}", st->s_websocket_http_response));
   if (!extensions) return {};
+  if (conn.tls && PyDict_SetItem(extensions.get(), st->s_tls, conn.tls.get()) < 0) return {};
   PyObject* d = scope.get();
   if (PyDict_SetItem(d, st->s_subprotocols, subprotocols.get()) < 0 ||
       PyDict_SetItem(d, st->s_extensions, extensions.get()) < 0 ||

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "http/request_parser.h"
+#include "io/tls.h"
 #include "py/app_context.h"
 #include "py/ref.h"
 
@@ -14,18 +15,27 @@ namespace subcorn::py {
 struct ConnectionInfo {
   Ref client;  // (host, port), or None for a unix socket
   Ref server;  // (host, port), or (path, None) for a unix socket
+  bool secure = false;  // TLS: scheme https (wss), wsgi.url_scheme https
+  Ref tls;     // the ASGI `tls` extension's dict; null for plain connections
 };
 
 ConnectionInfo make_connection_info(const std::string& peer_host, int peer_port,
                                     const std::string& local_host, int local_port,
                                     bool unix_socket);
 
+// The ASGI TLS extension (scope["extensions"]["tls"]) for a connection whose
+// handshake ended: server_cert, client_cert_chain, client_cert_name,
+// client_cert_error, tls_version, cipher_suite. Made once per connection and
+// shared by its scopes; null with a Python error set.
+Ref make_tls_extension(const io::TlsSessionInfo& info);
+
 // The keys every request shares (type, asgi, scheme, root_path), made once
 // per shard; each scope starts as a copy of it, so it is allocated at its
 // final size.
 Ref make_scope_template(AppContext& ctx);
 
-// A new scope dict, or null with a Python error set.
+// A new scope dict, or null with a Python error set. Over TLS the scheme is
+// "https" and extensions holds "tls".
 Ref build_http_scope(AppContext& ctx, PyObject* scope_template,
                      const http::RequestHead& head, const ConnectionInfo& conn);
 
@@ -35,7 +45,8 @@ Ref make_ws_scope_template(AppContext& ctx);
 
 // A new `websocket` scope (scheme "wss" when `secure`), with `subprotocols`
 // from the Sec-WebSocket-Protocol fields and extensions
-// {"websocket.http.response": {}}; or null with a Python error set.
+// {"websocket.http.response": {}} (and "tls" over TLS); or null with a
+// Python error set.
 Ref build_ws_scope(AppContext& ctx, PyObject* scope_template, const http::RequestHead& head,
                    const ConnectionInfo& conn, bool secure);
 

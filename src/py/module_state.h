@@ -56,6 +56,8 @@ namespace subcorn::py {
   X(reason, "reason")                             \
   X(ws, "ws")                                     \
   X(wss, "wss")                                   \
+  X(https, "https")                               \
+  X(tls, "tls")                                   \
   X(loop, "loop")                                 \
   X(eager_start, "eager_start")                   \
   X(create_future, "create_future")               \

@@ -218,7 +218,8 @@ Ref build_environ(AppContext& ctx, PyObject* tmpl, Exchange* ex, const http::Req
       !set_str(d, "SERVER_PROTOCOL", head.version_major == 2   ? "HTTP/2"
                                            : head.version_minor == 0 ? "HTTP/1.0"
                                                                      : "HTTP/1.1") ||
-      !set_str(d, "RAW_URI", head.target))
+      !set_str(d, "RAW_URI", head.target) ||
+      (conn.secure && !set_str(d, "wsgi.url_scheme", "https")))
     return {};
 
   std::string key;

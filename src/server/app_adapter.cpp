@@ -54,7 +54,7 @@ bool AppAdapter::takes_websocket(const http::RequestHead& head) const {
 void AppAdapter::start_websocket(WsStream& stream, const http::RequestHead& head,
                                  const py::ConnectionInfo& info) const {
   stream.set_cycle(py::start_ws_cycle(shard_.app(), shard_.ws_scope_template(), &stream, head,
-                                      info, false));
+                                      info, info.secure));
 }
 
 }  // namespace subcorn::server

@@ -38,6 +38,10 @@ Connection::Connection(Shard& shard, io::UniqueFd socket)
   if (!info_.client || !info_.server) PyErr_Clear();
   peer_ = unix_socket ? std::string("unix") : peer.host + ":" + std::to_string(peer.port);
   last_activity_ = shard.now();
+  if (io::TlsContext tls = shard.tls_context()) {
+    transport_.start_tls(tls);
+    handshake_deadline_ = shard.now() + shard.settings().ssl_handshake_timeout;
+  }
   interest_ = EPOLLIN | EPOLLRDHUP;
   shard.poller().add(fd, interest_, reinterpret_cast<uint64_t>(this));
 }
@@ -51,6 +55,13 @@ void Connection::on_events(uint32_t events) {
     close();
     return;
   }
+  if (transport_.handshaking()) {
+    continue_handshake();
+    return;
+  }
+  // A TLS read that had to write first (OpenSSL answering the peer) goes on
+  // once the socket is writable.
+  if ((events & EPOLLOUT) && transport_.tls()) events |= EPOLLIN;
   if (events & EPOLLOUT) {
     if (!flush()) return;
     if (h2_) {
@@ -67,6 +78,31 @@ void Connection::on_events(uint32_t events) {
   if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) on_readable();
 }
 
+void Connection::continue_handshake() {
+  switch (transport_.handshake()) {
+    case io::TlsChannel::State::Handshaking:
+      update_interest();  // EPOLLOUT when OpenSSL has a flight to write
+      return;
+    case io::TlsChannel::State::Open: {
+      info_.secure = true;
+      info_.tls = py::make_tls_extension(transport_.tls()->session_info());
+      if (!info_.tls) PyErr_Clear();
+      handshake_deadline_ = 0;
+      last_activity_ = shard_.now();
+      // ALPN chose HTTP/2: no preface sniffing, the session starts now.
+      if (transport_.alpn() == "h2") start_http2();
+      if (closed()) return;
+      update_interest();
+      // The first request may have come right behind the handshake.
+      on_readable();
+      return;
+    }
+    default:
+      close();  // a bad handshake: OpenSSL has sent its alert
+      return;
+  }
+}
+
 void Connection::on_readable() {
   char* scratch = shard_.read_buffer();
   constexpr size_t size = Shard::READ_BUFFER_SIZE;
@@ -74,6 +110,7 @@ void Connection::on_readable() {
     long n;
     while ((n = transport_.read(scratch, size)) > 0) {}
     if (n == io::Transport::GONE) close();
+    else update_interest();  // TLS may have asked for EPOLLOUT
     return;
   }
   if (reading_paused_) return;
@@ -231,13 +268,20 @@ void Connection::update_interest() {
                  ((in_.size() - in_pos_) >= INPUT_HIGH_WATER ||
                   (stream_.app_active() && stream_.body_buffered() >= INPUT_HIGH_WATER) ||
                   (ws_ && ws_->input_blocked()));
+  bool resumed = reading_paused_ && !backlog;
   reading_paused_ = backlog;
+  // EPOLLOUT: our output waits, or TLS must write before it can read on
+  // (only while reading: a paused read would not retry, and EPOLLOUT would spin).
+  bool writable_wanted = want_write_ || (!backlog && transport_.wants_write());
   uint32_t want = (backlog ? 0u : static_cast<uint32_t>(EPOLLIN | EPOLLRDHUP)) |
-                  (want_write_ ? static_cast<uint32_t>(EPOLLOUT) : 0u);
+                  (writable_wanted ? static_cast<uint32_t>(EPOLLOUT) : 0u);
   if (want != interest_) {
     interest_ = want;
     shard_.poller().modify(transport_.fd(), want, reinterpret_cast<uint64_t>(this));
   }
+  // TLS reads stop at a full buffer, so what OpenSSL already decrypted may
+  // wait in it, where epoll does not see it: read it now.
+  if (resumed && transport_.tls()) on_readable();
 }
 
 // The first bytes tell HTTP/2 with prior knowledge (its preface) from
@@ -248,9 +292,7 @@ bool Connection::decide_protocol() {
   std::string_view preface = http::HTTP2_PREFACE;
   if (s.http2 && preface.starts_with(input.substr(0, preface.size()))) {
     if (input.size() < preface.size()) return false;
-    protocol_ = Protocol::Http2;
-    h2_ = std::make_unique<Http2Streams>(shard_, *this);
-    h2_->start();
+    start_http2();
     return !closed();
   }
   protocol_ = Protocol::Http1;
@@ -262,13 +304,21 @@ bool Connection::decide_protocol() {
   return true;
 }
 
+void Connection::start_http2() {
+  protocol_ = Protocol::Http2;
+  h2_ = std::make_unique<Http2Streams>(shard_, *this);
+  h2_->start();
+}
+
 // "Upgrade: h2c" (RFC 7540 3.2, what curl --http2 sends in cleartext) on a
 // request without a body: 101, and the request becomes HTTP/2's stream 1.
 // False when the upgrade is not taken (the request is served as HTTP/1.1,
 // which the client must accept).
 bool Connection::upgrade_to_h2c() {
   const http::RequestHead& head = session_.head();
-  if (!shard_.settings().http2 || !head.upgrade || head.chunked || head.content_length > 0)
+  // Over TLS, HTTP/2 is ALPN's to choose (h2c is cleartext's).
+  if (!shard_.settings().http2 || transport_.tls() || !head.upgrade || head.chunked ||
+      head.content_length > 0)
     return false;
   std::string_view upgrade, settings;
   int settings_fields = 0;
@@ -523,6 +573,12 @@ void Connection::on_tick(double now) {
   const Settings& s = shard_.settings();
   if (phase_ == Phase::Lingering) {
     if (now - linger_began_ > LINGER_SECONDS) close();
+    return;
+  }
+  if (transport_.handshaking()) {
+    // A slow or half-open TLS client does not hold the connection (or,
+    // at shutdown, the shard) past --ssl-handshake-timeout.
+    if (now >= handshake_deadline_ || (drain_deadline_ > 0 && now >= drain_deadline_)) close();
     return;
   }
   if (h2_) {

@@ -105,8 +105,11 @@ class Connection final : public StreamHost, public WsHost, public Http2Carrier {
   enum class Protocol { Undecided, Http1, Http2 };
 
   bool decide_protocol();
+  void start_http2();
   bool upgrade_to_h2c();
   void on_readable();
+  // TLS: the handshake comes first; the connection serves once it is done.
+  void continue_handshake();
   void process_input();
   void parse_buffered();
   void request_head();
@@ -158,6 +161,7 @@ class Connection final : public StreamHost, public WsHost, public Http2Carrier {
   double app_started_at_ = 0;    // for --timeout-request
   double drain_deadline_ = 0;    // draining: an idle connection closes after this
   double linger_began_ = 0;
+  double handshake_deadline_ = 0; // TLS: --ssl-handshake-timeout
 };
 
 }  // namespace subcorn::server

@@ -14,6 +14,7 @@
 #include <random>
 
 #include "http/response.h"
+#include "io/engine_lock.h"
 #include "server/shard.h"
 
 namespace subcorn::server {
@@ -27,16 +28,18 @@ constexpr int ACCEPTS_PER_WAKE = 128;
 // memory: long enough not to spin, short enough that a freed descriptor is
 // used almost at once.
 constexpr double ACCEPT_BACKOFF = 0.1;
+// --ssl-reload: how often the certificate files are looked at.
+constexpr double CERTIFICATE_CHECK_INTERVAL = 1.0;
 
 void log_line(const char* level, const std::string& message) {
   std::string line = std::string(level) + message + "\n";
   (void)!::write(STDERR_FILENO, line.data(), line.size());
 }
 
-std::string address_text(const io::Listener& l) {
+std::string address_text(const io::Listener& l, bool secure) {
   if (l.unix_socket) return "unix:" + l.host;
   std::string host = l.host.find(':') != std::string::npos ? "[" + l.host + "]" : l.host;
-  return "http://" + host + ":" + std::to_string(l.port);
+  return std::string(secure ? "https://" : "http://") + host + ":" + std::to_string(l.port);
 }
 
 // To the supervisor, when there is one: one line per event.
@@ -68,7 +71,37 @@ Server::Server(Settings settings)
 
 Server::~Server() { shards_.clear(); }
 
+io::TlsConfig Server::tls_config() const {
+  io::TlsConfig config = settings_.tls;
+  // ALPN: what --http serves, HTTP/2 first (a client that speaks it prefers it).
+  config.alpn.clear();
+  if (settings_.http2) config.alpn.emplace_back("h2");
+  if (settings_.http1) config.alpn.emplace_back("http/1.1");
+  return config;
+}
+
+io::TlsContext Server::tls_context() const {
+  io::EngineLock lock(tls_mutex_);
+  return tls_;
+}
+
 bool Server::bind(std::string* error) {
+  if (settings_.tls.enabled()) {
+    io::TlsContext context = io::TlsContext::load(tls_config(), error);
+    if (!context) return false;
+    // Worker processes share the supervisor's ticket keys: a session one
+    // process began resumes on any other, and after a reload.
+    if (!settings_.tls_ticket_keys.empty() && !context.set_ticket_keys(settings_.tls_ticket_keys)) {
+      *error = "cannot use the TLS session ticket keys the supervisor gave";
+      return false;
+    }
+    tls_ = std::move(context);
+    if (settings_.ssl_reload) {
+      certificate_files_ = io::FileStamps(
+          {settings_.tls.certfile, settings_.tls.keyfile, settings_.tls.ca_certs});
+      next_certificate_check_ = monotonic_seconds() + CERTIFICATE_CHECK_INTERVAL;
+    }
+  }
   // Handed connections by a supervisor: this process binds nothing.
   if (handoff()) return true;
   if (settings_.fd >= 0) return io::adopt_listener(settings_.fd, settings_.backlog, &listener_, error);
@@ -164,13 +197,34 @@ void Server::on_time(double now) {
   }
   // Level-triggered: connections that waited meanwhile wake the loop at once.
   if (accepting_ == Accepting::BackingOff && now >= resume_accepting_at_) start_accepting();
+  if (now >= next_certificate_check_) check_certificate_files(now);
   report_refusals(now);
+}
+
+void Server::check_certificate_files(double now) {
+  next_certificate_check_ = now + CERTIFICATE_CHECK_INTERVAL;
+  if (!certificate_files_.changed()) return;
+  std::string error;
+  io::TlsContext fresh = io::TlsContext::load(tls_config(), &error);
+  if (!fresh) {
+    log_line("ERROR:    ", "TLS certificate not reloaded: " + error +
+                               " (new connections still get the previous certificate)");
+    return;
+  }
+  io::EngineLock lock(tls_mutex_);
+  // Tickets issued before the reload still resume.
+  fresh.set_ticket_keys(tls_.ticket_keys());
+  tls_ = std::move(fresh);
+  if (settings_.log_info)
+    log_line("INFO:     ", "TLS certificate reloaded from " + settings_.tls.certfile +
+                               ": new connections get it");
 }
 
 int Server::wait_timeout_ms(double now) const {
   double until = std::min({deferred_accepts_.next_due(), lost_handovers_.next_due(),
                            over_limit_.next_due()});
   if (stopping_) until = std::min(until, watchdog_deadline_);
+  else until = std::min(until, next_certificate_check_);
   if (accepting_ == Accepting::BackingOff) until = std::min(until, resume_accepting_at_);
   if (std::isinf(until)) return -1;
   double ms = std::ceil(std::max(0.0, until - now) * 1000);
@@ -288,7 +342,7 @@ void Server::check_shards(RunResult& result) {
                                (ready == 1 ? "" : "s") + ").");
     // Under a supervisor, the supervisor says where it serves, once.
     if (settings_.log_info && settings_.ready_fd < 0)
-      log_line("INFO:     ", "subcorn running on " + address_text(listener_) +
+      log_line("INFO:     ", "subcorn running on " + address_text(listener_, settings_.tls.enabled()) +
                                  " (Press CTRL+C to quit)");
   }
 }
@@ -357,18 +411,25 @@ void Server::back_off(int error) {
   resume_accepting_at_ = monotonic_seconds() + ACCEPT_BACKOFF;
 }
 
+// What a connection that will not be served is told: 503, or over TLS
+// nothing (plain text would be garbage to a TLS client, and a handshake
+// only to refuse costs what serving would): it is closed.
+std::string_view Server::refusal() const {
+  return settings_.tls.enabled() ? std::string_view() : http::error_response(503);
+}
+
 void Server::take_connection(int fd) {
   // A supervisor that hands connections over applies the limit itself, to
   // all its worker processes together.
   long limit = settings_.limit_max_connections;
   if (!handoff() && limit > 0 && open_connections_.load(std::memory_order_relaxed) >= limit) {
-    io::refuse_connection(io::UniqueFd(fd), http::error_response(503));
+    io::refuse_connection(io::UniqueFd(fd), refusal());
     over_limit_.count();
     return;
   }
   Shard* shard = least_loaded();
   if (!shard) {  // every shard is stopping or being replaced
-    io::refuse_connection(io::UniqueFd(fd), http::error_response(503));
+    io::refuse_connection(io::UniqueFd(fd), refusal());
     // The supervisor counted it as ours: keep its count true.
     if (handoff()) tell_supervisor(settings_.handoff_fd, "closed\n");
     return;

@@ -12,13 +12,17 @@
 #pragma once
 
 #include <atomic>
+#include <limits>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "io/fd_limit.h"
+#include "io/file_stamps.h"
 #include "io/poller.h"
 #include "io/socket.h"
+#include "io/tls.h"
 #include "server/settings.h"
 #include "server/throttled_report.h"
 
@@ -37,7 +41,8 @@ class Server {
   explicit Server(Settings settings);
   ~Server();
 
-  // Binds the listening socket; false (and `error`) when it cannot.
+  // Loads the TLS context (with --ssl-certfile) and binds the listening
+  // socket; false (and `error`, one line) when either cannot be done.
   bool bind(std::string* error);
   // Serves until a signal has been handled and every shard finished.
   RunResult run();
@@ -57,6 +62,9 @@ class Server {
   // A connection closed: counted here for --limit-max-connections, and by
   // the supervisor that handed it over.
   void connection_closed();
+  // What new connections start TLS with; empty for plain TCP. Any thread: a
+  // reload may replace it meanwhile, and a connection keeps the one it got.
+  io::TlsContext tls_context() const;
 
  private:
   // Whether the accepting socket (the listener, or the supervisor's
@@ -80,6 +88,12 @@ class Server {
   void check_shards(RunResult& result);
   void recycle_shards();
   void start_shard(bool is_replacement);
+  // --ssl-reload: once a second, a changed certificate, key or CA file is
+  // loaded; a broken set is refused (logged once per change).
+  void check_certificate_files(double now);
+
+  io::TlsConfig tls_config() const;
+  std::string_view refusal() const;
 
   Settings settings_;
   io::Listener listener_;
@@ -105,6 +119,11 @@ class Server {
   double watchdog_deadline_ = 0;
   std::atomic<long> requests_{0};
   std::atomic<bool> retire_sent_{false};
+
+  mutable std::mutex tls_mutex_;  // guards tls_: read by shard threads, replaced here
+  io::TlsContext tls_;
+  io::FileStamps certificate_files_;
+  double next_certificate_check_ = std::numeric_limits<double>::infinity();
 };
 
 }  // namespace subcorn::server

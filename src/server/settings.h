@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "io/tls.h"
+
 namespace subcorn::server {
 
 struct Settings {
@@ -40,6 +42,10 @@ struct Settings {
   double ws_ping_interval = 0;          // seconds between pings; 0: none
   double ws_ping_timeout = 0;           // a pong owed for longer closes the socket; 0: never
   bool ws_per_message_deflate = true;
+  io::TlsConfig tls;                    // no certfile: plain TCP (its alpn is the Server's to set)
+  std::string tls_ticket_keys;          // from the supervisor: every worker process resumes the others' sessions
+  double ssl_handshake_timeout = 10.0;  // a TLS handshake must end within this
+  bool ssl_reload = false;              // watch the certificate files, reload when they change
   bool http1 = true;                   // --http auto or 1
   bool http2 = true;                   // --http auto or 2: prior knowledge, h2c, ALPN h2
   long http2_max_concurrent_streams = 100;

@@ -78,6 +78,7 @@ Shard::Shard(Server& server, int index) : server_(server), index_(index) {
 Shard::~Shard() { join(); }
 
 const Settings& Shard::settings() const noexcept { return server_.settings(); }
+io::TlsContext Shard::tls_context() const { return server_.tls_context(); }
 bool Shard::access_log_enabled() const noexcept { return server_.settings().access_log; }
 
 // ---- the acceptor's side ---------------------------------------------------------

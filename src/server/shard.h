@@ -14,6 +14,7 @@
 #include "http/limits.h"
 #include "http/response.h"
 #include "io/poller.h"
+#include "io/tls.h"
 #include "io/unique_fd.h"
 #include "py/app_context.h"
 #include "py/worker_threads.h"
@@ -80,6 +81,9 @@ class Shard {
   static constexpr size_t READ_BUFFER_SIZE = 64 * 1024;
   char* read_buffer() noexcept { return read_buffer_.get(); }
   const Settings& settings() const noexcept;
+  // What a new connection starts TLS with (empty: plain); the server's, which
+  // a certificate reload replaces.
+  io::TlsContext tls_context() const;
   const http::Limits& limits() const noexcept { return limits_; }
   // A request (or a WebSocket) is about to run: counts it (--max-requests)
   // and takes its --limit-concurrency slot; an empty slot when the limit is
