@@ -609,8 +609,7 @@ def test_h2spec_6_10_6_sends_a_continuation_frame_preceded_by_a_data_frame(h2):
 # ------------------------------------------------------------- 7 error codes
 
 def test_h2spec_7_1_sends_a_goaway_frame_with_unknown_error_code(h2):
-    h2.send(goaway(0, 0xFF))
-    h2.send(ping(b"afteraway"[:8]))
+    h2.send(goaway(0, 0xFF) + ping(b"after-ga"))
     frames = []
     try:
         while (f := h2.read_frame(timeout=3)) is not None:
