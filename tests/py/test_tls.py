@@ -131,11 +131,16 @@ def der_of(pem_path: str) -> bytes:
 
 def test_curl_with_cacert(server, pki):
     s = server("hello:app", *pki.flags())
+    # curl offers h2 and http/1.1 by ALPN: the server picks HTTP/2 (docs/http2.md).
     out = subprocess.run(["curl", "-sS", "--cacert", pki.ca, f"https://localhost:{s.port}/",
                           "-w", "\n%{http_version} %{ssl_verify_result}"],
                          capture_output=True, text=True, timeout=20)
     assert out.returncode == 0, out.stderr
-    assert out.stdout == "hello\n1.1 0"
+    assert out.stdout == "hello\n2 0"
+    http1 = subprocess.run(["curl", "-sS", "--http1.1", "--cacert", pki.ca,
+                            f"https://localhost:{s.port}/", "-w", "\n%{http_version}"],
+                           capture_output=True, text=True, timeout=20)
+    assert http1.stdout == "hello\n1.1", http1.stderr
     assert f"running on https://127.0.0.1:{s.port}" in s.stderr
 
 
