@@ -107,9 +107,9 @@ TEST(Http2Session, GetAndItsResponse) {
     EXPECT_EQ(twos, 2);
     EXPECT_TRUE(r.closed);
     EXPECT_EQ(r.close_code, 0u);
+    // The cookies joined into one field (RFC 9113 8.2.3), where the first was.
     std::vector<std::string> expected = {"request 1 GET /p?q=1 end", "authority 1 example.com", "h 1 accept=*/*",
-                                         "h 1 cookie=a=1", "h 1 cookie=b=2", "h 1 host=example.com", "end 1",
-                                         "closed 1"};
+                                         "h 1 cookie=a=1; b=2", "h 1 host=example.com", "end 1", "closed 1"};
     EXPECT_EQ(link.recorder.trace, expected) << split_name(split);
     EXPECT_EQ(link.server.open_streams(), 0u);
     EXPECT_EQ(link.server.response_state(id), ResponseWriter::State::Idle);  // forgotten once closed
@@ -160,6 +160,8 @@ TEST(Http2Session, PostBodyWithManualFlowControl) {
     for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
     Fields post = Client::get("/upload", "POST");
     post.emplace_back("content-length", std::to_string(body.size()));
+    const RequestHead* saved = nullptr;
+    link.recorder.on_request = [&saved](int32_t, const RequestHead& head, bool) { saved = &head; };
     int32_t id = link.client.request(post, &body);
     link.pump();
     // The client is blocked at the stream's window until the app takes some.
@@ -177,6 +179,13 @@ TEST(Http2Session, PostBodyWithManualFlowControl) {
     }
     EXPECT_EQ(link.recorder.bodies[id], body);
     EXPECT_TRUE(link.recorder.has("end 1"));
+    // The head (and its views) lives until the stream closes.
+    ASSERT_NE(saved, nullptr);
+    EXPECT_EQ(saved->path, "/upload");
+    EXPECT_EQ(saved->content_length, 100000);
+    ASSERT_EQ(saved->headers.size(), 2u);
+    EXPECT_EQ(saved->headers[0].name, "content-length");
+    EXPECT_EQ(saved->headers[1].value, "example.com");
     EXPECT_EQ(link.server.start_response(id, 200), nullptr);
     EXPECT_EQ(link.server.body(id, "ok", false), nullptr);
     link.pump();
