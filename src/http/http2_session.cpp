@@ -588,8 +588,14 @@ struct Http2Session::Impl {
     s.out->append(reinterpret_cast<const char*>(framehd), 9);
     s.out->append(stream->queue, stream->queue_at, length);
     stream->queue_at += length;
+    // Framed bytes leave the queue once they are half of it, so a stream
+    // that is never quite drained (a long stream, an app that keeps a little
+    // ahead) does not grow its queue for ever; the move is amortised.
     if (stream->queue_at == stream->queue.size()) {
       stream->queue.clear();
+      stream->queue_at = 0;
+    } else if (stream->queue_at >= stream->queue.size() / 2) {
+      stream->queue.erase(0, stream->queue_at);
       stream->queue_at = 0;
     }
     if (!stream->drained) {

@@ -309,6 +309,36 @@ TEST(Http2Session, ProduceKeepsToItsBudget) {
   EXPECT_TRUE(link.server.wants_output());
 }
 
+TEST(Http2Session, ALongStreamNeverQuiteDrainedKeepsItsQueueSmall) {
+  Link link;
+  link.server.start();
+  link.pump();
+  int32_t id = link.client.request(Client::get("/events"));
+  link.pump();
+  EXPECT_EQ(link.server.start_response(id, 200), nullptr);
+  const std::string chunk(10000, 'e');
+  size_t before = __sanitizer_get_current_allocated_bytes();
+  size_t peak = 0;
+  size_t received = 0;
+  // The app keeps 40000 bytes ahead; each produce() frames one DATA frame
+  // (16384 bytes): the queue is never empty.
+  for (int i = 0; i < 2000; ++i) {
+    while (link.server.buffered(id) < 40000) {
+      ASSERT_EQ(link.server.body(id, chunk, true), nullptr);
+    }
+    std::string out;
+    link.server.produce(out, 8000);
+    link.client.input(out);
+    received += link.client.responses[id].body.size();
+    link.client.responses[id].body.clear();
+    link.send_raw(link.client.output());
+    size_t now = __sanitizer_get_current_allocated_bytes();
+    if (now > before) peak = std::max(peak, now - before);
+  }
+  EXPECT_GT(received, 10u << 20);
+  EXPECT_LT(peak, 1u << 20);
+}
+
 TEST(Http2Session, Trailers) {
   for (Split split : SPLITS) {
     Link link({}, {}, {}, split);
