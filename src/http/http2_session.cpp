@@ -46,6 +46,7 @@
 #include <charconv>
 #include <climits>
 #include <cstring>
+#include <new>
 #include <unordered_map>
 
 #include "http/app_response_head.h"
@@ -174,6 +175,7 @@ struct Http2Session::Impl {
     };
     std::string head_text;     // names and values, back to back
     std::vector<Span> fields;  // as received, pseudo-headers included
+    Span joined_cookie{};      // see join_cookies()
     size_t list_size = 0;      // RFC 9113 6.5.2 measure
     size_t head_bytes = 0;     // names and values, against max_head_bytes
     size_t regular_fields = 0;
@@ -240,9 +242,10 @@ struct Http2Session::Impl {
     nghttp2_option_set_max_settings(option, MAX_SETTINGS);
     nghttp2_option_set_max_outbound_ack(option, MAX_OUTBOUND_ACK);
 
-    nghttp2_session_server_new2(&session, callbacks, this, option);
+    int rv = nghttp2_session_server_new2(&session, callbacks, this, option);
     nghttp2_option_del(option);
     nghttp2_session_callbacks_del(callbacks);
+    if (rv != 0) throw std::bad_alloc();  // its only failure: out of memory
   }
 
   ~Impl() { nghttp2_session_del(session); }
@@ -323,6 +326,28 @@ struct Http2Session::Impl {
     stream.fields.push_back(span);
   }
 
+  // HTTP/2 sends each cookie as its own field; apps read one Cookie
+  // header, as HTTP/1.1 has it, so they are joined with "; " (RFC 9113
+  // 8.2.3). The joined value goes at the end of the stream's text, before
+  // any view into it is taken; null when there are fewer than two.
+  const Stream::Span* join_cookies(Stream& stream) {
+    size_t count = 0;
+    for (const Stream::Span& span : stream.fields) {
+      count += std::string_view(stream.head_text.data() + span.name_at, span.name_len) == "cookie";
+    }
+    if (count < 2) return nullptr;
+    std::string joined;
+    for (const Stream::Span& span : stream.fields) {
+      if (std::string_view(stream.head_text.data() + span.name_at, span.name_len) != "cookie") continue;
+      if (!joined.empty()) joined.append("; ");
+      joined.append(stream.head_text, span.value_at, span.value_len);
+    }
+    Stream::Span span{0, 0, static_cast<uint32_t>(stream.head_text.size()), static_cast<uint32_t>(joined.size())};
+    stream.head_text.append(joined);
+    stream.joined_cookie = span;
+    return &stream.joined_cookie;
+  }
+
   // The head is whole: RequestHead views into the stream's own text. Returns
   // the status the session answers with itself (0: report the request), or
   // -1 for a malformed head (reset).
@@ -332,11 +357,20 @@ struct Http2Session::Impl {
     head.version_major = 2;
     head.version_minor = 0;
     head.keep_alive = true;
+    const Stream::Span* joined_cookie = join_cookies(stream);
+    bool cookie_placed = false;
     std::string_view host;
     bool has_host = false;
-    for (const Stream::Span& span : stream.fields) {
-      std::string_view name(stream.head_text.data() + span.name_at, span.name_len);
-      std::string_view value(stream.head_text.data() + span.value_at, span.value_len);
+    for (const Stream::Span& field : stream.fields) {
+      const Stream::Span* span = &field;
+      std::string_view name(stream.head_text.data() + span->name_at, span->name_len);
+      if (joined_cookie && name == "cookie") {
+        // One cookie entry, where the first was, holding them all.
+        if (cookie_placed) continue;
+        cookie_placed = true;
+        span = joined_cookie;
+      }
+      std::string_view value(stream.head_text.data() + span->value_at, span->value_len);
       if (name == ":method") {
         head.method = value;
       } else if (name == ":path") {
@@ -554,8 +588,14 @@ struct Http2Session::Impl {
     s.out->append(reinterpret_cast<const char*>(framehd), 9);
     s.out->append(stream->queue, stream->queue_at, length);
     stream->queue_at += length;
+    // Framed bytes leave the queue once they are half of it, so a stream
+    // that is never quite drained (a long stream, an app that keeps a little
+    // ahead) does not grow its queue for ever; the move is amortised.
     if (stream->queue_at == stream->queue.size()) {
       stream->queue.clear();
+      stream->queue_at = 0;
+    } else if (stream->queue_at >= stream->queue.size() / 2) {
+      stream->queue.erase(0, stream->queue_at);
       stream->queue_at = 0;
     }
     if (!stream->drained) {

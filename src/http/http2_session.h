@@ -14,32 +14,54 @@
 //
 // Rules it owns (nowhere else decides them):
 // - Request heads: pseudo-headers checked (RFC 9113 8.3: :method, :scheme,
-//   :path once each and first; CONNECT only as extended CONNECT with
-//   :protocol when enabled, RFC 8441), header names lowercase, no
+//   :path once each and first; :protocol only with enable_connect_protocol
+//   and only on CONNECT, RFC 8441), header names lowercase, no
 //   connection-specific fields (connection, keep-alive, proxy-connection,
-//   transfer-encoding, upgrade; te other than "trailers"). A bad head resets
-//   that stream (PROTOCOL_ERROR), it never reaches the handler.
+//   transfer-encoding, upgrade; te other than "trailers"), a host field that
+//   agrees with :authority. A bad head resets that stream (PROTOCOL_ERROR),
+//   it never reaches the handler. A plain CONNECT gets 501 (not a proxy, as
+//   over HTTP/1.1), also without reaching the handler.
 // - The RequestHead: method, target and path are :path ("*" for OPTIONS *),
 //   authority is :authority (else the host field), version 2.0; headers are
 //   the regular fields in order; when there is no host field, a "host"
 //   entry with the authority is added at the end, so apps (WSGI HTTP_HOST,
-//   Django) see a Host as they do over HTTP/1.1. content_length from the
+//   Django) see a Host as they do over HTTP/1.1. Cookie fields (HTTP/2 sends
+//   one per cookie) are one entry joined with "; " (RFC 9113 8.2.3), where
+//   the first was. content_length from the
 //   field (-1 without one); keep_alive true, chunked/expect_continue/upgrade
 //   false. protocol is :protocol of an extended CONNECT ("websocket").
-// - Limits: the head against Limits (max_headers, max_field_bytes: 431 on
-//   that stream; max_head_bytes and the header list size are refused by
-//   nghttp2 itself), the body against Limits::max_body_bytes (413 while no
-//   response has begun, else a reset), a DATA total that contradicts
-//   content-length (reset, PROTOCOL_ERROR).
+// - Limits: the head against Limits (max_headers, max_field_bytes,
+//   max_head_bytes counting names and values) and max_header_list_size
+//   (name + value + 32 a field, RFC 9113 6.5.2; nghttp2 does not enforce it
+//   on what it receives, the session counts as the block is decoded and
+//   keeps nothing once over): 431 on that stream, never reported. A declared
+//   content-length over Limits::max_body_bytes: 413, never reported. A body
+//   that goes over it: 413 while no response has begun, else RST_STREAM
+//   CANCEL; either way the handler gets h2_stream_reset (NO_ERROR, CANCEL).
+//   A DATA total that contradicts content-length: reset, PROTOCOL_ERROR.
 // - Floods that cost the server and not the client end the connection with
-//   GOAWAY ENHANCE_YOUR_CALM (see Http2Settings and the .cpp): rapid reset,
-//   CONTINUATION floods, SETTINGS / PING floods, empty DATA frames.
+//   GOAWAY ENHANCE_YOUR_CALM (see Http2Settings and the .cpp for the limits):
+//   CONTINUATION floods (more than 8 in a block), SETTINGS / PING floods
+//   (1000 ACKs unsent), SETTINGS of more than 32 entries, empty DATA frames
+//   and other "glitches" (a token bucket). Rapid reset: nghttp2's reset rate
+//   limit sends GOAWAY (nghttp2 says INTERNAL_ERROR), no new stream is taken
+//   and the connection finishes once the streams are gone. Streams above
+//   max_concurrent_streams: REFUSED_STREAM while the client has not
+//   acknowledged our SETTINGS (each one a glitch), a connection error
+//   (GOAWAY PROTOCOL_ERROR) once it has.
 // - Responses: the same mistakes as ResponseWriter refuses (status outside
 //   200..599, bad names or values, two Content-Lengths, more body than
 //   declared) with the same messages; connection-specific fields from the
 //   app are not sent (HTTP/2 forbids them); names are lowercased; date and
 //   server added unless the app set them. HEAD, 204 and 304 send no DATA.
-//   A response's state uses ResponseWriter::State's words.
+//   A response's state uses ResponseWriter::State's words. A body shorter
+//   than its Content-Length ends with RST_STREAM (INTERNAL_ERROR), not
+//   END_STREAM. A response that ends while the request body still comes
+//   is followed by RST_STREAM NO_ERROR (RFC 9113 8.1: stop sending).
+// - Calls about a stream after h2_stream_reset or h2_stream_closed (or for
+//   an id the session does not know) do nothing and return nullptr (false
+//   for write_error): the app's late words go nowhere, as writes to a client
+//   that left do over HTTP/1.1.
 // - Request body flow control is manual: a stream's window reopens only as
 //   the app takes the body (consume()), so a slow app is backpressure on
 //   its client and the server buffers at most the initial window per stream.
@@ -63,8 +85,10 @@ namespace subcorn::http {
 
 struct Http2Settings {
   // SETTINGS_MAX_CONCURRENT_STREAMS (--http2-max-concurrent-streams). A
-  // client that opens more gets its extra streams refused (REFUSED_STREAM);
-  // one that keeps doing so is told to calm down (GOAWAY).
+  // client that opens more before it has acknowledged the limit gets its
+  // extra streams refused (REFUSED_STREAM); one that keeps doing so is told
+  // to calm down (GOAWAY ENHANCE_YOUR_CALM); once it has acknowledged, one
+  // more stream is a connection error (GOAWAY PROTOCOL_ERROR).
   uint32_t max_concurrent_streams = 100;
   // SETTINGS_INITIAL_WINDOW_SIZE (--http2-initial-window-size): how much
   // request body one stream may send before its app takes some. The
@@ -114,11 +138,15 @@ class Http2Session {
   //   Draining   GOAWAY sent (shutdown()): streams in flight finish, new
   //              ones are refused
   //   Failed     a connection error: GOAWAY with its code is queued; once
-  //              produced, the connection closes
+  //              produced, the connection closes. (A GOAWAY nghttp2 queues
+  //              on its own shows once produce() has written it.)
   //   Finished   nothing more to read or write: close the connection
   enum class State { Open, Draining, Failed, Finished };
 
   Http2Session(const Http2Settings& settings, const Limits& limits, Http2Handler& handler);
+  // Streams still open end with it: h2_stream_reset (CANCEL) and
+  // h2_stream_closed for each reported one, from inside the destructor, so
+  // destroy the session while its handler can take them.
   ~Http2Session();
   Http2Session(const Http2Session&) = delete;
   Http2Session& operator=(const Http2Session&) = delete;
@@ -130,8 +158,10 @@ class Http2Session {
   // curl --http2 uses it): `head` was an HTTP/1.1 request without a body
   // carrying "Upgrade: h2c" and `http2_settings` (its HTTP2-Settings field,
   // base64url). The caller has written "101 Switching Protocols"; stream 1
-  // is that request, reported through h2_request (and h2_body_end) from
-  // inside this call, answered through the same calls as any stream. False
+  // is that request (version 2.0, without the fields of its connection:
+  // connection, upgrade, http2-settings...), reported through h2_request
+  // (and h2_body_end) from inside this call, answered through the same
+  // calls as any stream. False
   // when HTTP2-Settings is not valid (nothing queued: answer 400 over
   // HTTP/1.1 instead of switching).
   bool start_upgraded(const RequestHead& head, std::string_view http2_settings);

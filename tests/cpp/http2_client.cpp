@@ -266,6 +266,44 @@ std::string Link::server_output() {
     server.produce(out, produce_budget);
     if (out.size() == before) break;
   }
+  for (const SentFrame& f : parse_frames(out)) sent.push_back(f);
+  return out;
+}
+
+std::vector<SentFrame> parse_frames(std::string_view bytes) {
+  std::vector<SentFrame> frames;
+  auto u8 = [&bytes](size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(bytes[i])); };
+  auto u32 = [&u8](size_t i) { return (u8(i) << 24) | (u8(i + 1) << 16) | (u8(i + 2) << 8) | u8(i + 3); };
+  while (!bytes.empty()) {
+    if (bytes.size() < 9) {
+      ADD_FAILURE() << "a frame header cut short";
+      break;
+    }
+    SentFrame f;
+    f.length = (u8(0) << 16) | (u8(1) << 8) | u8(2);
+    f.type = static_cast<uint8_t>(u8(3));
+    f.flags = static_cast<uint8_t>(u8(4));
+    f.stream = static_cast<int32_t>(u32(5) & 0x7fffffff);
+    if (bytes.size() < 9 + f.length) {
+      ADD_FAILURE() << "a frame cut short";
+      break;
+    }
+    if (f.type == NGHTTP2_GOAWAY && f.length >= 8) {
+      f.last_stream = static_cast<int32_t>(u32(9) & 0x7fffffff);
+      f.error_code = u32(13);
+    }
+    if (f.type == NGHTTP2_RST_STREAM && f.length == 4) f.error_code = u32(9);
+    frames.push_back(f);
+    bytes.remove_prefix(9 + f.length);
+  }
+  return frames;
+}
+
+std::vector<SentFrame> Link::goaways() const {
+  std::vector<SentFrame> out;
+  for (const SentFrame& f : sent) {
+    if (f.type == NGHTTP2_GOAWAY) out.push_back(f);
+  }
   return out;
 }
 

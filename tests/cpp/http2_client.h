@@ -108,6 +108,19 @@ class Client {
   nghttp2_session* session_ = nullptr;
 };
 
+// A frame the server sent, as a client would see its header (and, for
+// GOAWAY and RST_STREAM, the error code; for GOAWAY the last stream id).
+struct SentFrame {
+  uint8_t type = 0;
+  uint8_t flags = 0;
+  int32_t stream = 0;
+  uint32_t length = 0;
+  uint32_t error_code = 0;
+  int32_t last_stream = 0;
+};
+// Splits whole frames; a frame cut short is a test failure.
+std::vector<SentFrame> parse_frames(std::string_view bytes);
+
 // A server session and a client joined by pumps.
 struct Link {
   explicit Link(const Http2Settings& settings = {}, const Limits& limits = {},
@@ -120,6 +133,9 @@ struct Link {
   std::mt19937 random;
   bool server_refused = false;  // receive() returned false
   size_t produce_budget = 64 * 1024;
+  std::vector<SentFrame> sent;  // every frame server_output() produced
+  // The GOAWAY frames among them.
+  std::vector<SentFrame> goaways() const;
 
   // Client -> server (cut by `split`) and back, until nothing moves.
   void pump(int rounds = 1000);
