@@ -539,6 +539,19 @@ void Http2Streams::log_access(const Entry& e, int status) {
 
 // ---- the connection's life --------------------------------------------------------
 
+// Calls `fn` for every open stream. What `fn` does may close streams (an
+// answer goes out, the session reports the stream closed), so it walks a
+// copy of the ids.
+template <typename Fn>
+void Http2Streams::for_each_open(Fn fn) {
+  std::vector<int32_t> ids;
+  ids.reserve(streams_.size());
+  for (const auto& [id, e] : streams_)
+    if (e->phase == Entry::Phase::Open) ids.push_back(id);
+  for (int32_t id : ids)
+    if (Entry* e = find(id); e && e->phase == Entry::Phase::Open) fn(*e);
+}
+
 void Http2Streams::collect() {
   std::erase_if(closed_, [](const std::unique_ptr<Entry>& e) { return !e->stream.busy(); });
 }
@@ -558,20 +571,18 @@ void Http2Streams::on_tick(double now) {
   const Settings& s = shard_.settings();
   collect();
   if (s.timeout_request > 0) {
-    for (auto& [id, e] : streams_) {
-      if (e->phase == Entry::Phase::Open && e->stream.app_active() &&
-          now - e->started_at > s.timeout_request) {
-        shard_.log_error(("Request took longer than --timeout-request: " +
-                          std::string(e->head.method) + " " + std::string(e->head.target) +
-                          " from " + carrier_.h2_peer())
-                             .c_str());
-        e->stream.cancel();
-        answer_error(*e, 504);
-      }
-    }
+    for_each_open([&](Entry& e) {
+      if (!e.stream.app_active() || now - e.started_at <= s.timeout_request) return;
+      shard_.log_error(("Request took longer than --timeout-request: " + std::string(e.head.method) +
+                        " " + std::string(e.head.target) + " from " + carrier_.h2_peer())
+                           .c_str());
+      e.stream.cancel();
+      answer_error(e, 504);
+    });
   }
-  for (auto& [id, e] : streams_)
-    if (e->ws && e->phase == Entry::Phase::Open) e->ws->on_tick(now);
+  for_each_open([now](Entry& e) {
+    if (e.ws) e.ws->on_tick(now);
+  });
   if (s.http2_keep_alive_interval > 0 && now - last_ping_ >= s.http2_keep_alive_interval) {
     // The PING before this one is still unanswered after a whole interval.
     if (session_.ping_outstanding()) {
@@ -589,20 +600,21 @@ void Http2Streams::on_tick(double now) {
 }
 
 void Http2Streams::drain() {
-  for (auto& [id, e] : streams_)
-    if (e->ws && e->phase == Entry::Phase::Open) e->ws->going_away(shard_.going_away_code());
+  uint16_t code = shard_.going_away_code();
+  for_each_open([code](Entry& e) {
+    if (e.ws) e.ws->going_away(code);
+  });
   session_.shutdown();
   pump();
 }
 
 void Http2Streams::peer_left() {
-  for (auto& [id, e] : streams_) {
-    if (e->phase != Entry::Phase::Open) continue;
-    e->phase = Entry::Phase::Reset;
-    e->file.reset();
-    if (e->ws) e->ws->peer_left();
-    else e->stream.peer_left();
-  }
+  for_each_open([](Entry& e) {
+    e.phase = Entry::Phase::Reset;
+    e.file.reset();
+    if (e.ws) e.ws->peer_left();
+    else e.stream.peer_left();
+  });
 }
 
 void Http2Streams::cancel_all() {

@@ -120,6 +120,8 @@ class Http2Streams final : public StreamHost, public http::Http2Handler {
   class WsBridge;
   Entry* find(int32_t id);
   void start_websocket(Entry& e);
+  template <typename Fn>
+  void for_each_open(Fn fn);
   Entry& entry_of(const Stream& s) const;
   void try_start(Entry& e);
   void give_back_unread(Entry& e);
