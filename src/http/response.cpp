@@ -51,6 +51,7 @@ constexpr Prebuilt k500 = prebuild(500);
 constexpr Prebuilt k501 = prebuild(501);
 constexpr Prebuilt k503 = prebuild(503);
 constexpr Prebuilt k504 = prebuild(504);
+constexpr Prebuilt k505 = prebuild(505);
 
 constexpr std::string_view view(const Prebuilt& p) { return {p.text, p.size}; }
 
@@ -114,6 +115,7 @@ std::string_view continue_response() noexcept { return "HTTP/1.1 100 Continue\r\
 int error_status(int status) noexcept {
   switch (status) {
     case 400: case 408: case 413: case 414: case 431: case 500: case 501: case 503: case 504:
+    case 505:
       return status;
     default:
       return 500;
@@ -130,6 +132,7 @@ std::string_view error_response(int status) noexcept {
     case 501: return view(k501);
     case 503: return view(k503);
     case 504: return view(k504);
+    case 505: return view(k505);
     default: return view(k500);
   }
 }
