@@ -218,7 +218,11 @@ CASES: dict[str, Case] = {
                                      [Seen("GET", "/a")]),
     "a token without a target": Case(b"GARBAGE\r\n\r\n", [400], True),
     "tls handshake": Case(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", [400], True),
-    "http/2 preface": Case(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", [400], True),
+    # The whole preface starts HTTP/2 (test_http2*.py); one that differs in
+    # its last bytes, or an HTTP/1.1 request claiming version 2.0, is a bad
+    # HTTP/1.1 request.
+    "http/2 preface, not quite": Case(b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n", [400], True),
+    "http/1 request line with version 2.0": Case(b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", [400], True),
 }
 
 
