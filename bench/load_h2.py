@@ -7,6 +7,7 @@ with the reason rather than being measured over something else: over TLS h2load
 offers only `h2` in ALPN, and the protocol it reports must be HTTP/2.
 """
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -14,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.load import LoadError, LoadResult
+from bench.load import LoadError, LoadResult, run_counting_cpu
 
 GRACE_SECONDS = 30  # beyond the duration: connecting, a hung server
 
@@ -33,6 +34,9 @@ class H2Load:
 class H2LoadResult(LoadResult):
     protocol: str  # what h2load says it spoke: "h2c" (cleartext) or "h2" (ALPN)
     tls: str | None  # "TLSv1.3 TLS_AES_128_GCM_SHA256" over TLS, else None
+    # h2load's own user+system CPU over the whole run (connecting included): on
+    # its one core it is the ceiling of these tables, as wrk is in hello.
+    client_cpu_seconds: float = 0.0
 
 
 def argv(url: str, load: H2Load, report: Path) -> list[str]:
@@ -49,10 +53,8 @@ def run_h2load(url: str, load: H2Load) -> H2LoadResult:
     with tempfile.TemporaryDirectory(prefix="h2load-") as tmp:
         report = Path(tmp) / "report.json"
         try:
-            done = subprocess.run(
-                argv(url, load, report), check=False, capture_output=True, text=True,
-                timeout=load.seconds + GRACE_SECONDS,
-            )  # fmt: skip
+            done, cpu_seconds = run_counting_cpu(argv(url, load, report),
+                                                 load.seconds + GRACE_SECONDS)  # fmt: skip
         except subprocess.TimeoutExpired as exc:
             limit = load.seconds + GRACE_SECONDS
             raise LoadError(f"h2load did not finish within {limit:g}s") from exc
@@ -62,7 +64,8 @@ def run_h2load(url: str, load: H2Load) -> H2LoadResult:
             text = report.read_text()
         except OSError as exc:
             raise LoadError(f"h2load wrote no report: {_tail(done.stdout + done.stderr)}") from exc
-    return parse(done.stdout, text, tls=url.startswith("https:"))
+    result = parse(done.stdout, text, tls=url.startswith("https:"))
+    return dataclasses.replace(result, client_cpu_seconds=cpu_seconds)
 
 
 def _tail(text: str) -> str:

@@ -47,8 +47,8 @@ class Sample:
     cpu_us_per_request: float
     errors: int
     busiest_thread: float  # its share of the server's CPU: 0.5 is two balanced workers
-    # WebSocket scenarios: wsload's own CPU per message, and the server's
-    # answer to a permessage-deflate offer.
+    # The load generator's own CPU per request or message (wsload, h2load), and
+    # in WebSocket scenarios the server's answer to a permessage-deflate offer.
     client_cpu_us: float | None = None
     extensions: str | None = None
     # Over TLS: the version and cipher in use ("TLSv1.3 TLS_AES_128_GCM_SHA256"),
@@ -156,7 +156,9 @@ def measure_once(
         cpu_us_per_request=cpu.seconds * 1e6 / result.requests,
         errors=result.errors,
         busiest_thread=cpu.busiest_share(),
-        client_cpu_us=ws.client_cpu_seconds * 1e6 / result.requests if ws else None,
+        client_cpu_us=(
+            (ws or h2).client_cpu_seconds * 1e6 / result.requests if ws or h2 else None
+        ),
         extensions=ws.extensions if ws else None,
         tls=(h2.tls if h2 and h2.tls else server.negotiated) if server.wire.tls else None,
     )
@@ -165,7 +167,8 @@ def measure_once(
     log(
         f"{label}: {sample.rps:,.0f} {unit}/s, p50 {fmt_latency(sample.p50_us)}, "
         f"p99 {fmt_latency(sample.p99_us)}, {sample.cpu_us_per_request:.1f} us CPU/{unit}"
-        + (f", wsload {sample.client_cpu_us:.1f} us CPU/{unit}" if ws else "")
+        + (f", {load_generator(scenario)} {sample.client_cpu_us:.1f} us CPU/{unit}"
+           if sample.client_cpu_us is not None else "")
         + (f", deflate: {sample.extensions or 'none'}" if ws and scenario.ws.deflate else "")
         + (f", {sample.tls}" if sample.tls else "")
         + (f", {sample.errors} errors" if sample.errors else "")
@@ -294,7 +297,9 @@ def markdown_table(scenario: Scenario, table: list[Series], rounds: int) -> str:
              f"{unit}/s ÷ {base_label}", f"CPU/{unit} ÷ {base_label}"]  # fmt: skip
     # Per round, not a median: each start deals connections to workers anew.
     head += ["2w ÷ 1w", "busiest thread, per round"] if multi else []
-    head += [f"wsload CPU/{unit}"] if scenario.ws else []
+    loader = load_generator(scenario)
+    client = loader if loader in COUNTS_OWN_CPU else None
+    head += [f"{client} CPU/{unit}"] if client else []
     deflate = bool(scenario.ws and scenario.ws.deflate)
     head += ["deflate (the server's answer)"] if deflate else []
     head += ["TLS"] if scenario.wire.tls else []
@@ -329,7 +334,7 @@ def markdown_table(scenario: Scenario, table: list[Series], rounds: int) -> str:
             one_rps = one.median(lambda s: s.rps) if one else None
             cells.append(fmt_ratio(rps, one_rps) if series.workers != 1 else "")
             cells.append(" ".join(f"{100 * s.busiest_thread:.0f}%" for s in series.samples))
-        if scenario.ws:
+        if client:
             cells.append(f"{series.median(lambda s: s.client_cpu_us or 0.0):.1f} µs")
         if deflate:
             answers = dict.fromkeys(f"`{s.extensions}`" if s.extensions else "declined"
@@ -456,21 +461,27 @@ def machine() -> str:
     )
 
 
-def load_generator(scenario: Scenario) -> str | None:
-    """The external load generator a scenario runs (None: wsload, built from this tree)."""
+def load_generator(scenario: Scenario) -> str:
+    """The load generator a scenario runs: wsload (built from this tree), h2load or wrk."""
     if scenario.ws:
-        return None
+        return "wsload"
     return "h2load" if scenario.wire.http2 else "wrk"
 
 
+# The load generators that report their own CPU (wrk cannot), and those that
+# come from Debian (wsload is built from this tree).
+COUNTS_OWN_CPU = frozenset({"wsload", "h2load"})
+PACKAGED = frozenset({"wrk", "h2load"})
+
+
 def tool_versions(
-    names: Sequence[str], packages: Sequence[str] = (), loader: str | None = "wrk",
+    names: Sequence[str], packages: Sequence[str] = (), loader: str = "wrk",
     tls_in_use: bool = False,
 ) -> str:  # fmt: skip
     parts = [f"{name} {servers.version(name)}" for name in (*names, *packages)]
     if tls_in_use:  # the OpenSSL that Python's ssl (uvicorn, hypercorn) is built with
         parts.append(f"Python's ssl: {ssl.OPENSSL_VERSION}")
-    if loader is None:
+    if loader not in PACKAGED:
         return ", ".join(parts)
     # `wrk -v` prints "wrk debian/4.1.0-4+b1 ...", `h2load --version` "h2load nghttp2/1.70.0".
     flag = "-v" if loader == "wrk" else "--version"
@@ -597,7 +608,7 @@ def with_uvicorn_ws(target: Target, implementations: Sequence[str]) -> list[Targ
 
 
 def check_machine(scenarios: Sequence[Scenario]) -> None:
-    loaders = {load_generator(s) for s in scenarios} - {None}
+    loaders = {load_generator(s) for s in scenarios} & PACKAGED
     for tool in ("taskset", *sorted(loaders)):
         if shutil.which(tool) is None:
             sys.exit(f"bench: {tool} not found (run inside the project's root: ./dev bench)")

@@ -147,6 +147,8 @@ def test_h2load_over_h2c_counts_requests(start) -> None:
     assert result.protocol == "h2c" and result.errors == 0
     assert result.requests > 50 and 0 < result.p50_us <= result.p99_us
     assert 0.9 < result.seconds < 2
+    # h2load's own CPU: some, and no more than its wall time (one thread).
+    assert 0 < result.client_cpu_seconds < 3
 
 
 def test_h2load_over_tls_counts_requests_and_says_what_it_negotiated(start, tls_files) -> None:
