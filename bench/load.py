@@ -1,6 +1,7 @@
 """Running wrk against a server and reading its numbers."""
 
 import json
+import resource
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,17 @@ class LoadResult:
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds > 0 else 0.0
+
+
+def run_counting_cpu(
+    argv: list[str], timeout: float
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Runs a load generator to its end: its output, and the user+system CPU
+    seconds it used (the children's rusage grows by its own once it is waited for)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=timeout)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return done, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def run_wrk(url: str, load: Load) -> LoadResult:

@@ -10,13 +10,12 @@ would be the bottleneck; wsload spends a few microseconds.
 
 import fcntl
 import json
-import resource
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.load import LoadError, LoadResult
+from bench.load import LoadError, LoadResult, run_counting_cpu
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "bench" / "wsload"
@@ -82,15 +81,10 @@ def run_wsload(
             *load.argv()]  # fmt: skip
     if messages:
         argv += ["--messages", str(messages)]
-    # Its CPU: the children's rusage grows by wsload's once it is waited for.
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
-        done = subprocess.run(
-            argv, check=False, capture_output=True, text=True, timeout=seconds + GRACE_SECONDS
-        )
+        done, cpu_seconds = run_counting_cpu(argv, seconds + GRACE_SECONDS)
     except subprocess.TimeoutExpired as exc:
         raise LoadError(f"wsload did not finish within {seconds + GRACE_SECONDS:g}s") from exc
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise LoadError(done.stderr.strip()[-300:] or f"wsload exited {done.returncode}")
     try:
@@ -108,7 +102,7 @@ def run_wsload(
         errors=data["errors"],
         sent=data["sent"],
         extensions=data["extensions"],
-        client_cpu_seconds=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        client_cpu_seconds=cpu_seconds,
     )
 
 

@@ -13,6 +13,7 @@ import platform
 import re
 import shlex
 import shutil
+import ssl
 import statistics
 import subprocess
 import sys
@@ -25,12 +26,14 @@ from pathlib import Path
 # Run as a script (bench/run.py), so make `bench` importable from the repo root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import appcost, servers
+from bench import appcost, servers, tls
 from bench.cputime import snapshot, window_cpu
 from bench.load import Load, LoadError, LoadResult, run_wrk
+from bench.load_h2 import H2Load, H2LoadResult, run_h2load
 from bench.load_ws import WsLoadResult, run_wsload
 from bench.scenarios import (
-    GRANIAN_WSGI, GUNICORN_SYNC, SCENARIOS, SUBCORN_WSGI, UVICORN_WS, Scenario, Target,
+    BASE_CLEARTEXT, GRANIAN_WSGI, GUNICORN_SYNC, SCENARIOS, SUBCORN, SUBCORN_CLEARTEXT,
+    SUBCORN_WSGI, UVICORN_WS, Scenario, Target,
 )  # fmt: skip
 
 DOCS = servers.REPO / "docs" / "benchmarks.md"
@@ -44,10 +47,13 @@ class Sample:
     cpu_us_per_request: float
     errors: int
     busiest_thread: float  # its share of the server's CPU: 0.5 is two balanced workers
-    # WebSocket scenarios: wsload's own CPU per message, and the server's
-    # answer to a permessage-deflate offer.
+    # The load generator's own CPU per request or message (wsload, h2load), and
+    # in WebSocket scenarios the server's answer to a permessage-deflate offer.
     client_cpu_us: float | None = None
     extensions: str | None = None
+    # Over TLS: the version and cipher in use ("TLSv1.3 TLS_AES_128_GCM_SHA256"),
+    # as h2load reports them, or as the readiness check negotiated (wrk says nothing).
+    tls: str | None = None
 
 
 @dataclass
@@ -74,16 +80,22 @@ def log(message: str) -> None:
 
 
 def measure_once(
-    scenario: Scenario, series: Series, args: argparse.Namespace, workdir: Path, round_no: int
+    scenario: Scenario,
+    series: Series,
+    args: argparse.Namespace,
+    workdir: Path,
+    round_no: int,
+    tls_files: tls.TlsFiles | None = None,
 ) -> None:
     """Start the server, warm it up, load it once while counting its CPU, stop it."""
     label = f"round {round_no}: {series.label} w{series.workers}"
-    slug = series.label.replace(" ", "-").replace("(", "").replace(")", "")
+    slug = re.sub(r"[^A-Za-z0-9.-]+", "-", series.label).strip("-")
     logfile = workdir / f"{scenario.name}-{slug}-w{series.workers}-r{round_no}.log"
     try:
         server = servers.start(
             series.target, scenario.app(series.target), series.workers, scenario.server_cpus,
             workdir, logfile, args.start_timeout, scenario.path, scenario.check_body,
+            scenario.wire, tls_files,
         )  # fmt: skip
     except servers.Unavailable as exc:
         series.failure = f"unavailable: {exc}"
@@ -98,6 +110,9 @@ def measure_once(
         if scenario.ws:
             return run_wsload(servers.HOST, server.port, scenario.path, scenario.ws,
                               scenario.connections, seconds, scenario.wrk_cpus)  # fmt: skip
+        if server.wire.http2:
+            return run_h2load(server.url, H2Load(scenario.connections, scenario.streams,
+                                                 seconds, scenario.wrk_cpus))  # fmt: skip
         return run_wrk(server.url, Load(scenario.connections, 1, seconds, scenario.wrk_cpus))
 
     if scenario.ws:
@@ -133,6 +148,7 @@ def measure_once(
     if cpu.vanished:
         log(f"{label}: {cpu.vanished} process(es) exited mid-run; their CPU may be missing")
     ws = result if isinstance(result, WsLoadResult) else None
+    h2 = result if isinstance(result, H2LoadResult) else None
     sample = Sample(
         rps=result.rps,
         p50_us=result.p50_us,
@@ -140,16 +156,21 @@ def measure_once(
         cpu_us_per_request=cpu.seconds * 1e6 / result.requests,
         errors=result.errors,
         busiest_thread=cpu.busiest_share(),
-        client_cpu_us=ws.client_cpu_seconds * 1e6 / result.requests if ws else None,
+        client_cpu_us=(
+            (ws or h2).client_cpu_seconds * 1e6 / result.requests if ws or h2 else None
+        ),
         extensions=ws.extensions if ws else None,
+        tls=(h2.tls if h2 and h2.tls else server.negotiated) if server.wire.tls else None,
     )
     series.samples.append(sample)
     unit = scenario.unit
     log(
         f"{label}: {sample.rps:,.0f} {unit}/s, p50 {fmt_latency(sample.p50_us)}, "
         f"p99 {fmt_latency(sample.p99_us)}, {sample.cpu_us_per_request:.1f} us CPU/{unit}"
-        + (f", wsload {sample.client_cpu_us:.1f} us CPU/{unit}" if ws else "")
+        + (f", {load_generator(scenario)} {sample.client_cpu_us:.1f} us CPU/{unit}"
+           if sample.client_cpu_us is not None else "")
         + (f", deflate: {sample.extensions or 'none'}" if ws and scenario.ws.deflate else "")
+        + (f", {sample.tls}" if sample.tls else "")
         + (f", {sample.errors} errors" if sample.errors else "")
         + f", CPU split over threads {cpu.split()}"
     )
@@ -188,6 +209,8 @@ def run_scenario(
 ) -> Outcome:
     outcome = Outcome([Series(t, workers) for t in targets for workers in scenario.workers])
     table = outcome.table
+    # Made once per scenario; every server gets the same certificate and key.
+    tls_files = tls.make(workdir / f"tls-{scenario.name}") if scenario.wire.tls else None
     if scenario.setup:
         problem = run_setup(scenario.setup)
         if problem:
@@ -207,7 +230,7 @@ def run_scenario(
         shift = (round_no - 1) % len(table)
         for series in table[shift:] + table[:shift]:
             if series.failure is None:
-                measure_once(scenario, series, args, workdir, round_no)
+                measure_once(scenario, series, args, workdir, round_no, tls_files)
     return outcome
 
 
@@ -274,9 +297,12 @@ def markdown_table(scenario: Scenario, table: list[Series], rounds: int) -> str:
              f"{unit}/s ÷ {base_label}", f"CPU/{unit} ÷ {base_label}"]  # fmt: skip
     # Per round, not a median: each start deals connections to workers anew.
     head += ["2w ÷ 1w", "busiest thread, per round"] if multi else []
-    head += [f"wsload CPU/{unit}"] if scenario.ws else []
+    loader = load_generator(scenario)
+    client = loader if loader in COUNTS_OWN_CPU else None
+    head += [f"{client} CPU/{unit}"] if client else []
     deflate = bool(scenario.ws and scenario.ws.deflate)
     head += ["deflate (the server's answer)"] if deflate else []
+    head += ["TLS"] if scenario.wire.tls else []
     head += ["errors", "ok rounds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     by_key = {(s.target, s.workers): s for s in table}
@@ -308,12 +334,14 @@ def markdown_table(scenario: Scenario, table: list[Series], rounds: int) -> str:
             one_rps = one.median(lambda s: s.rps) if one else None
             cells.append(fmt_ratio(rps, one_rps) if series.workers != 1 else "")
             cells.append(" ".join(f"{100 * s.busiest_thread:.0f}%" for s in series.samples))
-        if scenario.ws:
+        if client:
             cells.append(f"{series.median(lambda s: s.client_cpu_us or 0.0):.1f} µs")
         if deflate:
             answers = dict.fromkeys(f"`{s.extensions}`" if s.extensions else "declined"
                                     for s in series.samples)  # fmt: skip
             cells.append(", ".join(answers))
+        if scenario.wire.tls:  # "-" on the cleartext regression row
+            cells.append(", ".join(dict.fromkeys(s.tls or "-" for s in series.samples)))
         cells += [str(sum(s.errors for s in series.samples)), f"{len(values)}/{rounds}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -326,6 +354,14 @@ GOAL_CPU_VS_SYNC = 0.5  # at no more than this share of its CPU per request
 GOAL_RPS_VS_GRANIAN = 1.0  # ahead of granian's WSGI interface
 
 
+def verdict(value: float | None, base: float | None, met: Callable[[float], bool]) -> str:
+    """A target's ratio of two medians, and whether it is met."""
+    if value is None or not base:
+        return "n/a (no data)"
+    ratio = value / base
+    return f"**{ratio:.2f}x, {'met' if met(ratio) else 'missed'}**"
+
+
 def goals_line(table: list[Series], app_main_us: list[float], app_sub_us: list[float]) -> str:
     """Whether this run meets the issue's targets, from the table's medians, and
     how much of the CPU per request is the app's own."""
@@ -336,12 +372,6 @@ def goals_line(table: list[Series], app_main_us: list[float], app_sub_us: list[f
         if series is None:
             return None, None
         return series.median(lambda s: s.rps), series.median(lambda s: s.cpu_us_per_request)
-
-    def verdict(value: float | None, base: float | None, met: Callable[[float], bool]) -> str:
-        if value is None or not base:
-            return "n/a (no data)"
-        ratio = value / base
-        return f"**{ratio:.2f}x, {'met' if met(ratio) else 'missed'}**"
 
     rps, cpu = medians(SUBCORN_WSGI)
     sync_rps, sync_cpu = medians(GUNICORN_SYNC)
@@ -376,6 +406,42 @@ def goals_line(table: list[Series], app_main_us: list[float], app_sub_us: list[f
     )
 
 
+# The issue's target for TLS and HTTP/2 (h2, h2-tls, https), stated under those
+# tables: subcorn's CPU per request at most this share of granian's, same run.
+GOAL_CPU_VS_PEER = 0.6
+
+
+def peer_goal_line(scenario: Scenario, table: list[Series]) -> str:
+    """Whether subcorn meets the CPU target against the scenario's peer and, where
+    the table has them, the cleartext regression rows."""
+    assert scenario.cpu_goal_peer is not None
+    by_target = {s.target: s for s in table}
+
+    def cpu(target: Target) -> float | None:
+        series = by_target.get(target)
+        return series.median(lambda s: s.cpu_us_per_request) if series else None
+
+    peer = scenario.cpu_goal_peer
+    line = (
+        f"Target (the issue's; ratio of the medians above): subcorn's CPU/req over "
+        f"{scenario.wire.value} at most {GOAL_CPU_VS_PEER:g}x {peer.label}'s: "
+        f"{verdict(cpu(SUBCORN), cpu(peer), lambda r: r <= GOAL_CPU_VS_PEER)}."
+    )
+    cleartext = cpu(SUBCORN_CLEARTEXT)
+    if cleartext is None:
+        return line
+    base = cpu(BASE_CLEARTEXT)
+    against_base = (
+        f"; ÷ {BASE_CLEARTEXT.label}: {verdict(cleartext, base, lambda r: r <= 1.0)} "
+        "(no more CPU than before)" if base is not None
+        else " (with `--servers` naming subcorn-base, also its ratio to the build before)"
+    )  # fmt: skip
+    return line + (
+        f" Regression row: {SUBCORN_CLEARTEXT.label} {cleartext:.1f} µs CPU/req, to compare "
+        f"with the `hello` table's subcorn row{against_base}."
+    )
+
+
 # --- the record in docs/benchmarks.md -------------------------------------
 
 
@@ -395,18 +461,38 @@ def machine() -> str:
     )
 
 
-def tool_versions(names: Sequence[str], packages: Sequence[str] = (), wrk: bool = True) -> str:
+def load_generator(scenario: Scenario) -> str:
+    """The load generator a scenario runs: wsload (built from this tree), h2load or wrk."""
+    if scenario.ws:
+        return "wsload"
+    return "h2load" if scenario.wire.http2 else "wrk"
+
+
+# The load generators that report their own CPU (wrk cannot), and those that
+# come from Debian (wsload is built from this tree).
+COUNTS_OWN_CPU = frozenset({"wsload", "h2load"})
+PACKAGED = frozenset({"wrk", "h2load"})
+
+
+def tool_versions(
+    names: Sequence[str], packages: Sequence[str] = (), loader: str = "wrk",
+    tls_in_use: bool = False,
+) -> str:  # fmt: skip
     parts = [f"{name} {servers.version(name)}" for name in (*names, *packages)]
-    if not wrk:  # the ws-* scenarios: wsload is built from this tree
+    if tls_in_use:  # the OpenSSL that Python's ssl (uvicorn, hypercorn) is built with
+        parts.append(f"Python's ssl: {ssl.OPENSSL_VERSION}")
+    if loader not in PACKAGED:
         return ", ".join(parts)
+    # `wrk -v` prints "wrk debian/4.1.0-4+b1 ...", `h2load --version` "h2load nghttp2/1.70.0".
+    flag = "-v" if loader == "wrk" else "--version"
     try:
         done = subprocess.run(
-            ["wrk", "-v"], check=False, capture_output=True, text=True, timeout=10
+            [loader, flag], check=False, capture_output=True, text=True, timeout=10
         )
-        wrk = (done.stdout + done.stderr).split()[1]
+        version = (done.stdout + done.stderr).split()[1]
     except OSError, IndexError, subprocess.TimeoutExpired:
-        wrk = "?"
-    parts.append(f"wrk {wrk}")
+        version = "?"
+    parts.append(f"{loader} {version}")
     return ", ".join(parts)
 
 
@@ -522,7 +608,8 @@ def with_uvicorn_ws(target: Target, implementations: Sequence[str]) -> list[Targ
 
 
 def check_machine(scenarios: Sequence[Scenario]) -> None:
-    for tool in ("wrk", "taskset"):
+    loaders = {load_generator(s) for s in scenarios} & PACKAGED
+    for tool in ("taskset", *sorted(loaders)):
         if shutil.which(tool) is None:
             sys.exit(f"bench: {tool} not found (run inside the project's root: ./dev bench)")
     allowed = os.sched_getaffinity(0)
@@ -562,14 +649,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         table_md = markdown_table(scenario, table, args.rounds)
         if scenario.goals:
             table_md += "\n\n" + goals_line(table, outcome.app_main_us, outcome.app_sub_us)
+        if scenario.cpu_goal_peer:
+            table_md += "\n\n" + peer_goal_line(scenario, table)
         print(f"\n## {scenario.name}\n\n{table_md}\n", flush=True)
         failed = failed or any(s.failure or s.run_failures for s in table)
         if args.write_docs:
             # The servers this scenario ran, in the order of its rows, and its frameworks.
             names = tuple(dict.fromkeys(t.server for t in targets))
-            key = names + scenario.packages
+            key = (*names, *scenario.packages, load_generator(scenario), str(scenario.wire.tls))
             if key not in versions:
-                versions[key] = tool_versions(names, scenario.packages, wrk=not scenario.ws)
+                versions[key] = tool_versions(
+                    names, scenario.packages, load_generator(scenario), scenario.wire.tls
+                )
             section = scenario_section(
                 scenario, table_md, table, command, versions[key], load_before
             )

@@ -8,6 +8,7 @@ from bench.apps import items
 from bench.load_ws import WsLoad
 
 Target = servers.Target
+Wire = servers.Wire
 
 
 def exact_body(expected: bytes) -> servers.BodyCheck:
@@ -90,6 +91,14 @@ class Scenario:
     # a row counts as up only once wsload's messages come back through it.
     ws: WsLoad | None = None
     unit: str = "req"  # what one unit of work is, for the columns: req or msg
+    # The protocol every row speaks unless the row names its own; HTTP/2 is
+    # loaded by h2load (`streams` concurrent streams per connection), the
+    # others by wrk. TLS scenarios get a certificate made at run time (bench/tls.py).
+    wire: servers.Wire = Wire.HTTP1
+    streams: int = 1
+    # The issue's target for TLS and HTTP/2: subcorn's CPU per request at most
+    # GOAL_CPU_VS_PEER (run.py) of this row's, stated under the table.
+    cpu_goal_peer: Target | None = None
 
     def app(self, target: Target) -> str:
         return self.apps[target.interface or "asgi"]
@@ -159,18 +168,63 @@ def ws_scenario(name: str, app: str, load: WsLoad, about: str) -> Scenario:
     )
 
 
-SCENARIOS = {
-    "hello": Scenario(
-        name="hello",
+GRANIAN = Target("granian")
+# HTTP/2: the servers that speak it, and nginx (`http2 on`) as the ceiling.
+H2_TARGETS = (SUBCORN, Target(servers.BASE_NAME), GRANIAN, Target("hypercorn"), Target("nginx"))
+# The regression row of the https table: subcorn over cleartext HTTP/1.1 (the
+# hello table's row) in the same run, so TLS's cost and any change to the
+# cleartext path show side by side; and subcorn-base's, when asked for.
+SUBCORN_CLEARTEXT = Target("subcorn", wire=Wire.HTTP1)
+BASE_CLEARTEXT = Target(servers.BASE_NAME, wire=Wire.HTTP1)
+HTTPS_TARGETS = (SUBCORN, SUBCORN_CLEARTEXT, BASE_CLEARTEXT, GRANIAN, Target("uvicorn"),
+                 Target("nginx"))  # fmt: skip
+
+
+def hello_scenario(
+    name: str, targets: tuple[Target, ...], about: str, wire: servers.Wire = Wire.HTTP1,
+    streams: int = 1, cpu_goal_peer: Target | None = None,
+) -> Scenario:  # fmt: skip
+    """The hello app on 1 worker and 64 connections: the server's own cost per request."""
+    return Scenario(
+        name=name,
         apps={"asgi": "bench.apps.hello:app"},
-        targets=ASGI_SERVERS,
+        targets=targets,
         workers=(1,),
         connections=64,
-        # The server gets core 0 to itself and wrk core 1, so the server's
-        # throughput is not limited by sharing a core with the load generator.
+        # The server gets core 0 to itself and the load generator core 1, so the
+        # server's throughput is not limited by sharing a core with it.
         server_cpus="0",
         wrk_cpus="1",
         check_body=exact_body(b"hello"),
+        about=about,
+        wire=wire,
+        streams=streams,
+        cpu_goal_peer=cpu_goal_peer,
+    )
+
+
+def h2_scenario(name: str, wire: servers.Wire, about: str) -> Scenario:
+    """The hello app over HTTP/2: h2load with 64 connections x 10 streams."""
+    return hello_scenario(
+        name,
+        H2_TARGETS,
+        wire=wire,
+        streams=10,
+        cpu_goal_peer=GRANIAN,
+        about=(
+            "1 worker, 64 connections with 10 concurrent streams each (`h2load -t1 -c64 "
+            f"-m10 -D SECONDS`), {about}; the server pinned to core 0 and h2load to core 1 "
+            "(`taskset -c`). The hello app (bench/apps/hello.py), a 5-byte body. nginx "
+            "(`http2 on`, `return 200`) is the ceiling. A server that does not answer "
+            "`GET /` over HTTP/2 with `hello` before the run is failed in its row."
+        ),
+    )
+
+
+SCENARIOS = {
+    "hello": hello_scenario(
+        "hello",
+        ASGI_SERVERS,
         about=(
             "1 worker, 64 keep-alive connections, `wrk -t1 -c64`; the server pinned to "
             "core 0 and wrk to core 1 (`taskset -c`). The app (bench/apps/hello.py) "
@@ -249,5 +303,27 @@ SCENARIOS = {
         "makes 64 out. A connection sends its next message once its own came back. `msg/s` "
         "counts messages delivered (64 per message sent), each checked byte for byte and in "
         "order per sender; `CPU/msg` is per delivered message.",
+    ),
+    "h2": h2_scenario(
+        "h2", Wire.H2C, "HTTP/2 over cleartext by prior knowledge (h2c, no Upgrade)"
+    ),
+    "h2-tls": h2_scenario(
+        "h2-tls", Wire.H2,
+        "HTTP/2 over TLS (ALPN offering only `h2`; the certificate is made at run time)",
+    ),  # fmt: skip
+    "https": hello_scenario(
+        "https",
+        HTTPS_TARGETS,
+        wire=Wire.HTTPS1,
+        cpu_goal_peer=GRANIAN,
+        about=(
+            "The hello scenario over TLS: HTTPS/1.1, 1 worker, 64 keep-alive connections, "
+            "`wrk -t1 -c64` on an `https://` URL (wrk offers no ALPN and checks no "
+            "certificate); the server pinned to core 0 and wrk to core 1. The certificate "
+            "is made at run time. `subcorn (HTTP/1.1)` is subcorn over cleartext in the same "
+            "run: the regression row, to compare with the hello table (and with "
+            "`subcorn-base (HTTP/1.1)` when `--servers` names subcorn-base). The `TLS` column "
+            "is what the harness's own check negotiated with each server before the run."
+        ),
     ),
 }

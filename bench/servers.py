@@ -6,6 +6,7 @@ it answers a real HTTP request.
 """
 
 import contextlib
+import enum
 import fcntl
 import functools
 import http.client
@@ -13,6 +14,7 @@ import importlib.util
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -20,7 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psutil
+
+from bench.tls import TlsFiles
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -37,6 +42,8 @@ BASE_DIR = os.environ.get("BENCH_SUBCORN_BASE", "")
 ALL_NAMES = (NAMES[0], BASE_NAME, *NAMES[1:])
 # Servers that do not run the Python app, only a fixed `hello` response.
 NATIVE = frozenset({"nginx"})
+# Those that speak HTTP/2 (uvicorn does not; gunicorn's is not measured here).
+HTTP2_SERVERS = frozenset({"subcorn", BASE_NAME, "granian", "hypercorn", "nginx"})
 
 # granian is not packaged by Debian, so it lives in a venv that sees the system
 # packages (same interpreter, same uvloop) and is created once, then reused.
@@ -119,9 +126,39 @@ def gunicorn_worker_class() -> str:
     raise Unavailable("no UvicornWorker: neither uvicorn_worker nor uvicorn.workers")
 
 
-def nginx_config(workdir: Path, workers: int, port: int) -> Path:
+class Wire(enum.Enum):
+    """How the load generator speaks to the server: a scenario's protocol."""
+
+    HTTP1 = "HTTP/1.1"  # cleartext, wrk
+    HTTPS1 = "HTTPS/1.1"  # TLS without ALPN h2, wrk
+    H2C = "h2c"  # HTTP/2 over cleartext by prior knowledge, h2load
+    H2 = "h2"  # HTTP/2 over TLS, chosen by ALPN, h2load
+
+    @property
+    def tls(self) -> bool:
+        return self in (Wire.HTTPS1, Wire.H2)
+
+    @property
+    def http2(self) -> bool:
+        return self in (Wire.H2C, Wire.H2)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+
+def nginx_config(
+    workdir: Path, workers: int, port: int, wire: Wire = Wire.HTTP1, tls: TlsFiles | None = None
+) -> Path:
     # keepalive_requests is raised from nginx's default of 1000 so nginx, like
-    # the Python servers, never closes a keep-alive connection mid-run.
+    # the Python servers, never closes a keep-alive connection mid-run (over
+    # HTTP/2 it bounds the requests of one connection too).
+    listen = f"{HOST}:{port}" + (" ssl" if wire.tls else "")
+    protocol = ["http2 on;"] if wire.http2 else []  # cleartext: prior knowledge
+    if wire.tls:
+        assert tls is not None
+        protocol += [f"ssl_certificate {tls.certfile};", f"ssl_certificate_key {tls.keyfile};"]
+    server_lines = "".join(f"\n        {line}" for line in protocol)
     conf = workdir / "nginx.conf"
     conf.write_text(f"""\
 worker_processes {workers};
@@ -133,7 +170,7 @@ http {{
     access_log off;
     keepalive_requests 1000000;
     server {{
-        listen {HOST}:{port};
+        listen {listen};{server_lines}
         location / {{
             default_type text/plain;
             return 200 "hello";
@@ -141,6 +178,16 @@ http {{
     }}
 }}
 """)
+    return conf
+
+
+def hypercorn_h2_config(workdir: Path) -> Path:
+    # hypercorn ends a connection after 1000 requests (keep_alive_max_requests,
+    # no flag for it); over HTTP/1.1 wrk reconnects, but h2load does not after a
+    # GOAWAY, so each such connection would be gone for the rest of the run.
+    # Raised as nginx's keepalive_requests is.
+    conf = workdir / "hypercorn-h2.toml"
+    conf.write_text("keep_alive_max_requests = 1000000\n")
     return conf
 
 
@@ -171,6 +218,9 @@ class Target:
     # as the HTTP tables were always taken); WS_ON, the server's own; for
     # uvicorn, the --ws implementation.
     ws: str | None = None
+    # Unset, the scenario's protocol; set, this row's own (the https table's
+    # regression row: subcorn over cleartext HTTP/1.1 in the same run).
+    wire: Wire | None = None
 
     @property
     def label(self) -> str:
@@ -179,14 +229,32 @@ class Target:
             parts.append(f"({GTHREAD_THREADS} threads)")
         if self.ws not in (None, WS_ON):
             parts.append(self.ws)
+        if self.wire is not None:
+            parts.append(f"({self.wire.value})")
         return " ".join(filter(None, parts))
 
 
-def command(target: Target, app: str, workers: int, port: int, workdir: Path) -> list[str]:
-    """The argv that serves `app` (an import string) with `workers` workers on `port`."""
+def command(
+    target: Target,
+    app: str,
+    workers: int,
+    port: int,
+    workdir: Path,
+    wire: Wire = Wire.HTTP1,
+    tls: TlsFiles | None = None,
+) -> list[str]:
+    """The argv that serves `app` (an import string) with `workers` workers on
+    `port`, speaking `wire` (over TLS with `tls`'s certificate and key)."""
     addr = ["--host", HOST, "--port", str(port)]
     quiet = ["--log-level", "warning"]
     interface = target.interface
+    if wire.tls and tls is None:
+        raise ValueError(f"{wire.value} needs certificate files")
+    cert, key = (str(tls.certfile), str(tls.keyfile)) if tls and wire.tls else ("", "")
+    # uvicorn's flag names, which subcorn mirrors.
+    ssl_flags = ["--ssl-certfile", cert, "--ssl-keyfile", key] if cert else []
+    if wire.http2 and target.server not in HTTP2_SERVERS:
+        raise Unavailable(f"{target.server} does not speak HTTP/2")
     match target.server, interface:
         case "subcorn" | "subcorn-base", _:
             if target.server == BASE_NAME and not BASE_DIR:
@@ -196,17 +264,21 @@ def command(target: Target, app: str, workers: int, port: int, workdir: Path) ->
             # extension refusing sub-interpreters) fails the run instead of
             # measuring something else.
             explicit = ["--interface", interface, "--mode", "interpreters"] if interface else []
+            # HTTP/2 needs no flag: subcorn speaks it by prior knowledge and ALPN.
             return [PYTHON, "-m", "subcorn", app, *explicit, "--workers", str(workers), *addr,
-                    "--no-access-log", *quiet]  # fmt: skip
+                    *ssl_flags, "--no-access-log", *quiet]  # fmt: skip
         case "granian", None | "asgi" | "wsgi":
-            # --http 1: wrk speaks HTTP/1.1 only, so skip granian's h2 sniffing.
+            # --http 1: wrk speaks HTTP/1.1 only, so skip granian's h2 sniffing;
+            # --http 2 for h2load, which speaks only HTTP/2 (prior knowledge or ALPN).
             # Its access log is off by default; say so anyway. WSGI: its default
             # --blocking-threads (backpressure / 2, 256 per worker here; a thread
             # per request in flight); 1, 2 and 8 measured no better.
             # WebSocket rows: granian's own (on by default), else --no-ws.
             ws = [] if target.ws else ["--no-ws"]
+            http = "2" if wire.http2 else "1"
+            ssl = ["--ssl-certificate", cert, "--ssl-keyfile", key] if cert else []
             return [str(_venv_python()), "-m", "granian", "--interface", interface or "asgi",
-                    "--workers", str(workers), *ws, "--http", "1", *addr,
+                    "--workers", str(workers), *ws, "--http", http, *ssl, *addr,
                     "--no-access-log", *quiet, app]  # fmt: skip
         case "uvicorn", None | "asgi" | "wsgi":
             # uvicorn 0.53 still has --interface wsgi (a deprecated thread-pool
@@ -215,18 +287,22 @@ def command(target: Target, app: str, workers: int, port: int, workdir: Path) ->
             ws = ["--ws", target.ws] if target.ws not in (None, WS_ON) else []
             return [PYTHON, "-m", "uvicorn", app, *(explicit if interface else []), *ws,
                     "--http", "httptools", "--loop", "uvloop",
-                    "--workers", str(workers), *addr, "--no-access-log", *quiet]  # fmt: skip
+                    "--workers", str(workers), *addr, *ssl_flags, "--no-access-log",
+                    *quiet]  # fmt: skip
         case "hypercorn", None | "asgi":
-            # Access log is off unless --access-logfile is given.
-            return [PYTHON, "-m", "hypercorn", "--workers", str(workers),
-                    "--bind", f"{HOST}:{port}", *quiet, app]  # fmt: skip
-        case "gunicorn", _:
+            # Access log is off unless --access-logfile is given. HTTP/2 needs no
+            # flag: prior knowledge on cleartext, ALPN over TLS.
+            ssl = ["--certfile", cert, "--keyfile", key] if cert else []
+            config = ["--config", str(hypercorn_h2_config(workdir))] if wire.http2 else []
+            return [PYTHON, "-m", "hypercorn", *config, "--workers", str(workers),
+                    "--bind", f"{HOST}:{port}", *ssl, *quiet, app]  # fmt: skip
+        case "gunicorn", _ if not wire.tls:
             # Its access log is off unless --access-logfile is given.
             worker = _gunicorn_worker(target)
             return [PYTHON, "-m", "gunicorn", *worker, "-w", str(workers),
                     "--bind", f"{HOST}:{port}", *quiet, app]  # fmt: skip
         case "nginx", None:
-            conf = nginx_config(workdir, workers, port)
+            conf = nginx_config(workdir, workers, port, wire, tls)
             # -e: the error log before the config is read, else nginx tries /var/log/nginx.
             return ["nginx", "-p", str(workdir), "-c", str(conf),
                     "-e", str(workdir / "nginx-error.log")]  # fmt: skip
@@ -275,10 +351,13 @@ class Running:
     port: int
     path: str
     log: Path
+    wire: Wire = Wire.HTTP1
+    # Over TLS, what the readiness check negotiated: "TLSv1.3 TLS_AES_256_GCM_SHA384".
+    negotiated: str | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}{self.path}"
+        return f"{self.wire.scheme}://{HOST}:{self.port}{self.path}"
 
 
 def start(
@@ -291,51 +370,117 @@ def start(
     timeout: float,
     path: str = "/",
     check_body: BodyCheck | None = None,
+    wire: Wire = Wire.HTTP1,
+    tls: TlsFiles | None = None,
 ) -> Running:
-    """Launch a server pinned to `cpus` and wait until it answers 200 on `path`."""
+    """Launch a server pinned to `cpus` and wait until it answers 200 on `path`
+    over `wire` (a row's own wire, if it has one, wins)."""
+    wire = target.wire or wire
     port = free_port()
-    argv = ["taskset", "-c", cpus, *command(target, app, workers, port, workdir)]
+    argv = ["taskset", "-c", cpus, *command(target, app, workers, port, workdir, wire, tls)]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             argv, cwd=REPO, env=server_env(target.server), stdin=subprocess.DEVNULL, stdout=out,
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-    server = Running(target.label, proc, port, path, log)
+    server = Running(target.label, proc, port, path, log, wire)
     try:
-        _wait_ready(server, timeout, check_body)
+        _wait_ready(server, timeout, check_body, tls)
     except BaseException:
         stop(server)
         raise
     return server
 
 
-def _wait_ready(server: Running, timeout: float, check_body: BodyCheck | None) -> None:
+class _NotYet(Exception):
+    """Nothing answers yet: the server may still be starting."""
+
+
+class _WrongProtocol(Exception):
+    """Something answered, but not in the protocol asked for."""
+
+
+# A server that answers, but not in the scenario's protocol (a plain HTTP/1.1
+# server sent TLS or the HTTP/2 preface), has this long to get it right: it is
+# not starting, so waiting the whole start timeout would only waste the run.
+PROTOCOL_GRACE_SECONDS = 3
+
+
+def _wait_ready(
+    server: Running, timeout: float, check_body: BodyCheck | None, tls: TlsFiles | None = None
+) -> None:
     # A port that accepts is not enough: a multi-process server may bind in its
     # supervisor before any worker can answer. Wait for a real 200.
     deadline = time.monotonic() + timeout
     last = "no answer"
+    wrong_since: float | None = None
     while time.monotonic() < deadline:
         if server.proc.poll() is not None:
             raise StartError(f"exited with code {server.proc.returncode}: {last_line(server.log)}")
         try:
-            conn = http.client.HTTPConnection(HOST, server.port, timeout=2)
-            try:
-                conn.request("GET", server.path)
-                response = conn.getresponse()
-                body = response.read()
-            finally:
-                conn.close()
-        except (OSError, http.client.HTTPException) as exc:
-            last = f"{type(exc).__name__}: {exc}"
+            if server.wire is Wire.HTTP1:
+                status, body = _get_http1(server)
+            else:
+                status, body, server.negotiated = _get(server, tls)
+        except _NotYet as exc:
+            last, wrong_since = str(exc), None
             time.sleep(0.05)
             continue
-        if response.status != 200:
-            raise StartError(f"answered {response.status} to GET {server.path}")
+        except _WrongProtocol as exc:
+            last = str(exc)
+            now = time.monotonic()
+            wrong_since = wrong_since or now
+            if now - wrong_since >= PROTOCOL_GRACE_SECONDS:
+                raise StartError(f"no working {server.wire.value}: {last}") from None
+            time.sleep(0.1)
+            continue
+        if status != 200:
+            raise StartError(f"answered {status} to GET {server.path}")
         problem = check_body(body) if check_body else None
         if problem:
             raise StartError(problem)
         return
     raise StartError(f"not ready after {timeout:g}s ({last}); {last_line(server.log)}")
+
+
+def _get_http1(server: Running) -> tuple[int, bytes]:
+    try:
+        conn = http.client.HTTPConnection(HOST, server.port, timeout=2)
+        try:
+            conn.request("GET", server.path)
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+    except (OSError, http.client.HTTPException) as exc:
+        raise _NotYet(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _get(server: Running, tls: TlsFiles | None) -> tuple[int, bytes, str | None]:
+    """GET over the server's wire with httpx (HTTP/2 by prior knowledge on
+    cleartext, by ALPN over TLS, trusting only this run's CA); the status, the
+    body and, over TLS, the version and cipher negotiated."""
+    try:  # refused: nothing listens yet
+        socket.create_connection((HOST, server.port), timeout=2).close()
+    except OSError as exc:
+        raise _NotYet(f"{type(exc).__name__}: {exc}") from exc
+    wire = server.wire
+    verify: ssl.SSLContext | bool = tls.client_context() if tls and wire.tls else False
+    try:
+        with httpx.Client(http1=not wire.http2, http2=wire.http2, verify=verify,
+                          timeout=2) as client:  # fmt: skip
+            response = client.get(server.url)
+            stream = response.extensions.get("network_stream")
+            ssl_object = stream.get_extra_info("ssl_object") if stream else None
+    except httpx.TimeoutException as exc:
+        raise _NotYet(f"{type(exc).__name__}: {exc}") from exc
+    except httpx.HTTPError as exc:
+        raise _WrongProtocol(f"{type(exc).__name__}: {exc}") from exc
+    expected = "HTTP/2" if wire.http2 else "HTTP/1.1"
+    if response.http_version != expected:
+        raise _WrongProtocol(f"answered over {response.http_version}, not {expected}")
+    negotiated = f"{ssl_object.version()} {ssl_object.cipher()[0]}" if ssl_object else None
+    return response.status_code, response.content, negotiated
 
 
 def last_line(log: Path) -> str:
