@@ -43,6 +43,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <climits>
 #include <cstring>
@@ -50,6 +51,7 @@
 #include <unordered_map>
 
 #include "http/app_response_head.h"
+#include "http/http2_frame_heads.h"
 #include "http/response.h"
 #include "http/tokens.h"
 
@@ -63,6 +65,7 @@ constexpr uint64_t GLITCH_RATE = 100;   // a second
 constexpr size_t MAX_CONTINUATIONS = 8; // a header block of 9 frames, 144 KiB at the default frame size
 constexpr size_t MAX_SETTINGS = 32;
 constexpr size_t MAX_OUTBOUND_ACK = 1000;
+constexpr uint64_t CONNECTION_WINDOW_CAP = 16 * 1024 * 1024;
 // RFC 9113 6.5.2: a field's size in the header list is name + value + 32.
 constexpr size_t FIELD_OVERHEAD = 32;
 
@@ -154,6 +157,20 @@ std::string_view as_view(const uint8_t* p, size_t n) { return {reinterpret_cast<
 
 }  // namespace
 
+// A few stream ids remembered, the oldest forgotten first.
+class RecentIds {
+ public:
+  void add(int32_t id) {
+    ids_[next_] = id;
+    next_ = (next_ + 1) % ids_.size();
+  }
+  bool contains(int32_t id) const { return std::find(ids_.begin(), ids_.end(), id) != ids_.end(); }
+
+ private:
+  std::array<int32_t, 32> ids_{};
+  size_t next_ = 0;
+};
+
 struct Http2Session::Impl {
   // Where a stream is, as far as the handler is concerned.
   enum class Phase {
@@ -221,6 +238,12 @@ struct Http2Session::Impl {
   bool own_goaway_written = false;
   bool streams_ended = false;   // every stream was reported closed at the end
   std::vector<int32_t> drained_ids;
+  // The last client streams that closed, and those the server reset itself
+  // (RST_STREAM sent): what a frame on a stream nghttp2 has forgotten means
+  // (on_begin_frame).
+  RecentIds closed_ids;
+  RecentIds reset_by_us;
+  Http2FrameHeads frame_heads;
 
   Impl(const Http2Settings& s, const Limits& l, Http2Handler& h) : settings(s), limits(l), handler(h) {
     nghttp2_session_callbacks* callbacks = nullptr;
@@ -232,6 +255,7 @@ struct Http2Session::Impl {
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
     nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, on_frame_send);
     nghttp2_session_callbacks_set_send_data_callback(callbacks, send_data);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, on_begin_frame);
 
     nghttp2_option* option = nullptr;
     nghttp2_option_new(&option);
@@ -272,9 +296,12 @@ struct Http2Session::Impl {
     entries[n++] = {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, settings.max_header_list_size};
     if (settings.enable_connect_protocol) entries[n++] = {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1};
     nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, entries, n);
-    // The connection's window: every stream's initial window at once,
-    // within HTTP/2's largest window (and never below its initial 65535).
+    // The connection's window: every stream's initial window at once, but
+    // at most CONNECTION_WINDOW_CAP (or one stream's window, if larger):
+    // 100 streams x 1 MiB would let one client park 100 MiB of bodies its
+    // apps have not read. Never below HTTP/2's initial 65535.
     uint64_t window = uint64_t{settings.initial_window_size} * settings.max_concurrent_streams;
+    window = std::min<uint64_t>(window, std::max<uint64_t>(CONNECTION_WINDOW_CAP, settings.initial_window_size));
     window = std::clamp<uint64_t>(window, 65535, INT32_MAX);
     nghttp2_session_set_local_window_size(session, NGHTTP2_FLAG_NONE, 0, static_cast<int32_t>(window));
     started = true;
@@ -423,7 +450,80 @@ struct Http2Session::Impl {
     if (stream && stream->phase == Phase::Reported) handler.h2_body_end(id);
   }
 
+  // nghttp2 takes `input`; false once it failed for good.
+  bool take(std::string_view input) {
+    if (fatal) return false;
+    nghttp2_ssize n =
+        nghttp2_session_mem_recv2(session, reinterpret_cast<const uint8_t*>(input.data()), input.size());
+    if (n >= 0) return true;
+    switch (n) {
+      case NGHTTP2_ERR_FLOODED:
+      case NGHTTP2_ERR_TOO_MANY_CONTINUATIONS:
+        fail_fatally(NGHTTP2_ENHANCE_YOUR_CALM);
+        break;
+      case NGHTTP2_ERR_BAD_CLIENT_MAGIC:
+        fail_fatally(NGHTTP2_PROTOCOL_ERROR);
+        break;
+      default:
+        fail_fatally(NGHTTP2_INTERNAL_ERROR);
+        break;
+    }
+    end_streams();
+    return false;
+  }
+
+  // The frames nghttp2 drops before any callback sees them (see
+  // http2_frame_heads.h): DATA, and PRIORITY.
+  static bool judged_here(const Http2FrameHead& head) {
+    return head.type == NGHTTP2_DATA || head.type == NGHTTP2_PRIORITY;
+  }
+
+  // RFC 9113 5.1: DATA on a closed stream is a STREAM_CLOSED error, unless
+  // the server reset that stream itself (what was in flight is ignored,
+  // 5.4.2). 5.3.1: a stream that depends on itself is a PROTOCOL_ERROR.
+  void judge(const Http2FrameHead& head) {
+    const int32_t id = head.stream_id;
+    if (head.type == NGHTTP2_PRIORITY) {
+      // A stream error, but the stream is mostly idle (nghttp2 sends no
+      // RST_STREAM for an idle stream), so the connection ends: only a
+      // broken client does this.
+      if (id != 0 && head.depends_on == id) nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR);
+      return;
+    }
+    if (id <= 0 || id % 2 == 0 || id > nghttp2_session_get_last_proc_stream_id(session)) return;
+    nghttp2_stream* stream = nghttp2_session_find_stream(session, id);
+    if (stream && nghttp2_stream_get_state(stream) != NGHTTP2_STREAM_STATE_CLOSED) return;
+    if (reset_by_us.contains(id)) return;
+    nghttp2_session_terminate_session(session, NGHTTP2_STREAM_CLOSED);
+  }
+
   // --- frames in ---
+
+  // HEADERS nghttp2 no longer judges. It keeps no closed streams (it
+  // dropped RFC 7540's priority tree), so it quietly ignores HEADERS on a
+  // stream that is over. RFC 9113 says: HEADERS on a closed stream is a
+  // STREAM_CLOSED connection error (5.1), a new stream id below one already
+  // used a PROTOCOL_ERROR (5.1.1), as is a PRIORITY frame on stream 0 (6.3);
+  // frames still in flight on a stream the server reset are ignored (5.4.2).
+  // (DATA and PRIORITY payloads are judged in receive(): nghttp2 drops those
+  // before this callback.)
+  static int on_begin_frame(nghttp2_session* session, const nghttp2_frame_hd* hd, void* user_data) {
+    Impl& s = self(user_data);
+    const int32_t id = hd->stream_id;
+    if (hd->type == NGHTTP2_PRIORITY && id == 0) {
+      nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR);
+      return 0;
+    }
+    if (hd->type != NGHTTP2_HEADERS) return 0;
+    if (id <= 0 || id % 2 == 0 || id > nghttp2_session_get_last_proc_stream_id(session)) return 0;
+    // nghttp2 may still hold a stream it has closed; a live one is its to judge.
+    nghttp2_stream* stream = nghttp2_session_find_stream(session, id);
+    if (stream && nghttp2_stream_get_state(stream) != NGHTTP2_STREAM_STATE_CLOSED) return 0;
+    if (s.reset_by_us.contains(id)) return 0;
+    bool used = s.closed_ids.contains(id);
+    nghttp2_session_terminate_session(session, used ? NGHTTP2_STREAM_CLOSED : NGHTTP2_PROTOCOL_ERROR);
+    return 0;
+  }
 
   static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     Impl& s = self(user_data);
@@ -513,6 +613,7 @@ struct Http2Session::Impl {
   }
 
   void close_stream(int32_t id, uint32_t error_code) {
+    closed_ids.add(id);
     Stream* stream = find(id);
     if (!stream) return;
     // What the handler did not take goes back to the connection's window
@@ -531,6 +632,7 @@ struct Http2Session::Impl {
 
   static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     Impl& s = self(user_data);
+    if (frame->hd.type == NGHTTP2_RST_STREAM) s.reset_by_us.add(frame->hd.stream_id);
     if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR) {
       s.failed = true;
       s.failure = frame->goaway.error_code;
@@ -849,25 +951,19 @@ bool Http2Session::start_upgraded(const RequestHead& head, std::string_view http
 bool Http2Session::receive(std::string_view input) {
   Impl& s = *impl_;
   if (s.fatal) return false;
-  nghttp2_ssize n =
-      nghttp2_session_mem_recv2(s.session, reinterpret_cast<const uint8_t*>(input.data()), input.size());
-  if (n < 0) {
-    switch (n) {
-      case NGHTTP2_ERR_FLOODED:
-      case NGHTTP2_ERR_TOO_MANY_CONTINUATIONS:
-        s.fail_fatally(NGHTTP2_ENHANCE_YOUR_CALM);
-        break;
-      case NGHTTP2_ERR_BAD_CLIENT_MAGIC:
-        s.fail_fatally(NGHTTP2_PROTOCOL_ERROR);
-        break;
-      default:
-        s.fail_fatally(NGHTTP2_INTERNAL_ERROR);
-        break;
-    }
-    s.end_streams();
-    return false;
-  }
-  return !s.failed;
+  // nghttp2 is fed up to the last byte of each frame head the session must
+  // judge itself (Http2FrameHeads), so that it has acted on every frame
+  // before that one, and not yet on that one.
+  size_t fed = 0;
+  bool ok = true;
+  s.frame_heads.feed(input, [&](const Http2FrameHead& head, size_t end) {
+    if (!ok || !s.judged_here(head)) return;
+    ok = s.take(input.substr(fed, end - 1 - fed));
+    fed = end - 1;
+    if (ok) s.judge(head);
+  });
+  if (ok) ok = s.take(input.substr(fed));
+  return ok && !s.failed;
 }
 
 void Http2Session::produce(std::string& out, size_t budget) { impl_->produce(out, budget); }

@@ -64,6 +64,27 @@ TEST(Http2Session, PrefaceAndSettings) {
   }
 }
 
+// The connection's window is every stream's at once, but at most 16 MiB
+// (or one stream's window when that is larger): the defaults (100 x 1 MiB)
+// would otherwise let one client park 100 MiB of unread bodies.
+TEST(Http2Session, ConnectionWindowIsCapped) {
+  struct Case {
+    uint32_t streams, window;
+    int32_t expected;
+  };
+  for (Case c : {Case{100, 1024 * 1024, 16 * 1024 * 1024}, Case{10, 1024 * 1024, 10 * 1024 * 1024},
+                 Case{4, 64 * 1024 * 1024, 64 * 1024 * 1024}, Case{1, 1000, 65535}}) {
+    Http2Settings settings;
+    settings.max_concurrent_streams = c.streams;
+    settings.initial_window_size = c.window;
+    Link link(settings, {}, {}, Split::Whole);
+    link.server.start();
+    link.pump();
+    EXPECT_EQ(nghttp2_session_get_remote_window_size(link.client.raw()), c.expected)
+        << c.streams << " x " << c.window;
+  }
+}
+
 TEST(Http2Session, NotAPrefaceFailsWithGoaway) {
   Link link;
   link.server.start();
