@@ -6,6 +6,7 @@
 #include <Python.h>
 
 #include <exception>
+#include <optional>
 #include <memory>
 
 #include "py/gil.h"
@@ -83,6 +84,20 @@ bool read_tls(PyObject* d, subcorn::io::TlsConfig* tls) {
   return true;
 }
 
+// --forwarded-allow-ips (config.py has checked it with Python's ipaddress;
+// this is the engine's own reading of the same list).
+bool read_forwarded_allow_ips(PyObject* d, subcorn::http::AddressSet* out) {
+  std::string list, error;
+  if (!get_string(d, "forwarded_allow_ips", &list)) return false;
+  std::optional<subcorn::http::AddressSet> set = subcorn::http::AddressSet::parse(list, &error);
+  if (!set) {
+    PyErr_Format(PyExc_ValueError, "--forwarded-allow-ips: %s", error.c_str());
+    return false;
+  }
+  *out = std::move(*set);
+  return true;
+}
+
 bool read_settings(PyObject* d, Settings* s) {
   if (!PyDict_Check(d)) {
     PyErr_SetString(PyExc_TypeError, "serve() takes a dict of settings");
@@ -124,7 +139,10 @@ bool read_settings(PyObject* d, Settings* s) {
          get_string(d, "shard_config", &s->shard_config) && read_tls(d, &s->tls) &&
          get_bytes(d, "ssl_ticket_keys", &s->tls_ticket_keys) &&
          get_number(d, "ssl_handshake_timeout", &s->ssl_handshake_timeout) &&
-         get_bool(d, "ssl_reload", &s->ssl_reload) && get_bool(d, "http2", &s->http2);
+         get_bool(d, "ssl_reload", &s->ssl_reload) && get_bool(d, "http2", &s->http2) &&
+         get_bool(d, "proxy_headers", &s->proxy_headers) &&
+         get_bool(d, "proxy_protocol", &s->proxy_protocol) &&
+         read_forwarded_allow_ips(d, &s->forwarded_allow_ips);
 }
 
 // ---- check_tls(): the certificate, key and CA files, before anything starts -------

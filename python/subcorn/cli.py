@@ -223,6 +223,20 @@ def build_parser() -> argparse.ArgumentParser:
                    default=_default("http2_keep_alive_interval"), metavar="SECONDS",
                    help="send an HTTP/2 PING this often and close a connection that has not "
                         "answered the previous one; 0 or unset for none (default: none)")
+    p.add_argument("--proxy-headers", action=_BoolValueFlag,
+                   default=_env_bool("proxy_headers", True),
+                   help="from a peer in --forwarded-allow-ips, take the client, scheme and host "
+                        "from X-Forwarded-For/-Proto/-Host/-Port or Forwarded (default: on)")
+    p.add_argument("--forwarded-allow-ips", default=_default("forwarded_allow_ips"),
+                   metavar="LIST",
+                   help="the trusted proxies: comma-separated addresses and networks (CIDR), "
+                        "'*' for all, 'unix:' for a peer on a unix socket (default: "
+                        "$FORWARDED_ALLOW_IPS, else 127.0.0.1)")
+    p.add_argument("--proxy-protocol", action=_BoolValueFlag,
+                   default=_env_bool("proxy_protocol", False),
+                   help="every connection begins with a PROXY protocol header (v1 or v2, as "
+                        "HAProxy and AWS NLB send it) from a peer in --forwarded-allow-ips; "
+                        "without one it is closed (default: off)")
     p.add_argument("--access-log", action=argparse.BooleanOptionalAction,
                    default=_env_bool("access_log", True), help="log every request (default: on)")
     p.add_argument("--version", action="version", version=f"subcorn {__version__}",

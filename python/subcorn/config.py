@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import ipaddress
 import json
 import os
 
@@ -79,6 +80,31 @@ class ConfigError(ValueError):
     """A setting that cannot work; the CLI prints it and exits 1."""
 
 
+def check_forwarded_allow_ips(value: str | list[str] | None) -> str:
+    """--forwarded-allow-ips as one comma-separated string, each item checked:
+    an address or a network (CIDR; host bits ignored), "*", or "unix:" (a
+    peer on a unix socket). None takes uvicorn's FORWARDED_ALLOW_IPS
+    variable, else 127.0.0.1. (The engine reads the same list again,
+    src/http/address_set.h.)"""
+    if value is None:
+        value = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+    items = value if isinstance(value, list) else value.split(",")
+    items = [item.strip() for item in items if item.strip()]
+    for item in items:
+        if item in ("*", "unix:"):
+            continue
+        address, _, prefix = item.partition("/")
+        try:
+            # Prefix lengths only (no netmasks) and no IPv6 zones, as the engine reads them.
+            if "%" in address or ("/" in item and not prefix.isdigit()):
+                raise ValueError(item)
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(f"--forwarded-allow-ips: not an address, a network (CIDR), \"*\" "
+                              f"or \"unix:\": {item!r}") from None
+    return ",".join(items)
+
+
 def default_workers() -> int:
     return os.process_cpu_count() or 1
 
@@ -125,6 +151,10 @@ class Config:
     http2_keep_alive_interval: float | None = None
     log_level: LogLevel = LogLevel.INFO
     access_log: bool = True
+    proxy_headers: bool = True
+    # None: uvicorn's FORWARDED_ALLOW_IPS variable, else 127.0.0.1.
+    forwarded_allow_ips: str | list[str] | None = None
+    proxy_protocol: bool = False
     max_requests: int = 0
     max_requests_jitter: int = 0
     ssl_certfile: str | None = None
@@ -160,6 +190,7 @@ class Config:
             raise ConfigError(f"--ssl-min-version must be TLSv1.2 or TLSv1.3, "
                               f"not {self.ssl_min_version!r}") from None
         self._check_tls()
+        self.forwarded_allow_ips = check_forwarded_allow_ips(self.forwarded_allow_ips)
         module, sep, attr = self.app.partition(":")
         if not sep or not module or not attr:
             raise ConfigError(
@@ -312,4 +343,7 @@ class Config:
             **self.tls_settings(),
             "ssl_handshake_timeout": self.ssl_handshake_timeout,
             "ssl_reload": self.ssl_reload,
+            "proxy_headers": self.proxy_headers,
+            "forwarded_allow_ips": self.forwarded_allow_ips,
+            "proxy_protocol": self.proxy_protocol,
         }

@@ -66,6 +66,20 @@ class Transport {
     }
   }
 
+  // Copies what has arrived without taking it (MSG_PEEK), so that a PROXY
+  // protocol header can be read to its last byte and not one byte further:
+  // what follows may be TLS, which OpenSSL reads from the socket itself.
+  // Plain sockets only (before TLS starts).
+  long peek(char* buffer, size_t size) noexcept {
+    for (;;) {
+      ssize_t n = ::recv(fd_.get(), buffer, size, MSG_PEEK);
+      if (n > 0) return n;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return WOULD_BLOCK;
+      return GONE;
+    }
+  }
+
   long write(const char* data, size_t size) noexcept {
     if (tls_) return tls_->write(data, size);
     for (;;) {

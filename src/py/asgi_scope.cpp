@@ -54,6 +54,35 @@ ConnectionInfo make_connection_info(const std::string& peer_host, int peer_port,
   return info;
 }
 
+ConnectionInfo forwarded_connection_info(const ConnectionInfo& conn,
+                                         const http::ForwardedRequest& forwarded) {
+  ConnectionInfo info;
+  info.tls = conn.tls.dup();
+  info.proxy_trusted = conn.proxy_trusted;
+  info.secure = forwarded.scheme == http::ForwardedScheme::Unknown
+                    ? conn.secure
+                    : forwarded.scheme == http::ForwardedScheme::Https;
+  info.host = forwarded.host;
+  if (forwarded.client) {
+    const http::ForwardedClient& c = *forwarded.client;
+    info.client = Ref::steal(Py_BuildValue("(s#i)", c.host.data(), (Py_ssize_t)c.host.size(), c.port));
+  } else {
+    info.client = conn.client.dup();
+  }
+  if (forwarded.server_name.empty() && forwarded.server_port == 0) {
+    info.server = conn.server.dup();
+  } else if (forwarded.server_name.empty()) {
+    // Only the port is told: the connection's own server name with it.
+    PyObject* name = PyTuple_Check(conn.server.get()) ? PyTuple_GET_ITEM(conn.server.get(), 0) : Py_None;
+    info.server = Ref::steal(Py_BuildValue("(Oi)", name, forwarded.server_port));
+  } else {
+    int port = forwarded.server_port != 0 ? forwarded.server_port : info.secure ? 443 : 80;
+    info.server = Ref::steal(Py_BuildValue("(s#i)", forwarded.server_name.data(),
+                                           (Py_ssize_t)forwarded.server_name.size(), port));
+  }
+  return info;
+}
+
 Ref make_tls_extension(const io::TlsSessionInfo& info) {
   auto text_or_none = [](const std::string& s) -> Ref {
     if (s.empty()) return Ref::borrow(Py_None);
@@ -124,12 +153,24 @@ bool fill_request_keys(AppContext& ctx, PyObject* d, const http::RequestHead& he
 
   Ref headers = Ref::steal(PyList_New((Py_ssize_t)head.headers.size()));
   if (!headers) return false;
+  bool host_replaced = false;
   for (size_t i = 0; i < head.headers.size(); ++i) {
     const http::Header& h = head.headers[i];
+    // A trusted proxy's forwarded host is the Host the app sees.
+    std::string_view value = h.value;
+    if (!conn.host.empty() && h.name == "host") {
+      value = conn.host;
+      host_replaced = true;
+    }
     PyObject* pair = Py_BuildValue("(y#y#)", h.name.data(), (Py_ssize_t)h.name.size(),
-                                   h.value.data(), (Py_ssize_t)h.value.size());
+                                   value.data(), (Py_ssize_t)value.size());
     if (!pair) return false;
     PyList_SET_ITEM(headers.get(), (Py_ssize_t)i, pair);
+  }
+  if (!conn.host.empty() && !host_replaced) {
+    Ref pair = Ref::steal(Py_BuildValue("(y#y#)", "host", (Py_ssize_t)4, conn.host.data(),
+                                        (Py_ssize_t)conn.host.size()));
+    if (!pair || PyList_Append(headers.get(), pair.get()) < 0) return false;
   }
   Ref state = Ref::steal(PyDict_Copy(ctx.state.get()));
   if (!state) return false;

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "http/forwarded.h"
 #include "http/request_parser.h"
 #include "io/tls.h"
 #include "py/app_context.h"
@@ -17,11 +18,25 @@ struct ConnectionInfo {
   Ref server;  // (host, port), or (path, None) for a unix socket
   bool secure = false;  // TLS: scheme https (wss), wsgi.url_scheme https
   Ref tls;     // the ASGI `tls` extension's dict; null for plain connections
+  // The Host the app sees instead of the request's (a trusted proxy's
+  // X-Forwarded-Host or Forwarded host=): the ASGI "host" header and WSGI's
+  // HTTP_HOST. Empty: the request's own.
+  std::string host;
+  // The peer is a trusted proxy (--forwarded-allow-ips) and --proxy-headers
+  // is on: each request's proxy headers are read (server/forwarded_info.h).
+  bool proxy_trusted = false;
 };
 
 ConnectionInfo make_connection_info(const std::string& peer_host, int peer_port,
                                     const std::string& local_host, int local_port,
                                     bool unix_socket);
+
+// `conn` as a trusted proxy's headers describe one request (what they do
+// not say stays the connection's): client, scheme, and server and Host from
+// the forwarded host and port (a host without a port gets the scheme's
+// default). Client and server are null with a Python error set on failure.
+ConnectionInfo forwarded_connection_info(const ConnectionInfo& conn,
+                                         const http::ForwardedRequest& forwarded);
 
 // The ASGI TLS extension (scope["extensions"]["tls"]) for a connection whose
 // handshake ended: server_cert, client_cert_chain, client_cert_name,

@@ -243,6 +243,8 @@ Ref build_environ(AppContext& ctx, PyObject* tmpl, Exchange* ex, const http::Req
     }
     if (PyDict_SetItemString(d, key.c_str(), value.get()) < 0) return {};
   }
+  // A trusted proxy's forwarded host is the Host the app sees.
+  if (!conn.host.empty() && !set_str(d, "HTTP_HOST", conn.host)) return {};
   // The declared length, or that of a chunked body read whole before the call.
   if (content_length >= 0 && !set_str(d, "CONTENT_LENGTH", std::to_string(content_length)))
     return {};

@@ -37,13 +37,34 @@ Connection::Connection(Shard& shard, io::UniqueFd socket)
   info_ = py::make_connection_info(peer.host, peer.port, local.host, local.port, unix_socket);
   if (!info_.client || !info_.server) PyErr_Clear();
   peer_ = unix_socket ? std::string("unix") : peer.host + ":" + std::to_string(peer.port);
+  const Settings& s = shard.settings();
+  peer_trusted_ = unix_socket ? s.forwarded_allow_ips.contains_unix()
+                              : s.forwarded_allow_ips.contains(std::string_view(peer.host));
+  info_.proxy_trusted = s.proxy_headers && peer_trusted_;
   last_activity_ = shard.now();
-  if (io::TlsContext tls = shard.tls_context()) {
-    transport_.start_tls(tls);
-    handshake_deadline_ = shard.now() + shard.settings().ssl_handshake_timeout;
-  }
   interest_ = EPOLLIN | EPOLLRDHUP;
+  if (s.proxy_protocol) {
+    phase_ = Phase::ProxyHeader;
+    // The header timeout covers the PROXY header too.
+    request_began_ = shard.now();
+    // An untrusted peer is closed at its first event; a new socket is
+    // writable, so asking for EPOLLOUT makes that event come at once
+    // rather than when (or if) the peer speaks.
+    if (!peer_trusted_) interest_ |= EPOLLOUT;
+  } else {
+    begin_serving();
+  }
   shard.poller().add(fd, interest_, reinterpret_cast<uint64_t>(this));
+}
+
+// What comes first on the wire, once any PROXY header is out of the way:
+// the TLS handshake, or HTTP.
+void Connection::begin_serving() {
+  phase_ = Phase::Serving;
+  if (io::TlsContext tls = shard_.tls_context()) {
+    transport_.start_tls(tls);
+    handshake_deadline_ = shard_.now() + shard_.settings().ssl_handshake_timeout;
+  }
 }
 
 Connection::~Connection() { close(); }
@@ -53,6 +74,10 @@ Connection::~Connection() { close(); }
 void Connection::on_events(uint32_t events) {
   if (events & (EPOLLERR)) {
     close();
+    return;
+  }
+  if (phase_ == Phase::ProxyHeader) {
+    read_proxy_header();
     return;
   }
   if (transport_.handshaking()) {
@@ -573,6 +598,14 @@ void Connection::on_tick(double now) {
   const Settings& s = shard_.settings();
   if (phase_ == Phase::Lingering) {
     if (now - linger_began_ > LINGER_SECONDS) close();
+    return;
+  }
+  if (phase_ == Phase::ProxyHeader) {
+    // No PROXY header within --timeout-request-header (or by shutdown's
+    // grace): nothing is answered, there is no protocol yet to answer in.
+    if (now - request_began_ > s.timeout_request_header ||
+        (drain_deadline_ > 0 && now >= drain_deadline_))
+      close();
     return;
   }
   if (transport_.handshaking()) {

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "http/http1_session.h"
+#include "http/proxy_protocol.h"
 #include "io/transport.h"
 #include "io/unique_fd.h"
 #include "py/asgi_scope.h"
@@ -96,9 +97,11 @@ class Connection final : public StreamHost, public WsHost, public Http2Carrier {
   const std::string& h2_peer() const override { return peer_; }
 
  private:
-  // Serving: reading and writing. Lingering: writing is shut, what still
-  // arrives is read and dropped for a moment (see close_gracefully).
-  enum class Phase { Serving, Lingering, Closed };
+  // ProxyHeader (--proxy-protocol): nothing but the PROXY header is read,
+  // before TLS and HTTP. Serving: reading and writing. Lingering: writing is
+  // shut, what still arrives is read and dropped for a moment (see
+  // close_gracefully).
+  enum class Phase { ProxyHeader, Serving, Lingering, Closed };
   // What the connection speaks: Undecided until its first bytes say (the
   // HTTP/2 preface, or anything else: HTTP/1.1); an h2c upgrade moves an
   // Http1 connection to Http2.
@@ -108,6 +111,11 @@ class Connection final : public StreamHost, public WsHost, public Http2Carrier {
   void start_http2();
   bool upgrade_to_h2c();
   void on_readable();
+  // --proxy-protocol: the PROXY header comes before anything else
+  // (server/connection_proxy.cpp).
+  void read_proxy_header();
+  void take_proxy_header(const http::ProxyHeader& header);
+  void begin_serving();
   // TLS: the handshake comes first; the connection serves once it is done.
   void continue_handshake();
   void process_input();
@@ -142,6 +150,9 @@ class Connection final : public StreamHost, public WsHost, public Http2Carrier {
   Protocol protocol_ = Protocol::Undecided;
   py::ConnectionInfo info_;
   std::string peer_;  // "host:port" for the access log
+  // The peer is in --forwarded-allow-ips (after a PROXY header: the client
+  // it names is).
+  bool peer_trusted_ = false;
   Phase phase_ = Phase::Serving;
 
   std::string in_;      // bytes read but not parsed yet, from in_pos_

@@ -32,7 +32,7 @@ void Connection::ws_switch(const ws::HandshakeResult& handshake, const ws::Field
   if (shard_.access_log_enabled()) {
     const http::RequestHead& head = session_.head();
     std::string line;
-    line.append("INFO:     ").append(peer_).append(" - \"WebSocket ").append(head.target);
+    line.append("INFO:     ").append(ws_->peer_for_log(peer_)).append(" - \"WebSocket ").append(head.target);
     line.append("\" [accepted]\n");
     shard_.write_access_log(line);
   }
@@ -137,7 +137,8 @@ bool Connection::send_file_part() {
 }
 
 void Connection::log_access(int status) {
-  shard_.write_access_log(access_log_line(peer_, session_.head(), status));
+  std::string_view peer = ws_ ? ws_->peer_for_log(peer_) : stream_.peer_for_log(peer_);
+  shard_.write_access_log(access_log_line(peer, session_.head(), status));
 }
 
 }  // namespace subcorn::server

@@ -132,7 +132,9 @@ class Http2Streams::WsBridge final : public WsHost {
     }
     if (owner_.shard_.access_log_enabled()) {
       std::string line;
-      line.append("INFO:     ").append(owner_.carrier_.h2_peer()).append(" - \"WebSocket ");
+      line.append("INFO:     ")
+          .append(entry_.ws->peer_for_log(owner_.carrier_.h2_peer()))
+          .append(" - \"WebSocket ");
       line.append(entry_.head.target).append("\" [accepted, HTTP/2]\n");
       owner_.shard_.write_access_log(line);
     }
@@ -534,7 +536,9 @@ void Http2Streams::answer_error(Entry& e, int status) {
 void Http2Streams::log_access(const Entry& e, int status) {
   if (!shard_.access_log_enabled()) return;
   if (status == 0) status = e.status;
-  shard_.write_access_log(access_log_line(carrier_.h2_peer(), e.head, status));
+  std::string_view peer = e.ws ? e.ws->peer_for_log(carrier_.h2_peer())
+                                : e.stream.peer_for_log(carrier_.h2_peer());
+  shard_.write_access_log(access_log_line(peer, e.head, status));
 }
 
 // ---- the connection's life --------------------------------------------------------

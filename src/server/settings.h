@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "http/address_set.h"
 #include "io/tls.h"
 
 namespace subcorn::server {
@@ -53,6 +54,14 @@ struct Settings {
   long http2_max_header_list_size = 64 * 1024;
   double http2_keep_alive_interval = 0;  // seconds between PINGs; 0: none
   bool access_log = true;
+  // Behind a proxy: peers in forwarded_allow_ips are trusted proxies. With
+  // proxy_headers their X-Forwarded-* and Forwarded fields set each
+  // request's client, scheme and host (server/forwarded_info.h); with
+  // proxy_protocol every connection must begin with a PROXY header from one
+  // of them (http/proxy_protocol.h).
+  bool proxy_headers = true;
+  http::AddressSet forwarded_allow_ips;  // parsed by module.cpp from the list
+  bool proxy_protocol = false;
   bool log_info = true;      // --log-level info or lower: say what the server does
   std::string shard_config;  // JSON given to subcorn._shard.run in every shard
 };

@@ -48,7 +48,7 @@ bool Stream::admit() {
 
 void Stream::start(const http::RequestHead& head, const py::ConnectionInfo& info) {
   app_ = AppState::Starting;
-  shard_.adapter().start(*this, head, info);
+  shard_.adapter().start(*this, head, forwarded_.resolve(head, info, shard_.settings().forwarded_allow_ips));
   if (app_ == AppState::Starting) {
     app_ = AppState::Running;
     return;
@@ -93,6 +93,7 @@ long long Stream::wsgi_length(const http::RequestHead& head) const {
 void Stream::end() {
   detach_cycle();
   app_ = AppState::None;
+  forwarded_.clear();
   body_.clear();
   body_peeked_ = 0;
 }

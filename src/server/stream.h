@@ -33,6 +33,7 @@
 #include "py/asgi_scope.h"
 #include "py/ref.h"
 #include "py/wsgi.h"
+#include "server/forwarded_info.h"
 #include "server/request_slot.h"
 
 namespace subcorn::server {
@@ -96,6 +97,11 @@ class Stream final : public py::Exchange {
   // Runs the app for `head` (see AppAdapter); it may finish before this
   // returns. `head` stays valid until end().
   void start(const http::RequestHead& head, const py::ConnectionInfo& info);
+  // The client for the access log: a trusted proxy's forwarded client, else
+  // `connection_peer`.
+  std::string_view peer_for_log(std::string_view connection_peer) const {
+    return forwarded_.peer_for_log(connection_peer);
+  }
   // A WSGI response paused for a slow reader: go on (or end it, once gone).
   bool paused() const noexcept { return static_cast<bool>(wsgi_call_); }
   void resume();
@@ -175,6 +181,7 @@ class Stream final : public py::Exchange {
   io::BodySpool body_{BODY_MEMORY_LIMIT};
   size_t body_peeked_ = 0;  // what the last peek_body() offered
   py::Ref cycle_;                // the ASGI cycle (receive/send, task)
+  ForwardedInfo forwarded_;      // what a trusted proxy said of this request
   py::WsgiCallPtr wsgi_call_;    // a WSGI response paused until the client reads
   std::atomic<bool> busy_{false};
   // A worker thread waits here (without the GIL) for the shard.

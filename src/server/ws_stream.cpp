@@ -41,7 +41,8 @@ void WsStream::detach_cycle() {
 
 void WsStream::start(const http::RequestHead& head, const py::ConnectionInfo& info) {
   app_ = AppState::Starting;
-  shard_.adapter().start_websocket(*this, head, info);
+  shard_.adapter().start_websocket(*this, head,
+                                   forwarded_.resolve(head, info, shard_.settings().forwarded_allow_ips));
   if (app_ == AppState::Starting) {
     app_ = AppState::Running;
     return;

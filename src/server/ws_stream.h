@@ -28,6 +28,7 @@
 #include "py/asgi_scope.h"
 #include "py/ref.h"
 #include "py/ws_exchange.h"
+#include "server/forwarded_info.h"
 #include "server/request_slot.h"
 #include "server/settings.h"
 #include "ws/handshake.h"
@@ -87,6 +88,11 @@ class WsStream final : public py::WsExchange {
   // --- for the host ---
   bool admit();  // --limit-concurrency, as for a request
   void start(const http::RequestHead& head, const py::ConnectionInfo& info);
+  // The client for the access log: a trusted proxy's forwarded client, else
+  // `connection_peer`.
+  std::string_view peer_for_log(std::string_view connection_peer) const {
+    return forwarded_.peer_for_log(connection_peer);
+  }
   AppState app_state() const noexcept { return app_; }
   // Open: feeds client bytes to the protocol; `*consumed` is what it took
   // (it stops early while the app's queue is full).
@@ -155,6 +161,7 @@ class WsStream final : public py::WsExchange {
   bool failed_ = false;        // how the app ended, when it ended while Starting
   RequestSlot slot_;           // counted in --limit-concurrency while the app runs
   py::Ref cycle_;
+  ForwardedInfo forwarded_;  // what a trusted proxy said of the upgrade request
 
   // Received, not yet taken by the app: the queue, and the message just
   // parsed, offered first as a view into the connection's input (no copy

@@ -12,7 +12,7 @@ set -eu
 TOTAL_SECONDS=${1:-60}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$ROOT/build/fuzz
-TARGETS="fuzz_request_parser fuzz_chunked fuzz_body_spool fuzz_ws_session fuzz_http2_session"
+TARGETS="fuzz_request_parser fuzz_chunked fuzz_body_spool fuzz_ws_session fuzz_http2_session fuzz_proxy_protocol"
 
 GENERATOR=
 command -v ninja >/dev/null 2>&1 && GENERATOR="-G Ninja"
