@@ -53,6 +53,10 @@ struct Settings {
   long http2_max_header_list_size = 64 * 1024;
   double http2_keep_alive_interval = 0;  // seconds between PINGs; 0: none
   bool access_log = true;
+  std::string access_log_format;  // gunicorn's atoms; "": uvicorn's line
+  std::string access_log_file;    // "" or "-": stdout
+  bool log_json = false;          // --log-format json: access and engine lines as JSON objects
+  int worker_base = 0;            // processes mode: this process's worker number (shard 0's id)
   bool log_info = true;      // --log-level info or lower: say what the server does
   std::string shard_config;  // JSON given to subcorn._shard.run in every shard
 };
