@@ -34,7 +34,7 @@ std::string engine_log_line(bool json, LogLevel level, std::string_view message,
     http::AccessLogClock clock;
     line.append("{\"time\":\"").append(clock.iso_time(static_cast<long long>(std::time(nullptr))));
     line.append("\",\"level\":\"").append(level_name(level));
-    line.append("\",\"logger\":\"subcorn.error\"");
+    line.append("\",\"logger\":\"subcorn\"");
     if (context.worker >= 0) line.append(",\"worker\":").append(std::to_string(context.worker));
     json_field(line, "message", message);
     if (!context.method.empty()) {
