@@ -10,8 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from subcorn import __version__, _logging
-from subcorn.config import (Config, ConfigError, HttpVersion, Interface, Lifespan, LogFormat,
-                            LogLevel,
+from subcorn.config import (Config, ConfigError, HttpVersion, Interface, Lifespan, LogLevel,
                             Mode, TlsVersion, WebSocket, default_workers)
 
 # What the supervisor gives its worker processes through the environment
@@ -233,8 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--access-log-file", default=_default("access_log_file"), metavar="PATH",
                    help="write access lines to this file ('-': stdout), reopened on SIGUSR1 "
                         "(default: stdout)")
-    p.add_argument("--log-format", choices=[v.value for v in LogFormat],
-                   default=_default("log_format"),
+    # Checked by Config (one line and exit code 1, as every other bad value).
+    p.add_argument("--log-format", default=_default("log_format"), metavar="{text,json}",
                    help="text (uvicorn's lines) or json (one object per line, access and error "
                         "records) (default: text)")
     p.add_argument("--log-config", default=_default("log_config"), metavar="FILE",
