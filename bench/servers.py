@@ -196,8 +196,11 @@ def command(target: Target, app: str, workers: int, port: int, workdir: Path) ->
             # extension refusing sub-interpreters) fails the run instead of
             # measuring something else.
             explicit = ["--interface", interface, "--mode", "interpreters"] if interface else []
+            # BENCH_SUBCORN_ACCESS_LOG=1: the access log on (its cost, before
+            # and after a change to it; the line goes to the server's log).
+            access = [] if os.environ.get("BENCH_SUBCORN_ACCESS_LOG") else ["--no-access-log"]
             return [PYTHON, "-m", "subcorn", app, *explicit, "--workers", str(workers), *addr,
-                    "--no-access-log", *quiet]  # fmt: skip
+                    *access, *quiet]  # fmt: skip
         case "granian", None | "asgi" | "wsgi":
             # --http 1: wrk speaks HTTP/1.1 only, so skip granian's h2 sniffing.
             # Its access log is off by default; say so anyway. WSGI: its default

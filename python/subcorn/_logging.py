@@ -73,17 +73,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
 
 
-class WorkerFilter(logging.Filter):
-    """Names this interpreter's worker on every record that does not say."""
+def _name_worker(worker: int) -> None:
+    """Every record made in this interpreter (the server's, the app's) gets
+    `worker`, for the formatters here and for a --log-config's `%(worker)s`.
+    Each sub-interpreter has its own logging module, so this is per worker."""
+    make_record = logging.getLogRecordFactory()
+    if getattr(make_record, "subcorn_worker", None) is not None:
+        make_record = make_record.wrapped  # type: ignore[attr-defined]
 
-    def __init__(self, worker: int) -> None:
-        super().__init__()
-        self.worker = worker
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        record.worker = worker
+        return record
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "worker", None) is None:
-            record.worker = self.worker
-        return True
+    factory.subcorn_worker = worker  # type: ignore[attr-defined]
+    factory.wrapped = make_record  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 def setup(level: str, log_format: str = "text", log_config: str | None = None,
@@ -92,6 +97,8 @@ def setup(level: str, log_format: str = "text", log_config: str | None = None,
     (applied here, in this interpreter); LogConfigError when it cannot be."""
     logging.addLevelName(TRACE, "TRACE")
     logger = logging.getLogger("subcorn")
+    if worker is not None:
+        _name_worker(worker)
     if log_config:
         apply_config_file(log_config)
         return logger
@@ -101,8 +108,6 @@ def setup(level: str, log_format: str = "text", log_config: str | None = None,
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(LevelPrefixFormatter("%(levelprefix)s%(message)s%(context)s"))
-    if worker is not None:
-        handler.addFilter(WorkerFilter(worker))
     logger.addHandler(handler)
     logger.setLevel(TRACE if level == "trace" else level.upper())
     logger.propagate = False

@@ -51,9 +51,8 @@ def run(handle: int, config_json: str, index: int = 0) -> bool:
 
     def log_exception(message: str, exc: BaseException, worker: int, method: str | None,
                       path: str | None, client: str | None) -> None:
-        context = {"worker": worker}
-        if method is not None:
-            context.update(method=method, path=path, client=client)
+        # `worker` is on every record made here already (_logging._name_worker).
+        context = {} if method is None else {"method": method, "path": path, "client": client}
         logger.error(message, exc_info=exc, extra=context)
 
     loop = asyncio.new_event_loop()

@@ -158,6 +158,7 @@ AccessLogFormat AccessLogFormat::uvicorn(Output output) {
   f.output_ = output;
   f.uvicorn_ = true;
   f.needs_duration_ = output == Output::Json;
+  f.needs_wall_time_ = output == Output::Json;
   return f;
 }
 
@@ -179,6 +180,7 @@ std::optional<AccessLogFormat> AccessLogFormat::compile(std::string_view format,
   AccessLogFormat f;
   f.output_ = output;
   f.needs_duration_ = output == Output::Json;
+  f.needs_wall_time_ = output == Output::Json;
   f.pid_ = "<" + std::to_string(pid) + ">";
   std::string literal;
   auto flush_literal = [&] {
@@ -247,6 +249,7 @@ std::optional<AccessLogFormat> AccessLogFormat::compile(std::string_view format,
     }
     flush_literal();
     f.program_.push_back({found->atom, {}});
+    if (found->atom == Atom::Time) f.needs_wall_time_ = true;
     if (found->atom == Atom::SecondsDecimal || found->atom == Atom::Milliseconds ||
         found->atom == Atom::Microseconds || found->atom == Atom::Seconds)
       f.needs_duration_ = true;

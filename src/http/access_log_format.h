@@ -76,6 +76,8 @@ class AccessLogFormat {
   // Whether a line needs the exchange's duration (a clock read at its start
   // and end); the default line does not.
   bool needs_duration() const noexcept { return needs_duration_; }
+  // Whether a line shows the time of day (%(t)s, JSON's "time").
+  bool needs_wall_time() const noexcept { return needs_wall_time_; }
   // The response headers the format names (%({name}o)s), lowercased; the
   // server keeps only these from a response.
   const std::vector<std::string>& response_header_names() const noexcept {
@@ -122,6 +124,7 @@ class AccessLogFormat {
   Output output_ = Output::Text;
   bool uvicorn_ = false;  // the default line: no program, uvicorn's text
   bool needs_duration_ = false;
+  bool needs_wall_time_ = false;
   std::string pid_;
   std::vector<Op> program_;
   std::vector<std::string> response_header_names_;

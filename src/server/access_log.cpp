@@ -38,7 +38,7 @@ void Shard::log_access(std::string_view client, const http::RequestHead& head, i
   record.worker = worker_id();
   record.protocol = protocol;
   record.websocket_accepted = websocket;
-  record.unix_time = static_cast<long long>(std::time(nullptr));
+  if (format.needs_wall_time()) record.unix_time = static_cast<long long>(std::time(nullptr));
   std::vector<http::Header> response_headers;
   if (tally) {
     record.response_bytes = tally->body_bytes;

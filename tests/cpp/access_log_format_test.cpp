@@ -147,6 +147,16 @@ TEST_F(AccessLogFormatTest, NeedsDurationOnlyForTimeAtoms) {
         << f;
 }
 
+TEST_F(AccessLogFormatTest, NeedsWallTimeOnlyForTimeOrJson) {
+  std::string error;
+  EXPECT_FALSE(AccessLogFormat::uvicorn(AccessLogFormat::Output::Text).needs_wall_time());
+  EXPECT_TRUE(AccessLogFormat::uvicorn(AccessLogFormat::Output::Json).needs_wall_time());
+  EXPECT_FALSE(AccessLogFormat::compile("%(h)s %(D)s", AccessLogFormat::Output::Text, 1, &error)
+                   ->needs_wall_time());
+  EXPECT_TRUE(AccessLogFormat::compile("%(t)s", AccessLogFormat::Output::Text, 1, &error)
+                  ->needs_wall_time());
+}
+
 TEST_F(AccessLogFormatTest, ResponseHeaderNamesOnceLowercased) {
   std::string error;
   auto f = AccessLogFormat::compile("%({ETag}o)s %({etag}o)s %({X-A}o)s %({x-b}i)s",
