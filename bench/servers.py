@@ -265,8 +265,11 @@ def command(
             # measuring something else.
             explicit = ["--interface", interface, "--mode", "interpreters"] if interface else []
             # HTTP/2 needs no flag: subcorn speaks it by prior knowledge and ALPN.
+            # BENCH_SUBCORN_ACCESS_LOG=1: the access log on (its cost, before
+            # and after a change to it; the line goes to the server's log).
+            access = [] if os.environ.get("BENCH_SUBCORN_ACCESS_LOG") else ["--no-access-log"]
             return [PYTHON, "-m", "subcorn", app, *explicit, "--workers", str(workers), *addr,
-                    *ssl_flags, "--no-access-log", *quiet]  # fmt: skip
+                    *ssl_flags, *access, *quiet]  # fmt: skip
         case "granian", None | "asgi" | "wsgi":
             # --http 1: wrk speaks HTTP/1.1 only, so skip granian's h2 sniffing;
             # --http 2 for h2load, which speaks only HTTP/2 (prior knowledge or ALPN).

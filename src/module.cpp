@@ -11,6 +11,7 @@
 
 #include "py/gil.h"
 #include "py/module_state.h"
+#include "http/access_log_format.h"
 #include "server/server.h"
 #include "server/shard.h"
 
@@ -135,7 +136,10 @@ bool read_settings(PyObject* d, Settings* s) {
          get_number(d, "http2_initial_window_size", &s->http2_initial_window_size) &&
          get_number(d, "http2_max_header_list_size", &s->http2_max_header_list_size) &&
          get_number(d, "http2_keep_alive_interval", &s->http2_keep_alive_interval) &&
-         get_bool(d, "access_log", &s->access_log) && get_bool(d, "log_info", &s->log_info) &&
+         get_bool(d, "access_log", &s->access_log) &&
+         get_string(d, "access_log_format", &s->access_log_format) &&
+         get_string(d, "access_log_file", &s->access_log_file) &&
+         get_bool(d, "log_json", &s->log_json) && get_number(d, "worker_base", &s->worker_base) && get_bool(d, "log_info", &s->log_info) &&
          get_string(d, "shard_config", &s->shard_config) && read_tls(d, &s->tls) &&
          get_bytes(d, "ssl_ticket_keys", &s->tls_ticket_keys) &&
          get_number(d, "ssl_handshake_timeout", &s->ssl_handshake_timeout) &&
@@ -143,6 +147,20 @@ bool read_settings(PyObject* d, Settings* s) {
          get_bool(d, "proxy_headers", &s->proxy_headers) &&
          get_bool(d, "proxy_protocol", &s->proxy_protocol) &&
          read_forwarded_allow_ips(d, &s->forwarded_allow_ips);
+}
+
+// ---- check_access_log_format(): compiled as serve() will, before anything starts ----
+
+PyObject* check_access_log_format(PyObject*, PyObject* format) {
+  Py_ssize_t size = 0;
+  const char* text = PyUnicode_AsUTF8AndSize(format, &size);
+  if (!text) return nullptr;
+  std::string error;
+  if (subcorn::http::AccessLogFormat::compile(std::string_view(text, static_cast<size_t>(size)),
+                                              subcorn::http::AccessLogFormat::Output::Text, 0,
+                                              &error))
+    Py_RETURN_NONE;
+  return PyUnicode_FromStringAndSize(error.data(), static_cast<Py_ssize_t>(error.size()));
 }
 
 // ---- check_tls(): the certificate, key and CA files, before anything starts -------
@@ -236,6 +254,9 @@ PyMethodDef methods[] = {
     {"serve", serve, METH_O,
      "serve(settings: dict) -> (exit_code, error, interpreters_left)\n\n"
      "Binds, starts the shards and serves until SIGINT/SIGTERM."},
+    {"check_access_log_format", check_access_log_format, METH_O,
+     "check_access_log_format(format: str) -> str | None\n\n"
+     "Compiles an --access-log-format: the one-line error, or None when it is usable."},
     {"check_tls", check_tls, METH_O,
      "check_tls(settings: dict) -> str | None\n\n"
      "Loads the TLS certificate, key and CA files as serve() would: the one-line error, "

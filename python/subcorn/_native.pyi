@@ -11,12 +11,18 @@ def serve(settings: dict[str, Any], /) -> tuple[int, str, bool]:
     """Binds, runs the shards until SIGINT/SIGTERM and their drain.
     Returns (exit_code, error message, interpreters_left)."""
 
+def check_tls(settings: dict[str, Any], /) -> str | None:
+    """The TLS files' one-line error, or None when they load."""
+
+def check_access_log_format(format: str, /) -> str | None:
+    """An --access-log-format's one-line error, or None when it compiles."""
+
 def _shard_serve(
     handle: int,
     app: Any,
     loop: Any,
     state: dict[str, Any],
-    log_exception: Any,
+    log_exception: Any,  # (message, exc, worker, method, path, client) -> None
     root_path: str,
     interface: str,  # "asgi" or "wsgi"
     /,

@@ -27,7 +27,12 @@ def run(handle: int, config_json: str, index: int = 0) -> bool:
     """Serves one shard; True when no other thread is left, so the
     interpreter can be ended safely."""
     cfg = json.loads(config_json)
-    logger = _logging.setup(cfg["log_level"])
+    worker = cfg["worker_base"] + index
+    try:
+        logger = _logging.setup(cfg["log_level"], cfg["log_format"], cfg["log_config"], worker)
+    except _logging.LogConfigError as exc:  # checked by the CLI; the file changed since
+        _native._shard_failed(handle, str(exc))
+        return _no_threads_left()
     if cfg["app_dir"] not in sys.path:
         sys.path.insert(0, cfg["app_dir"])
     try:
@@ -44,8 +49,11 @@ def run(handle: int, config_json: str, index: int = 0) -> bool:
     # WSGI has no lifespan protocol.
     lifespan_mode = "off" if interface == "wsgi" else cfg["lifespan"]
 
-    def log_exception(message: str, exc: BaseException) -> None:
-        logger.error(message, exc_info=exc)
+    def log_exception(message: str, exc: BaseException, worker: int, method: str | None,
+                      path: str | None, client: str | None) -> None:
+        # `worker` is on every record made here already (_logging._name_worker).
+        context = {} if method is None else {"method": method, "path": path, "client": client}
+        logger.error(message, exc_info=exc, extra=context)
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)

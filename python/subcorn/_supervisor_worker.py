@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from subcorn.config import Config, Mode
+from subcorn.config import WORKER_ID_ENV, Config, Mode
 
 # Set in the child's environment: the worker checks that this process is
 # still its parent once it asked the kernel to stop it when we die
@@ -125,6 +125,7 @@ class Worker:
             passed = (listen_fd, write_end)
         env = dict(os.environ)
         env[SUPERVISOR_PID_ENV] = str(os.getpid())
+        env[WORKER_ID_ENV] = str(slot)  # its number in log lines (processes mode)
         env.update(secrets or {})
         try:
             proc = subprocess.Popen(
@@ -202,6 +203,11 @@ class Worker:
     def kill(self) -> None:
         self.state = State.STOPPING
         self._signal(signal.SIGKILL)
+
+    def reopen_logs(self) -> None:
+        """The engine reopens its --access-log-file (SIGUSR2: its SIGUSR1
+        means "replaced, drain")."""
+        self._signal(signal.SIGUSR2)
 
     def _signal(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError):

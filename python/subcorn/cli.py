@@ -239,6 +239,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "without one it is closed (default: off)")
     p.add_argument("--access-log", action=argparse.BooleanOptionalAction,
                    default=_env_bool("access_log", True), help="log every request (default: on)")
+    p.add_argument("--access-log-format", default=_default("access_log_format"), metavar="FORMAT",
+                   help="the access line in gunicorn's atoms, e.g. '%%(h)s %%(l)s %%(u)s %%(t)s "
+                        "\"%%(r)s\" %%(s)s %%(b)s \"%%(f)s\" \"%%(a)s\" %%(D)s' (and %%(worker)s, "
+                        "%%(protocol)s, %%(client)s; see docs/logging.md) (default: uvicorn's line)")
+    p.add_argument("--access-log-file", default=_default("access_log_file"), metavar="PATH",
+                   help="write access lines to this file ('-': stdout), reopened on SIGUSR1 "
+                        "(default: stdout)")
+    # Checked by Config (one line and exit code 1, as every other bad value).
+    p.add_argument("--log-format", default=_default("log_format"), metavar="{text,json}",
+                   help="text (uvicorn's lines) or json (one object per line, access and error "
+                        "records) (default: text)")
+    p.add_argument("--log-config", default=_default("log_config"), metavar="FILE",
+                   help="a logging configuration: dictConfig as .json or .yaml, else an INI file "
+                        "for fileConfig; applied in the supervisor and in every interpreter")
     p.add_argument("--version", action="version", version=f"subcorn {__version__}",
                    help="print the version and exit")
     return p
@@ -265,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         logger.error("%s", exc)
         return 1
+    if not _logging_usable(config, logger):
+        return 1
     if config.supervised:  # a worker process: the engine itself, never a supervisor
         os.environ.pop(KEYFILE_PASSWORD_ENV, None)
         from subcorn._supervisor_child import follow_supervisor
@@ -280,6 +296,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     config = resolve_mode(config, logger)  # --mode auto: probe in a throwaway process
     return supervisor.run(config, workers_max_rss=args.workers_max_rss)
+
+
+def _logging_usable(config: Config, logger: object) -> bool:
+    """--access-log-format compiled and --log-config applied as the workers
+    will, before anything starts: a bad one is one line and exit code 1."""
+    if config.access_log_format is not None:
+        from subcorn import _native
+
+        error = _native.check_access_log_format(config.access_log_format)
+        if error:
+            logger.error("%s", error)
+            return False
+    try:
+        _logging.setup(str(config.log_level), str(config.log_format), config.log_config)
+    except _logging.LogConfigError as exc:
+        logger.error("%s", exc)
+        return False
+    return True
 
 
 def _tls_usable(config: Config, logger: object) -> bool:
@@ -298,7 +332,7 @@ def _tls_usable(config: Config, logger: object) -> bool:
 def serve(config: Config, logger: object) -> int:
     from subcorn import _native  # the extension: imported only to serve
 
-    log = _logging.setup(str(config.log_level))
+    log = _logging.setup(str(config.log_level), str(config.log_format), config.log_config)
     what = "worker" if config.supervised else "server"
     if not config.supervised:  # else the supervisor said all this, and logs our pid
         log.info("Started server process [%d]", os.getpid())

@@ -76,6 +76,16 @@ class LogLevel(enum.StrEnum):
     TRACE = "trace"
 
 
+class LogFormat(enum.StrEnum):
+    """--log-format: uvicorn's text lines, or one JSON object per line."""
+    TEXT = "text"
+    JSON = "json"
+
+
+# processes mode: the worker process's number, from the supervisor (log lines).
+WORKER_ID_ENV = "SUBCORN_WORKER_ID"
+
+
 class ConfigError(ValueError):
     """A setting that cannot work; the CLI prints it and exits 1."""
 
@@ -103,6 +113,15 @@ def check_forwarded_allow_ips(value: str | list[str] | None) -> str:
             raise ConfigError(f"--forwarded-allow-ips: not an address, a network (CIDR), \"*\" "
                               f"or \"unix:\": {item!r}") from None
     return ",".join(items)
+
+
+def worker_base() -> int:
+    """The number of this process's first worker in log lines: its slot
+    (processes mode, set by the supervisor), else 0."""
+    try:
+        return int(os.environ.get(WORKER_ID_ENV, "0"))
+    except ValueError:
+        return 0
 
 
 def default_workers() -> int:
@@ -155,6 +174,10 @@ class Config:
     # None: uvicorn's FORWARDED_ALLOW_IPS variable, else 127.0.0.1.
     forwarded_allow_ips: str | list[str] | None = None
     proxy_protocol: bool = False
+    access_log_format: str | None = None  # gunicorn's atoms; None: uvicorn's line
+    access_log_file: str | None = None    # None or "-": stdout
+    log_format: LogFormat = LogFormat.TEXT
+    log_config: str | None = None         # a logging dictConfig (JSON, YAML) or INI file
     max_requests: int = 0
     max_requests_jitter: int = 0
     ssl_certfile: str | None = None
@@ -177,6 +200,14 @@ class Config:
         self.lifespan = Lifespan(self.lifespan)
         self.interface = Interface(self.interface)
         self.log_level = LogLevel(self.log_level)
+        try:
+            self.log_format = LogFormat(self.log_format)
+        except ValueError:
+            raise ConfigError(f"--log-format must be text or json, not {self.log_format!r}") from None
+        if self.log_config and not os.path.isfile(self.log_config):
+            raise ConfigError(f"--log-config {self.log_config}: no such file")
+        if self.access_log_file and self.access_log_file != "-":
+            self.access_log_file = os.path.abspath(self.access_log_file)
         self.ws = WebSocket(self.ws)
         self.http = HttpVersion(self.http)
         try:
@@ -294,6 +325,9 @@ class Config:
                 "interface": str(self.interface),
                 "root_path": self.root_path,
                 "log_level": str(self.log_level),
+                "log_format": str(self.log_format),
+                "log_config": self.log_config and os.path.abspath(self.log_config),
+                "worker_base": worker_base(),
             }
         )
 
@@ -321,6 +355,10 @@ class Config:
             "timeout_request_header": self.timeout_request_header,
             "timeout_graceful_shutdown": self.timeout_graceful_shutdown,
             "access_log": self.access_log,
+            "access_log_format": self.access_log_format or "",
+            "access_log_file": "" if self.access_log_file in (None, "-") else self.access_log_file,
+            "log_json": self.log_format == LogFormat.JSON,
+            "worker_base": worker_base(),
             "ws": self.ws != WebSocket.NONE,
             "ws_max_size": self.ws_max_size,
             "ws_max_queue": self.ws_max_queue,

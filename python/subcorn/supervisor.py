@@ -56,7 +56,7 @@ def run(config: Config, *, workers_max_rss: int | None = None) -> int:
     """Serves `config` with supervised worker processes until SIGINT/SIGTERM;
     returns the exit code. `workers_max_rss` (MB): recycle a worker process
     whose resident memory grows beyond it."""
-    _logging.setup(str(config.log_level))
+    _logging.setup(str(config.log_level), str(config.log_format), config.log_config)
     log.info("Started server process [%d]", os.getpid())
     open_file_limit = raise_open_file_limit()
     try:
@@ -239,7 +239,7 @@ class Supervisor:
             s.setblocking(False)
         self.selector.register(wakeup_r, selectors.EVENT_READ, lambda: self._on_signals(wakeup_r))
         old_wakeup = signal.set_wakeup_fd(wakeup_w.fileno(), warn_on_full_buffer=False)
-        handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD)
+        handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGUSR1)
         # The handlers do nothing: the byte each signal writes to the wakeup
         # socket is what the loop reads and acts on.
         old_handlers = {sig: signal.signal(sig, _ignore) for sig in handled}
@@ -288,8 +288,22 @@ class Supervisor:
                 self._reap()
             elif signum == signal.SIGHUP:
                 self._reload()
+            elif signum == signal.SIGUSR1:
+                self._reopen_logs()
             elif signum in (signal.SIGINT, signal.SIGTERM):
                 self._on_stop_signal(signal.Signals(signum).name)
+
+    def _reopen_logs(self) -> None:
+        """SIGUSR1, as gunicorn takes it after logrotate moved the files: the
+        supervisor's own file handlers (--log-config) and every worker's
+        --access-log-file are opened anew by name."""
+        for logger in (logging.getLogger(), *logging.Logger.manager.loggerDict.values()):
+            for handler in getattr(logger, "handlers", ()):
+                if isinstance(handler, logging.FileHandler):
+                    handler.close()  # the next record opens the file by its name again
+        for worker in self.workers:
+            worker.reopen_logs()
+        log.info("Reopening log files (SIGUSR1)")
 
     # ------------------------------------------------------------ starting
 

@@ -15,7 +15,10 @@ struct AppContext {
   Ref create_future;  // loop.create_future, bound once
   Ref state;          // lifespan state; each request gets a shallow copy
   Ref root_path;      // str
-  Ref log_exception;  // callable(message: str, exc: BaseException)
+  // callable(message, exc, worker, method, path, client); the last three
+  // None when the error belongs to no request.
+  Ref log_exception;
+  int worker = -1;    // the shard's number in log lines
   bool wsgi = false;  // the app is a WSGI callable
   Ref file_wrapper;   // subcorn._wsgi.FileWrapper, for wsgi.file_wrapper
   Ref get_running_loop;  // asyncio._get_running_loop and _set_running_loop:
@@ -23,7 +26,9 @@ struct AppContext {
 };
 
 // Logs `exc` (which is the current exception when null) with the shard's
-// logger; never raises.
-void log_app_exception(AppContext& ctx, const char* message, PyObject* exc = nullptr);
+// logger, naming the worker and `ex`'s request (when given); never raises.
+class Exchange;
+void log_app_exception(AppContext& ctx, const char* message, PyObject* exc = nullptr,
+                       const Exchange* ex = nullptr);
 
 }  // namespace subcorn::py

@@ -6,14 +6,31 @@
 
 namespace subcorn::py {
 
-void log_app_exception(AppContext& ctx, const char* message, PyObject* exc) {
+void log_app_exception(AppContext& ctx, const char* message, PyObject* exc, const Exchange* ex) {
   Ref owned;
   if (!exc) {
     owned = Ref::steal(PyErr_GetRaisedException());
     exc = owned.get();
   }
   if (!exc) return;
-  PyObject* r = PyObject_CallFunction(ctx.log_exception.get(), "sO", message, exc);
+  Exchange::RequestLabel label = ex ? ex->request_label() : Exchange::RequestLabel{};
+  PyObject* r;
+  if (label.method.empty()) {
+    r = PyObject_CallFunction(ctx.log_exception.get(), "sOiOOO", message, exc, ctx.worker,
+                              Py_None, Py_None, Py_None);
+  } else {
+    // "replace": a path's bytes need not be UTF-8; the log line must not fail.
+    r = PyObject_CallFunction(ctx.log_exception.get(), "sOiNNN", message, exc, ctx.worker,
+                              PyUnicode_DecodeUTF8(label.method.data(),
+                                                   static_cast<Py_ssize_t>(label.method.size()),
+                                                   "replace"),
+                              PyUnicode_DecodeUTF8(label.path.data(),
+                                                   static_cast<Py_ssize_t>(label.path.size()),
+                                                   "replace"),
+                              PyUnicode_DecodeUTF8(label.client.data(),
+                                                   static_cast<Py_ssize_t>(label.client.size()),
+                                                   "replace"));
+  }
   if (!r) PyErr_WriteUnraisable(ctx.log_exception.get());
   Py_XDECREF(r);
 }
@@ -41,7 +58,7 @@ bool task_failed(AppCallObject* c, PyObject* task) {
   if (exc.get() == Py_None) return false;
   if (c->quiet && PyObject_TypeCheck(exc.get(), reinterpret_cast<PyTypeObject*>(c->quiet)))
     return false;
-  log_app_exception(*c->ctx, "Exception in ASGI application", exc.get());
+  log_app_exception(*c->ctx, "Exception in ASGI application", exc.get(), c->ex);
   return true;
 }
 
@@ -102,7 +119,7 @@ void app_call_start(PyObject* cycle, PyObject* scope, PyMethodDef* receive_def,
     task = Ref::steal(PyObject_Vectorcall(ctx.task_type.get(), args, 1, st->task_kwnames));
   }
   if (!task) {
-    log_app_exception(ctx, "Exception in ASGI application");
+    log_app_exception(ctx, "Exception in ASGI application", nullptr, c->ex);
     report_end(c, true);
     return;
   }

@@ -62,6 +62,16 @@ class Exchange {
 
   // The app's coroutine ended; `failed` when it raised (already logged).
   virtual void app_finished(bool failed) = 0;
+
+  // Which request the app's error lines belong to (empty views: none), and
+  // the worker that runs it.
+  struct RequestLabel {
+    std::string_view method;
+    std::string_view path;
+    std::string_view client;
+  };
+  virtual RequestLabel request_label() const { return {}; }
+  virtual int worker_id() const { return -1; }
 };
 
 }  // namespace subcorn::py

@@ -428,12 +428,12 @@ WsgiCall::Progress WsgiCall::write_some() {
 }
 
 void WsgiCall::finish() {
-  if (failed_) log_app_exception(ctx_, "Exception in WSGI application");
+  if (failed_) log_app_exception(ctx_, "Exception in WSGI application", nullptr, ex_);
   if (result_ && PyObject_HasAttrWithError(result_.get(), ctx_.st->s_close) == 1) {
     // PEP 3333: close() is called whatever happened.
     Ref r = Ref::steal(PyObject_CallMethodNoArgs(result_.get(), ctx_.st->s_close));
     if (!r) {
-      log_app_exception(ctx_, "Exception closing the WSGI response");
+      log_app_exception(ctx_, "Exception closing the WSGI response", nullptr, ex_);
       failed_ = true;
     }
   }

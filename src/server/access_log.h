@@ -1,25 +1,33 @@
-// The access log's line for one request, in uvicorn's format
-// ('INFO:     host:port - "GET /p HTTP/1.1" 200'), for every protocol.
+// The access log: what an exchange keeps for its line (AccessTally), and the
+// one call every protocol makes when a response is done (Shard::log_access,
+// which runs the format compiled at start: http/access_log_format.h).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
-#include "http/request_parser.h"
+#include "http/access_log_format.h"
 
 namespace subcorn::server {
 
-inline std::string access_log_line(std::string_view peer, const http::RequestHead& head,
-                                   int status) {
-  std::string_view version = head.version_major == 2   ? " HTTP/2\" "
-                             : head.version_minor == 0 ? " HTTP/1.0\" "
-                                                       : " HTTP/1.1\" ";
-  std::string line;
-  line.reserve(96);
-  line.append("INFO:     ").append(peer).append(" - \"");
-  line.append(head.method).append(" ").append(head.target);
-  line.append(version).append(std::to_string(status)).append("\n");
-  return line;
+// What one exchange's line needs beyond its head and status. Only what the
+// format shows costs anything: the start time is read only when it shows a
+// duration, and only the response headers it names are kept.
+struct AccessTally {
+  double started = 0;       // monotonic seconds when the head arrived; 0: not measured
+  uint64_t body_bytes = 0;  // body bytes the app gave (a file's too)
+  std::vector<std::pair<std::string, std::string>> response_headers;
+
+  void begin(const http::AccessLogFormat& format);
+  void header(const http::AccessLogFormat& format, std::string_view name, std::string_view value);
+};
+
+// The connection's protocol, as %(protocol)s shows it.
+inline std::string_view http1_protocol(const http::RequestHead& head) {
+  return head.version_minor == 0 ? "http/1.0" : "http/1.1";
 }
 
 }  // namespace subcorn::server

@@ -254,7 +254,7 @@ void Connection::parse_buffered() {
         if (stream_.wants_body()) {
           std::string error;
           if (!stream_.add_body(ev.body, &error)) {
-            shard_.log_error(("Could not keep the request body: " + error).c_str());
+            shard_.log_error("Could not keep the request body: " + error, &session_.head(), peer_);
             send_error_and_close(503);
             return;
           }
@@ -393,7 +393,7 @@ void Connection::start_websocket() {
   session_.close_after_response();
   if (handshake.status != 0) {
     std::string refusal = ws::handshake_error_response(handshake);
-    if (shard_.access_log_enabled()) log_access(handshake.status);
+    if (shard_.access_log_enabled()) log_access(handshake.status, nullptr);
     session_.write_refusal(refusal, out_);
     linger_on_close_ = true;
     flush();
@@ -435,13 +435,15 @@ void Connection::complete_app(bool failed) {
     if (!failed)
       shard_.log_error(writer.state() == State::Idle
                            ? "ASGI callable returned without starting response."
-                           : "ASGI callable returned without completing response.");
+                           : "ASGI callable returned without completing response.",
+                       &session_.head(), peer_);
     // Nothing was written: answer 500 and close (the body may be unread).
     send_error_and_close(500);
     return;
   }
   if (!writer.complete()) {
-    if (!failed) shard_.log_error("ASGI callable returned without completing response.");
+    if (!failed)
+      shard_.log_error("ASGI callable returned without completing response.", &session_.head(), peer_);
     close();
     return;
   }
@@ -550,7 +552,7 @@ void Connection::send_error_and_close(int status) {
     close();
     return;
   }
-  if (in_request && shard_.access_log_enabled()) log_access(status);
+  if (in_request && shard_.access_log_enabled()) log_access(status, nullptr);
   stream_.end();
   // What the client sends next is not answered, only drained (see close_gracefully).
   linger_on_close_ = true;
@@ -575,13 +577,9 @@ void Connection::drain() {
 // (408: an ASGI app waiting in receive() gets http.disconnect; a WSGI app's
 // read ends short). The client gets the status unless the response began.
 void Connection::time_out(int status) {
-  const http::RequestHead& head = session_.head();
-  std::string message = std::string(status == 504 ? "Request took longer than --timeout-request"
-                                                  : "Request body stalled for longer than "
-                                                    "--timeout-request-body") +
-                        ": " + std::string(head.method) + " " + std::string(head.target) +
-                        " from " + peer_;
-  shard_.log_error(message.c_str());
+  shard_.log_error(status == 504 ? "Request took longer than --timeout-request"
+                                  : "Request body stalled for longer than --timeout-request-body",
+                   &session_.head(), peer_);
   if (status == 504) stream_.cancel();
   send_error_and_close(status);
 }

@@ -71,6 +71,7 @@ class Connection final : public StreamHost, public WsHost, public Http2Carrier {
   void stream_body_wanted(Stream& s) override;
   void stream_body_taken(Stream& s) override;
   void stream_app_finished(Stream& s, bool failed, bool later) override;
+  std::string_view stream_client() const override { return peer_; }
 
   // --- WsHost ---
   std::string& ws_output() override { return out_; }
@@ -136,7 +137,9 @@ class Connection final : public StreamHost, public WsHost, public Http2Carrier {
   void send_error_and_close(int status);
   void close_gracefully();
   void close();
-  void log_access(int status);
+  // The access line: `tally` is the app's response's (null for one the
+  // server made itself).
+  void log_access(int status, const AccessTally* tally);
   void time_out(int status);
 
   Shard& shard_;

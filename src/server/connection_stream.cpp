@@ -4,7 +4,6 @@
 // connection's own rules and writes the access log line.
 #include <algorithm>
 
-#include "server/access_log.h"
 #include "server/connection.h"
 #include "server/shard.h"
 
@@ -19,7 +18,7 @@ const char* Connection::stream_add_header(Stream&, std::string_view name, std::s
 // The app gave the last part: the access log gets its line, a receive()
 // waiting learns it.
 void Connection::response_finished() {
-  if (shard_.access_log_enabled()) log_access(session_.writer().status());
+  if (shard_.access_log_enabled()) log_access(session_.writer().status(), &stream_.tally);
   stream_.notify_body();
 }
 
@@ -29,13 +28,8 @@ void Connection::response_finished() {
 void Connection::ws_switch(const ws::HandshakeResult& handshake, const ws::Fields& fields) {
   out_.append(ws::switching_response(handshake, fields));
   session_.switch_protocols();
-  if (shard_.access_log_enabled()) {
-    const http::RequestHead& head = session_.head();
-    std::string line;
-    line.append("INFO:     ").append(ws_->peer_for_log(peer_)).append(" - \"WebSocket ").append(head.target);
-    line.append("\" [accepted]\n");
-    shard_.write_access_log(line);
-  }
+  if (shard_.access_log_enabled())
+    shard_.log_access(ws_->peer_for_log(peer_), session_.head(), 101, nullptr, "websocket", true);
   if (!flush()) return;
   receive_websocket();
   update_interest();
@@ -136,9 +130,9 @@ bool Connection::send_file_part() {
   return true;
 }
 
-void Connection::log_access(int status) {
+void Connection::log_access(int status, const AccessTally* tally) {
   std::string_view peer = ws_ ? ws_->peer_for_log(peer_) : stream_.peer_for_log(peer_);
-  shard_.write_access_log(access_log_line(peer, session_.head(), status));
+  shard_.log_access(peer, session_.head(), status, tally, http1_protocol(session_.head()));
 }
 
 }  // namespace subcorn::server

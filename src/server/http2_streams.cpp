@@ -4,7 +4,6 @@
 
 #include <algorithm>
 
-#include "server/access_log.h"
 #include "server/connection.h"
 #include "server/shard.h"
 #include "ws/handshake.h"
@@ -130,14 +129,9 @@ class Http2Streams::WsBridge final : public WsHost {
       session.reset_stream(id, INTERNAL_ERROR);
       return;
     }
-    if (owner_.shard_.access_log_enabled()) {
-      std::string line;
-      line.append("INFO:     ")
-          .append(entry_.ws->peer_for_log(owner_.carrier_.h2_peer()))
-          .append(" - \"WebSocket ");
-      line.append(entry_.head.target).append("\" [accepted, HTTP/2]\n");
-      owner_.shard_.write_access_log(line);
-    }
+    if (owner_.shard_.access_log_enabled())
+      owner_.shard_.log_access(entry_.ws->peer_for_log(owner_.carrier_.h2_peer()), entry_.head, 200, nullptr,
+                               "websocket-h2", true);
     feed();
     owner_.pump();
   }
@@ -281,7 +275,7 @@ void Http2Streams::h2_body(int32_t id, std::string_view data) {
   }
   std::string error;
   if (!e->stream.add_body(data, &error)) {
-    shard_.log_error(("Could not keep the request body: " + error).c_str());
+    shard_.log_error("Could not keep the request body: " + error, &e->head, carrier_.h2_peer());
     answer_error(*e, 503);
     return;
   }
@@ -511,10 +505,13 @@ void Http2Streams::stream_app_finished(Stream& s, bool failed, bool) {
       if (!failed)
         shard_.log_error(state == State::Idle
                              ? "ASGI callable returned without starting response."
-                             : "ASGI callable returned without completing response.");
+                             : "ASGI callable returned without completing response.",
+                         &e.head, carrier_.h2_peer());
       answer_error(e, 500);
     } else if (state != State::Complete && !e.file) {
-      if (!failed) shard_.log_error("ASGI callable returned without completing response.");
+      if (!failed)
+        shard_.log_error("ASGI callable returned without completing response.", &e.head,
+                         carrier_.h2_peer());
       session_.reset_stream(s.id, INTERNAL_ERROR);
     }
     // A body still arriving is read by nobody now.
@@ -533,12 +530,15 @@ void Http2Streams::answer_error(Entry& e, int status) {
   pump();
 }
 
+// `status` 0: the app's response (its status and tally); else one the server made.
 void Http2Streams::log_access(const Entry& e, int status) {
   if (!shard_.access_log_enabled()) return;
+  const AccessTally* tally = status == 0 ? &e.stream.tally : nullptr;
   if (status == 0) status = e.status;
   std::string_view peer = e.ws ? e.ws->peer_for_log(carrier_.h2_peer())
                                 : e.stream.peer_for_log(carrier_.h2_peer());
-  shard_.write_access_log(access_log_line(peer, e.head, status));
+  shard_.log_access(peer, e.head, status, tally,
+                    carrier_.h2_info().secure ? "h2" : "h2c");
 }
 
 // ---- the connection's life --------------------------------------------------------
@@ -577,9 +577,7 @@ void Http2Streams::on_tick(double now) {
   if (s.timeout_request > 0) {
     for_each_open([&](Entry& e) {
       if (!e.stream.app_active() || now - e.started_at <= s.timeout_request) return;
-      shard_.log_error(("Request took longer than --timeout-request: " + std::string(e.head.method) +
-                        " " + std::string(e.head.target) + " from " + carrier_.h2_peer())
-                           .c_str());
+      shard_.log_error("Request took longer than --timeout-request", &e.head, carrier_.h2_peer());
       e.stream.cancel();
       answer_error(e, 504);
     });

@@ -103,6 +103,7 @@ class Http2Streams final : public StreamHost, public http::Http2Handler {
   void stream_body_wanted(Stream&) override {}  // HTTP/2 clients do not wait for 100
   void stream_body_taken(Stream& s) override;
   void stream_app_finished(Stream& s, bool failed, bool later) override;
+  std::string_view stream_client() const override { return carrier_.h2_peer(); }
   void stream_expect_trailers(Stream& s) override;
   const char* stream_send_trailers(Stream& s, const py::Fields& fields, bool more) override;
   const char* stream_send_early_hints(Stream& s, const py::Fields& fields) override;

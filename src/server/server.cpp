@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <stdexcept>
 
 #include "http/response.h"
 #include "io/engine_lock.h"
@@ -31,10 +33,6 @@ constexpr double ACCEPT_BACKOFF = 0.1;
 // --ssl-reload: how often the certificate files are looked at.
 constexpr double CERTIFICATE_CHECK_INTERVAL = 1.0;
 
-void log_line(const char* level, const std::string& message) {
-  std::string line = std::string(level) + message + "\n";
-  (void)!::write(STDERR_FILENO, line.data(), line.size());
-}
 
 std::string address_text(const io::Listener& l, bool secure) {
   if (l.unix_socket) return "unix:" + l.host;
@@ -66,8 +64,49 @@ std::string plural(long n, const char* one, const char* many) {
 
 }  // namespace
 
+namespace {
+
+http::AccessLogFormat compile_access_format(const Settings& s) {
+  auto output = s.log_json ? http::AccessLogFormat::Output::Json : http::AccessLogFormat::Output::Text;
+  if (s.access_log_format.empty()) return http::AccessLogFormat::uvicorn(output);
+  std::string error;
+  auto format = http::AccessLogFormat::compile(s.access_log_format, output, getpid(), &error);
+  if (!format) throw std::invalid_argument(error);
+  return std::move(*format);
+}
+
+}  // namespace
+
 Server::Server(Settings settings)
-    : settings_(std::move(settings)), notify_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+    : settings_(std::move(settings)),
+      access_format_(compile_access_format(settings_)),
+      notify_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+
+bool Server::open_access_log(std::string* error) {
+  const std::string& path = settings_.access_log_file;
+  if (path.empty() || path == "-") return true;
+  access_log_file_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+  if (!access_log_file_) {
+    *error = "Cannot open the access log file " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+// After logrotate moved the file away: a new file by the same name. dup3()
+// swaps it in under the same descriptor number, so a shard writing at this
+// moment finishes its line in the old file and the next goes to the new one.
+void Server::reopen_access_log() {
+  if (!access_log_file_) return;
+  const std::string& path = settings_.access_log_file;
+  io::UniqueFd fresh(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+  if (!fresh || dup3(fresh.get(), access_log_file_.get(), O_CLOEXEC) < 0) {
+    log(LogLevel::Error, "Cannot reopen the access log file " + path + ": " + std::strerror(errno) +
+                             "; still writing to the old one");
+    return;
+  }
+  if (settings_.log_info) log(LogLevel::Info, "Reopened the access log file " + path + " (SIGUSR2)");
+}
 
 Server::~Server() { shards_.clear(); }
 
@@ -86,6 +125,7 @@ io::TlsContext Server::tls_context() const {
 }
 
 bool Server::bind(std::string* error) {
+  if (!open_access_log(error)) return false;
   if (settings_.tls.enabled()) {
     io::TlsContext context = io::TlsContext::load(tls_config(), error);
     if (!context) return false;
@@ -129,6 +169,7 @@ RunResult Server::run() {
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGUSR1);  // from a supervisor: drain, a new generation took over
+  sigaddset(&mask, SIGUSR2);  // from a supervisor (its SIGUSR1): reopen the access log file
   pthread_sigmask(SIG_BLOCK, &mask, &old_mask);
   signal_fd_.reset(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
   poller_.add(signal_fd_.get(), EPOLLIN, TOKEN_SIGNAL);
@@ -148,12 +189,16 @@ RunResult Server::run() {
         case TOKEN_SIGNAL: {
           signalfd_siginfo info{};
           while (::read(signal_fd_.get(), &info, sizeof info) == sizeof info) {
+            if (info.ssi_signo == SIGUSR2) {
+              reopen_access_log();
+              continue;
+            }
             // Under a supervisor a repeated signal is not a user's impatience
             // (systemd signals the whole group, the supervisor signals too):
             // keep draining; the supervisor escalates with SIGKILL if need be.
             if (stopping_ && settings_.ready_fd >= 0) continue;
             if (stopping_) {
-              log_line("WARNING:  ", "Second signal: exiting at once.");
+              log(LogLevel::Warning, "Second signal: exiting at once.");
               fflush(nullptr);
               _exit(1);
             }
@@ -190,7 +235,7 @@ RunResult Server::run() {
 // The watchdog, the end of a back-off, and the log lines that fell due.
 void Server::on_time(double now) {
   if (stopping_ && now >= watchdog_deadline_) {
-    log_line("ERROR:    ", "Shutdown watchdog fired: " + std::to_string(shards_running_.load()) +
+    log(LogLevel::Error, "Shutdown watchdog fired: " + std::to_string(shards_running_.load()) +
                                " worker(s) did not finish in time; exiting.");
     fflush(nullptr);
     _exit(1);
@@ -207,7 +252,7 @@ void Server::check_certificate_files(double now) {
   std::string error;
   io::TlsContext fresh = io::TlsContext::load(tls_config(), &error);
   if (!fresh) {
-    log_line("ERROR:    ", "TLS certificate not reloaded: " + error +
+    log(LogLevel::Error, "TLS certificate not reloaded: " + error +
                                " (new connections still get the previous certificate)");
     return;
   }
@@ -216,7 +261,7 @@ void Server::check_certificate_files(double now) {
   fresh.set_ticket_keys(tls_.ticket_keys());
   tls_ = std::move(fresh);
   if (settings_.log_info)
-    log_line("INFO:     ", "TLS certificate reloaded from " + settings_.tls.certfile +
+    log(LogLevel::Info, "TLS certificate reloaded from " + settings_.tls.certfile +
                                ": new connections get it");
 }
 
@@ -236,17 +281,17 @@ void Server::report_refusals(double now) {
     std::string why = std::strerror(accept_error_);
     if (accept_error_ == EMFILE && open_file_limit_ > 0)
       why += " (open-file limit " + std::to_string(open_file_limit_) + ")";
-    log_line("WARNING:  ", "Cannot accept new connections: " + why + ", " +
+    log(LogLevel::Warning, "Cannot accept new connections: " + why + ", " +
                                plural(n, "time", "times") + " since the last report. They wait " +
                                (handoff() ? "in the supervisor's queue" : "in the listen backlog") +
                                ", retried every 0.1 s; open connections are still served.");
   }
   if (long n = lost_handovers_.take_due(now))
-    log_line("WARNING:  ", "Out of file descriptors: " + plural(n, "connection", "connections") +
+    log(LogLevel::Warning, "Out of file descriptors: " + plural(n, "connection", "connections") +
                                " handed over by the supervisor were closed unanswered since the "
                                "last report.");
   if (long n = over_limit_.take_due(now))
-    log_line("WARNING:  ", "--limit-max-connections " +
+    log(LogLevel::Warning, "--limit-max-connections " +
                                std::to_string(settings_.limit_max_connections) + " reached: " +
                                plural(n, "new connection", "new connections") +
                                " answered 503 and closed since the last report.");
@@ -278,7 +323,7 @@ void Server::recycle_shards() {
     if (!old->retire_requested() || old->stop_requested() || old->retire_failed) continue;
     if (!old->replacement) {
       if (settings_.log_info)
-        log_line("INFO:     ", "Interpreter of worker " + std::to_string(old->index()) +
+        log(LogLevel::Info, "Interpreter of worker " + std::to_string(old->index()) +
                                    " served its --max-requests: starting a fresh one.");
       start_shard(true);
       old->replacement = shards_.back().get();
@@ -289,7 +334,7 @@ void Server::recycle_shards() {
         old->request_stop(true);
         break;
       case Shard::State::Failed:
-        log_line("ERROR:    ", "Could not start a fresh interpreter (" + old->replacement->failure() +
+        log(LogLevel::Error, "Could not start a fresh interpreter (" + old->replacement->failure() +
                                    "); the old one keeps serving.");
         old->replacement = nullptr;  // it is reaped below once its thread ends
         old->retire_failed = true;
@@ -309,7 +354,7 @@ void Server::recycle_shards() {
     s->join();
     if (s->interpreter_left_alive()) {
       // Its threads outlive it: this process is recycled whole instead.
-      log_line("WARNING:  ", "A recycled interpreter left threads running; asking to replace this process.");
+      log(LogLevel::Warning, "A recycled interpreter left threads running; asking to replace this process.");
       if (!retire_sent_.exchange(true)) tell_supervisor(settings_.ready_fd, "retire\n");
     }
     for (auto& other : shards_)
@@ -337,12 +382,12 @@ void Server::check_shards(RunResult& result) {
     announced_ready_ = true;
     tell_supervisor(settings_.ready_fd, "ready\n");
     if (settings_.log_info)
-      log_line("INFO:     ", "Application startup complete (" + std::to_string(ready) +
+      log(LogLevel::Info, "Application startup complete (" + std::to_string(ready) +
                                (settings_.main_interpreter ? " worker" : " interpreter") +
                                (ready == 1 ? "" : "s") + ").");
     // Under a supervisor, the supervisor says where it serves, once.
     if (settings_.log_info && settings_.ready_fd < 0)
-      log_line("INFO:     ", "subcorn running on " + address_text(listener_, settings_.tls.enabled()) +
+      log(LogLevel::Info, "subcorn running on " + address_text(listener_, settings_.tls.enabled()) +
                                  " (Press CTRL+C to quit)");
   }
 }
@@ -351,7 +396,7 @@ void Server::count_request() {
   if (process_max_requests_ <= 0) return;
   if (requests_.fetch_add(1) + 1 >= process_max_requests_ && !retire_sent_.exchange(true)) {
     if (settings_.log_info)
-      log_line("INFO:     ", "Served " + std::to_string(process_max_requests_) +
+      log(LogLevel::Info, "Served " + std::to_string(process_max_requests_) +
                                  " requests (--max-requests): asking to be replaced.");
     tell_supervisor(settings_.ready_fd, "retire\n");
   }
@@ -361,7 +406,7 @@ void Server::begin_shutdown(const char* why) {
   if (stopping_) return;
   stopping_ = true;
   if (why && settings_.log_info)
-    log_line("INFO:     ", std::string("Shutting down [") + std::to_string(getpid()) + "] (" + why + ")");
+    log(LogLevel::Info, std::string("Shutting down [") + std::to_string(getpid()) + "] (" + why + ")");
   // Stop accepting: new connections are refused from now on. Connections a
   // supervisor handed over before it asked us to stop are still taken.
   if (accepting_ != Accepting::Off && handoff()) receive_handed_over();

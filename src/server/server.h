@@ -22,7 +22,10 @@
 #include "io/file_stamps.h"
 #include "io/poller.h"
 #include "io/socket.h"
+#include "http/access_log_format.h"
 #include "io/tls.h"
+#include "io/unique_fd.h"
+#include "server/engine_log.h"
 #include "server/settings.h"
 #include "server/throttled_report.h"
 
@@ -65,6 +68,17 @@ class Server {
   // What new connections start TLS with; empty for plain TCP. Any thread: a
   // reload may replace it meanwhile, and a connection keeps the one it got.
   io::TlsContext tls_context() const;
+  // The access log's format, compiled once (throws std::invalid_argument
+  // from the constructor when it does not compile: the CLI checks it first).
+  const http::AccessLogFormat& access_format() const noexcept { return access_format_; }
+  // Where access lines go: stdout, or --access-log-file. The descriptor's
+  // number stays the same when the file is reopened (SIGUSR2), so a shard's
+  // write never reaches a closed one.
+  int access_log_fd() const noexcept { return access_log_file_ ? access_log_file_.get() : 1; }
+  // An engine log line (text or JSON, as --log-format says).
+  void log(LogLevel level, std::string_view message, const LogContext& context = {}) const {
+    engine_log(settings_.log_json, level, message, context);
+  }
 
  private:
   // Whether the accepting socket (the listener, or the supervisor's
@@ -94,8 +108,14 @@ class Server {
 
   io::TlsConfig tls_config() const;
   std::string_view refusal() const;
+  // --access-log-file: opened (appending) at start, reopened on SIGUSR2 after
+  // a log rotation; false and `error` when it cannot be opened.
+  bool open_access_log(std::string* error);
+  void reopen_access_log();
 
   Settings settings_;
+  http::AccessLogFormat access_format_;
+  io::UniqueFd access_log_file_;  // empty: stdout
   io::Listener listener_;
   io::Poller poller_;
   io::UniqueFd notify_fd_;

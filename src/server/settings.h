@@ -62,6 +62,10 @@ struct Settings {
   bool proxy_headers = true;
   http::AddressSet forwarded_allow_ips;  // parsed by module.cpp from the list
   bool proxy_protocol = false;
+  std::string access_log_format;  // gunicorn's atoms; "": uvicorn's line
+  std::string access_log_file;    // "" or "-": stdout
+  bool log_json = false;          // --log-format json: access and engine lines as JSON objects
+  int worker_base = 0;            // processes mode: this process's worker number (shard 0's id)
   bool log_info = true;      // --log-level info or lower: say what the server does
   std::string shard_config;  // JSON given to subcorn._shard.run in every shard
 };

@@ -80,6 +80,7 @@ Shard::~Shard() { join(); }
 const Settings& Shard::settings() const noexcept { return server_.settings(); }
 io::TlsContext Shard::tls_context() const { return server_.tls_context(); }
 bool Shard::access_log_enabled() const noexcept { return server_.settings().access_log; }
+const http::AccessLogFormat& Shard::access_format() const noexcept { return server_.access_format(); }
 
 // ---- the acceptor's side ---------------------------------------------------------
 
@@ -178,6 +179,7 @@ PyObject* Shard::serve(PyObject* module, PyObject* app, PyObject* loop, PyObject
   app_.loop = py::Ref::borrow(loop);
   app_.state = py::Ref::borrow(state);
   app_.log_exception = py::Ref::borrow(log_exception);
+  app_.worker = worker_id();
   app_.root_path = py::Ref::borrow(root_path);
   py::Ref asyncio = py::Ref::steal(PyImport_ImportModule("asyncio"));
   if (!asyncio) return nullptr;
@@ -372,20 +374,24 @@ void RequestSlot::release() noexcept {
   if (Shard* shard = std::exchange(shard_, nullptr)) shard->release_request_slot();
 }
 
-void Shard::write_access_log(std::string_view line) {
-  access_log_.append(line);
-  if (access_log_.size() > 16 * 1024) flush_access_log();
-}
-
 void Shard::flush_access_log() {
   if (access_log_.empty()) return;
-  write_all(STDOUT_FILENO, access_log_);
+  write_all(server_.access_log_fd(), access_log_);
   access_log_.clear();
 }
 
-void Shard::log_error(const char* message) {
-  std::string line = std::string("ERROR:    ") + message + "\n";
-  write_all(STDERR_FILENO, line);
+int Shard::worker_id() const noexcept { return settings().worker_base + index_; }
+
+void Shard::log_error(std::string_view message, const http::RequestHead* head,
+                      std::string_view client) {
+  LogContext context;
+  context.worker = worker_id();
+  if (head) {
+    context.method = head->method;
+    context.path = head->target;
+    context.client = client;
+  }
+  write_all(STDERR_FILENO, engine_log_line(settings().log_json, LogLevel::Error, message, context));
 }
 
 }  // namespace subcorn::server

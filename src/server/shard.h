@@ -18,6 +18,7 @@
 #include "io/unique_fd.h"
 #include "py/app_context.h"
 #include "py/worker_threads.h"
+#include "server/access_log.h"
 #include "server/app_adapter.h"
 #include "server/request_slot.h"
 #include "server/settings.h"
@@ -93,9 +94,18 @@ class Shard {
   // An ASGI request whose client left while its task still runs: the task is
   // cancelled if it has not ended after --timeout-after-disconnect.
   void watch_abandoned(py::Ref cycle);
+  // The access log (server/access_log.h): whether it is on, its format,
+  // and the one call that writes a line (batched: flushed once per poll).
   bool access_log_enabled() const noexcept;
-  void write_access_log(std::string_view line);
-  void log_error(const char* message);
+  const http::AccessLogFormat& access_format() const noexcept;
+  void log_access(std::string_view client, const http::RequestHead& head, int status,
+                  const AccessTally* tally, std::string_view protocol, bool websocket = false);
+  // An engine error line naming this worker, and the request when given.
+  void log_error(std::string_view message, const http::RequestHead* head = nullptr,
+                 std::string_view client = {});
+  // This worker's number in log lines: the shard's index, plus the worker
+  // process's number in processes mode.
+  int worker_id() const noexcept;
 
   void on_poll();  // the asyncio reader callback
 
@@ -151,6 +161,7 @@ class Shard {
   void cancel_abandoned();
   bool abandoned_running();  // forgets the tasks that have ended
   std::string access_log_;
+  http::AccessLogClock access_clock_;
   bool draining_ = false;
   double drain_deadline_ = 0;
   bool loop_stopped_ = false;

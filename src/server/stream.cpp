@@ -11,6 +11,7 @@
 namespace subcorn::server {
 
 void Stream::begin() {
+  tally.begin(shard_.access_format());
   app_ = AppState::Waiting;
   failed_ = false;
   gone_ = false;
@@ -47,6 +48,7 @@ bool Stream::admit() {
 }
 
 void Stream::start(const http::RequestHead& head, const py::ConnectionInfo& info) {
+  head_ = &head;
   app_ = AppState::Starting;
   shard_.adapter().start(*this, head, forwarded_.resolve(head, info, shard_.settings().forwarded_allow_ips));
   if (app_ == AppState::Starting) {
@@ -92,6 +94,7 @@ long long Stream::wsgi_length(const http::RequestHead& head) const {
 
 void Stream::end() {
   detach_cycle();
+  head_ = nullptr;
   app_ = AppState::None;
   forwarded_.clear();
   body_.clear();
@@ -148,8 +151,23 @@ void Stream::wait_for_body() {
   if (busy_.load()) wait_for_shard();
 }
 
+const char* Stream::add_header(std::string_view name, std::string_view value) {
+  const char* mistake = host_.stream_add_header(*this, name, value);
+  if (!mistake && !shard_.access_format().response_header_names().empty())
+    tally.header(shard_.access_format(), name, value);
+  return mistake;
+}
+
 py::Exchange::Sent Stream::send_body(std::string_view data, bool more, const char** error) {
+  tally.body_bytes += data.size();  // before the host writes the line at the last part
   return host_.stream_send_body(*this, data, more, error);
+}
+
+int Stream::worker_id() const { return shard_.worker_id(); }
+
+py::Exchange::RequestLabel Stream::request_label() const {
+  if (!head_) return {};
+  return {head_->method, head_->target, host_.stream_client()};
 }
 
 void Stream::wait_while_output_full(size_t high_water) {

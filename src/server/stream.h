@@ -30,9 +30,11 @@
 #include "http/response_writer.h"
 #include "io/body_spool.h"
 #include "py/exchange.h"
+#include "server/access_log.h"
 #include "py/asgi_scope.h"
 #include "py/ref.h"
 #include "py/wsgi.h"
+#include "server/access_log.h"
 #include "server/forwarded_info.h"
 #include "server/request_slot.h"
 
@@ -59,6 +61,8 @@ class StreamHost {
   // The app finished (`failed`: it raised, already logged). `later`: from
   // the event loop, not from inside the call that started it.
   virtual void stream_app_finished(Stream& s, bool failed, bool later) = 0;
+  // The client's address as log lines show it ("host:port").
+  virtual std::string_view stream_client() const = 0;
   // Trailers and 103 Early Hints (py/exchange.h): HTTP/1.1 drops them.
   virtual void stream_expect_trailers(Stream&) {}
   virtual const char* stream_send_trailers(Stream&, const py::Fields&, bool) { return nullptr; }
@@ -131,13 +135,14 @@ class Stream final : public py::Exchange {
   void body_wanted() override { host_.stream_body_wanted(*this); }
   void wait_for_body() override;
   const char* start_response(int status) override { return host_.stream_start_response(*this, status); }
-  const char* add_header(std::string_view name, std::string_view value) override {
-    return host_.stream_add_header(*this, name, value);
-  }
+  const char* add_header(std::string_view name, std::string_view value) override;
   Sent send_body(std::string_view data, bool more, const char** error) override;
   Sent send_file(io::UniqueFd file, long long offset, long long count, const char** error) override {
+    if (count > 0) tally.body_bytes += static_cast<uint64_t>(count);
     return host_.stream_send_file(*this, std::move(file), offset, count, error);
   }
+  RequestLabel request_label() const override;
+  int worker_id() const override;
   size_t output_buffered() const override { return host_.stream_output_buffered(*this); }
   bool response_started() const override {
     return host_.stream_response_state(*this) != http::ResponseWriter::State::Idle;
@@ -156,6 +161,8 @@ class Stream final : public py::Exchange {
 
   // The host's name for this stream (HTTP/2's stream id; 0 over HTTP/1.1).
   int32_t id = 0;
+  // What the access log line needs: begun with the request (begin()).
+  AccessTally tally;
 
   // The host's output is above its high-water mark: a worker thread waits
   // here (without the GIL) until it drains or the client leaves.
@@ -167,6 +174,7 @@ class Stream final : public py::Exchange {
 
   Shard& shard_;
   StreamHost& host_;
+  const http::RequestHead* head_ = nullptr;  // while the app runs (start() to end())
   AppState app_ = AppState::None;
   RequestSlot slot_;          // counted in --limit-concurrency while the app runs
   bool failed_ = false;       // how the app ended, when it ended while Starting

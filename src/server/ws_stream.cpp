@@ -308,4 +308,6 @@ void WsStream::cancel() {
   if (cycle_) py::ws_cycle_cancel(cycle_.get());
 }
 
+int WsStream::worker_id() const { return shard_.worker_id(); }
+
 }  // namespace subcorn::server

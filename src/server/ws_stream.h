@@ -139,6 +139,7 @@ class WsStream final : public py::WsExchange {
   bool response_started() const override;
   bool response_complete() const override;
   void app_finished(bool failed) override;
+  int worker_id() const override;
 
  private:
   struct Message {

@@ -204,7 +204,7 @@ def test_timeout_request_answers_504_and_cancels(server):
     assert answer.startswith(b"HTTP/1.1 504 "), answer
     assert time.monotonic() - began < 4
     wait_for_log(s, "app task cancelled", probe=lambda: "app task cancelled" in s.output)
-    assert "--timeout-request: GET /forever" in s.stderr
+    assert "--timeout-request (worker 0: GET /forever from 127.0.0.1:" in s.stderr
 
 
 def test_shutdown_with_abandoned_requests_is_quiet(server):
