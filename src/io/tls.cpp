@@ -195,6 +195,10 @@ TlsContext TlsContext::load(const TlsConfig& config, std::string* error) {
   // buffers back (about 34 KB).
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                             SSL_MODE_RELEASE_BUFFERS);
+  // Read ahead: one read() takes every record the socket holds, rather than
+  // a 5-byte record header and then its body (two system calls a record,
+  // measured: a third of the server's CPU over HTTPS went to the kernel).
+  SSL_CTX_set_read_ahead(ctx, 1);
   if (!config.ciphers.empty() && SSL_CTX_set_cipher_list(ctx, config.ciphers.c_str()) != 1) {
     *error = "--ssl-ciphers: no TLS 1.2 cipher that OpenSSL knows in \"" + config.ciphers + "\"";
     return {};
@@ -303,11 +307,23 @@ long TlsChannel::repeat(size_t size, Step step) {
 
 long TlsChannel::read(char* buffer, size_t size) {
   if (state_ != State::Open && state_ != State::Closing) return GONE;
-  // Until the buffer is full or the socket is empty: what OpenSSL decrypted
-  // and kept would not wake epoll.
-  return repeat(size, [&](size_t done) {
-    return SSL_read(ssl_.get(), buffer + done, clamp_int(size - done));
-  });
+  // Until the buffer is full or OpenSSL holds nothing more: what it read
+  // ahead and kept would not wake epoll, while what is still in the socket
+  // does (level-triggered), so a read() that could only say EAGAIN is
+  // never made.
+  ERR_clear_error();
+  size_t total = 0;
+  while (total < size) {
+    int n = SSL_read(ssl_.get(), buffer + total, clamp_int(size - total));
+    if (n <= 0) {
+      long blocked = blocked_or_gone(n);
+      return total > 0 ? static_cast<long>(total) : blocked;
+    }
+    total += static_cast<size_t>(n);
+    if (SSL_pending(ssl_.get()) == 0 && SSL_has_pending(ssl_.get()) == 0) break;
+  }
+  wants_write_ = false;
+  return static_cast<long>(total);
 }
 
 long TlsChannel::write(const char* data, size_t size) {
