@@ -204,7 +204,12 @@ Http2Streams::Entry& Http2Streams::entry_of(const Stream& s) const {
 // ---- input ----------------------------------------------------------------
 
 void Http2Streams::receive(std::string_view input) {
+  // Apps that answer at once (inside their stream's start) only queue their
+  // frames; they go out below, in one write for the whole batch rather than
+  // a write (and a wake-up of the client) per stream.
+  receiving_ = true;
   session_.receive(input);
+  receiving_ = false;
   pump();
 }
 
@@ -352,8 +357,9 @@ void Http2Streams::h2_stream_closed(int32_t id) {
 
 void Http2Streams::pump() {
   // Re-entered from a callback (an app resumed by h2_output_drained writes
-  // again): the outer loop produces what it queued.
-  if (pumping_) return;
+  // again): the outer loop produces what it queued. Inside receive(): at
+  // its end.
+  if (pumping_ || receiving_) return;
   pumping_ = true;
   std::string& out = carrier_.h2_output();
   for (;;) {

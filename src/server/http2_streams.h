@@ -140,6 +140,7 @@ class Http2Streams final : public StreamHost, public http::Http2Handler {
   // goes first when this is destroyed.
   http::Http2Session session_;
   bool pumping_ = false;                 // pump() is on the stack
+  bool receiving_ = false;               // receive() is on the stack: pump() at its end
   double last_ping_ = 0;
   double idle_since_ = 0;
   double now_ = 0;
