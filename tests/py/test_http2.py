@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import ssl
 import struct
 import subprocess
@@ -368,6 +369,26 @@ def test_new_streams_after_goaway_are_not_served(server, events):
     assert all(f.type == T.RST_STREAM for f in late), late
     assert all(e["id"] != "late" for e in events.all("started"))
     assert s.wait(15) in CLEAN_EXITS
+
+
+def test_goaway_on_reload_lets_the_stream_in_flight_finish(server, events):
+    """SIGHUP replaces the worker: its HTTP/2 connections get GOAWAY, the
+    stream in flight finishes on the old code, new connections reach the new."""
+    s = server(APP, env=events.env)
+    with RawH2(s.port) as c:
+        c.request(1, "/slow-finish?s=2&id=reload")
+        events.wait_for("started", id="reload")
+        os.kill(s.pid, signal.SIGHUP)
+        goaway = c.wait_for(lambda f: f.type == T.GOAWAY or (f.stream_id == 1 and
+                                                             f.has(F.END_STREAM)),
+                            timeout=10, what="GOAWAY")
+        assert goaway.type == T.GOAWAY and goaway.error_code == E.NO_ERROR, c.seen
+        c.frames_until_close(timeout=15)
+        body = b"".join(f.payload for f in c.seen if f.type == T.DATA and f.stream_id == 1)
+    assert body == b"begun and finished reload", c.seen
+    with RawH2(s.port) as again:  # the new generation serves
+        again.request(1, "/scope")
+        assert again.response(1).status == 200
 
 
 # --------------------------------------------------- WebSocket over HTTP/2
