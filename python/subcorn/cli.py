@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--handoff-fd", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--metrics-fd", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--metrics-slot", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, default=_default("threads"),
                    help="WSGI: threads per worker interpreter, so a view that waits on "
                         "a database does not hold up the others (default: 1)")
@@ -223,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
                    default=_default("http2_keep_alive_interval"), metavar="SECONDS",
                    help="send an HTTP/2 PING this often and close a connection that has not "
                         "answered the previous one; 0 or unset for none (default: none)")
+    p.add_argument("--metrics", action=_BoolValueFlag, default=_env_bool("metrics", False),
+                   help="serve Prometheus metrics at /metrics, and /healthz and /readyz, on "
+                        "their own port (default: off)")
+    p.add_argument("--metrics-host", default=_default("metrics_host"),
+                   help="the metrics port's address (default: %(default)s)")
+    p.add_argument("--metrics-port", type=int, default=_default("metrics_port"),
+                   help="the metrics port, never the app's (default: %(default)s)")
     p.add_argument("--access-log", action=argparse.BooleanOptionalAction,
                    default=_env_bool("access_log", True), help="log every request (default: on)")
     p.add_argument("--version", action="version", version=f"subcorn {__version__}",

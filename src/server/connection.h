@@ -23,6 +23,7 @@
 #include "http/http1_session.h"
 #include "io/transport.h"
 #include "io/unique_fd.h"
+#include "metrics/counters.h"
 #include "py/asgi_scope.h"
 #include "server/http2_streams.h"
 #include "server/stream.h"
@@ -129,6 +130,11 @@ class Connection final : public StreamHost, public WsHost, public Http2Carrier {
   void close_gracefully();
   void close();
   void log_access(int status);
+  // A response went out for the current request (the app's or the
+  // server's own): the access log and the metrics hear of it.
+  void response_sent(int status);
+  // --metrics: what this connection speaks now, in the connections gauge.
+  void meter_protocol(metrics::Protocol protocol);
   void time_out(int status);
 
   Shard& shard_;
@@ -143,6 +149,7 @@ class Connection final : public StreamHost, public WsHost, public Http2Carrier {
   py::ConnectionInfo info_;
   std::string peer_;  // "host:port" for the access log
   Phase phase_ = Phase::Serving;
+  metrics::Protocol metered_as_ = metrics::Protocol::Http1;
 
   std::string in_;      // bytes read but not parsed yet, from in_pos_
   size_t in_pos_ = 0;

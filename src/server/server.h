@@ -23,6 +23,7 @@
 #include "io/poller.h"
 #include "io/socket.h"
 #include "io/tls.h"
+#include "metrics/table.h"
 #include "server/settings.h"
 #include "server/throttled_report.h"
 
@@ -65,6 +66,8 @@ class Server {
   // What new connections start TLS with; empty for plain TCP. Any thread: a
   // reload may replace it meanwhile, and a connection keeps the one it got.
   io::TlsContext tls_context() const;
+  // --metrics: the supervisor's table, which the shards count in; null without.
+  metrics::Table* metrics_table() noexcept { return metrics_ ? &metrics_ : nullptr; }
 
  private:
   // Whether the accepting socket (the listener, or the supervisor's
@@ -87,7 +90,7 @@ class Server {
   bool replaced_ = false;  // SIGUSR1: a newer generation serves (WebSockets get 1012)
   void check_shards(RunResult& result);
   void recycle_shards();
-  void start_shard(bool is_replacement);
+  void start_shard(bool is_replacement, int slot);
   // --ssl-reload: once a second, a changed certificate, key or CA file is
   // loaded; a broken set is refused (logged once per change).
   void check_certificate_files(double now);
@@ -122,6 +125,7 @@ class Server {
 
   mutable std::mutex tls_mutex_;  // guards tls_: read by shard threads, replaced here
   io::TlsContext tls_;
+  metrics::Table metrics_;
   io::FileStamps certificate_files_;
   double next_certificate_check_ = std::numeric_limits<double>::infinity();
 };

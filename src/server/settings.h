@@ -53,6 +53,8 @@ struct Settings {
   long http2_max_header_list_size = 64 * 1024;
   double http2_keep_alive_interval = 0;  // seconds between PINGs; 0: none
   bool access_log = true;
+  int metrics_fd = -1;       // --metrics: the supervisor's metrics table (metrics/table.h)
+  int metrics_slot = 0;      // the worker number of this process's first shard
   bool log_info = true;      // --log-level info or lower: say what the server does
   std::string shard_config;  // JSON given to subcorn._shard.run in every shard
 };

@@ -12,6 +12,7 @@ namespace subcorn::server {
 
 void Stream::begin() {
   app_ = AppState::Waiting;
+  admitted_at_ns_ = 0;
   failed_ = false;
   gone_ = false;
   body_input_ = BodyInput::Arriving;
@@ -42,8 +43,16 @@ void Stream::notify_output() {
 }
 
 bool Stream::admit() {
-  slot_ = shard_.admit_request();
+  slot_ = shard_.admit_request(true);
+  // --metrics: the request's duration runs from here (a clock read only
+  // when it is measured).
+  if (slot_ && shard_.meter()) admitted_at_ns_ = monotonic_ns();
   return static_cast<bool>(slot_);
+}
+
+int64_t Stream::take_duration_ns() {
+  if (admitted_at_ns_ == 0) return -1;
+  return monotonic_ns() - std::exchange(admitted_at_ns_, 0);
 }
 
 void Stream::start(const http::RequestHead& head, const py::ConnectionInfo& info) {
