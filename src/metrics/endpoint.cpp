@@ -45,4 +45,31 @@ std::string respond(const http::RequestHead& head, EndpointState state) {
 
 std::string respond_error(int status) { return std::string(http::error_response(status)); }
 
+namespace {
+
+http::Limits reader_limits() {
+  http::Limits limits;
+  limits.max_head_bytes = RequestReader::MAX_HEAD_BYTES;
+  return limits;
+}
+
+}  // namespace
+
+RequestReader::RequestReader() : parser_(reader_limits()) {}
+
+RequestReader::Progress RequestReader::feed(std::string_view bytes) {
+  if (progress_ != Progress::Incomplete) return progress_;
+  input_.append(bytes);
+  size_t consumed = 0;
+  http::Event ev = parser_.next(std::string_view(input_).substr(parsed_), &consumed);
+  parsed_ += consumed;
+  if (ev.type == http::EventType::Head) {
+    progress_ = Progress::Whole;
+  } else if (ev.type == http::EventType::Error) {
+    progress_ = Progress::Malformed;
+    error_status_ = ev.status;
+  }
+  return progress_;
+}
+
 }  // namespace subcorn::metrics

@@ -16,6 +16,28 @@
 
 namespace subcorn::metrics {
 
+// One connection to the metrics port, reading its request: bytes in as
+// they come, until the head is whole or cannot be one. What follows the
+// head (a body, a pipelined request) is not read: the answer closes.
+class RequestReader {
+ public:
+  // A scraper's request is a line and a few headers.
+  static constexpr size_t MAX_HEAD_BYTES = 8 * 1024;
+  enum class Progress { Incomplete, Whole, Malformed };
+
+  RequestReader();
+  Progress feed(std::string_view bytes);
+  const http::RequestHead& head() const noexcept { return parser_.head(); }
+  int error_status() const noexcept { return error_status_; }  // Malformed: 400, 431...
+
+ private:
+  http::RequestParser parser_;
+  std::string input_;
+  size_t parsed_ = 0;
+  Progress progress_ = Progress::Incomplete;
+  int error_status_ = 0;
+};
+
 struct EndpointState {
   Collector& collector;
   bool ready;  // the supervisor serves and is not draining

@@ -1,14 +1,17 @@
 #include "metrics/exporter.h"
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <unordered_map>
+#include <vector>
 
-#include "http/request_parser.h"
+#include "io/clock.h"
 #include "io/poller.h"
 #include "io/socket.h"
 #include "metrics/endpoint.h"
@@ -23,26 +26,12 @@ constexpr uint64_t TOKEN_STOP = 3;
 // request slower than this, is not a scraper.
 constexpr size_t MAX_CLIENTS = 64;
 constexpr int64_t CLIENT_DEADLINE_NS = 5'000'000'000;
-constexpr size_t MAX_REQUEST_BYTES = 8 * 1024;
-
-int64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 // One scrape or probe: its request in, its response out, then closed.
 struct Client {
-  explicit Client(int fd) : socket(fd), parser(limits()) {}
-  static http::Limits limits() {
-    http::Limits l;
-    l.max_head_bytes = MAX_REQUEST_BYTES;
-    l.max_body_bytes = 0;
-    return l;
-  }
+  explicit Client(int fd) : socket(fd) {}
   io::UniqueFd socket;
-  http::RequestParser parser;
-  std::string input;
+  RequestReader request;
   std::string output;  // the response, once known
   size_t written = 0;
   int64_t deadline_ns = 0;
@@ -89,7 +78,7 @@ void Exporter::run() {
   poller.add(timer.get(), EPOLLIN, TOKEN_TIMER);
   poller.add(stop_fd_.get(), EPOLLIN, TOKEN_STOP);
   std::unordered_map<int, std::unique_ptr<Client>> clients;
-  collector_.sample(monotonic_ns());
+  collector_.sample(io::monotonic_ns());
 
   auto close_client = [&](int fd) {
     poller.remove(fd);
@@ -112,25 +101,25 @@ void Exporter::run() {
     }
     return true;
   };
+  // Reads what came and answers once the request's head is whole; true
+  // when the client is done with.
   auto on_readable = [&](Client& c) {
     char buffer[4096];
-    for (;;) {
+    RequestReader::Progress progress = RequestReader::Progress::Incomplete;
+    while (progress == RequestReader::Progress::Incomplete) {
       ssize_t n = ::read(c.socket.get(), buffer, sizeof buffer);
       if (n > 0) {
-        c.input.append(buffer, static_cast<size_t>(n));
+        progress = c.request.feed(std::string_view(buffer, static_cast<size_t>(n)));
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno == EAGAIN) break;
-      return true;  // closed before it asked: done
+      if (n < 0 && errno == EAGAIN) return false;
+      return true;  // it left (or shut its side) before its request was whole
     }
-    size_t consumed = 0;
-    http::Event ev = c.parser.next(c.input, &consumed);
-    if (ev.type == http::EventType::NeedMore) return false;
-    c.output = ev.type == http::EventType::Error
-                   ? respond_error(ev.status)
-                   : respond(c.parser.head(), {collector_, ready_.load(std::memory_order_relaxed),
-                                               monotonic_ns()});
+    c.output = progress == RequestReader::Progress::Malformed
+                   ? respond_error(c.request.error_status())
+                   : respond(c.request.head(), {collector_, ready_.load(std::memory_order_relaxed),
+                                                io::monotonic_ns()});
     // The rest of what it sent is not read: shut our side once answered.
     return write_out(c);
   };
@@ -144,7 +133,7 @@ void Exporter::run() {
       if (token == TOKEN_TIMER) {
         uint64_t count;
         (void)!::read(timer.get(), &count, sizeof count);
-        int64_t now = monotonic_ns();
+        int64_t now = io::monotonic_ns();
         collector_.sample(now);
         std::vector<int> late;
         for (auto& [fd, c] : clients)
@@ -161,7 +150,8 @@ void Exporter::run() {
             continue;
           }
           auto c = std::make_unique<Client>(fd);
-          c->deadline_ns = monotonic_ns() + CLIENT_DEADLINE_NS;
+          c->deadline_ns = io::monotonic_ns() + CLIENT_DEADLINE_NS;
+          // A client's token is its fd, shifted above the fixed tokens.
           poller.add(fd, EPOLLIN | EPOLLRDHUP, static_cast<uint64_t>(fd) << 8);
           clients.emplace(fd, std::move(c));
         }

@@ -10,11 +10,11 @@ void family(std::string& out, const char* name, const char* type, const char* he
   out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
 }
 
-// The shortest text that reads back as the same double ("0.0005", not
-// "0.00050000000000000001").
+// The shortest plain decimal that reads back as the same double ("0.0005",
+// not "0.00050000000000000001" nor "5e-04").
 void number(std::string& out, double value) {
-  char text[32];
-  auto [end, error] = std::to_chars(text, text + sizeof text, value);
+  char text[400];
+  auto [end, error] = std::to_chars(text, text + sizeof text, value, std::chars_format::fixed);
   out.append(text, error == std::errc() ? end : text);
 }
 
@@ -68,7 +68,7 @@ std::string render(const Snapshot& snap) {
     sample(out, "subcorn_request_duration_seconds_bucket", label("le", le), cumulative);
   }
   sample(out, "subcorn_request_duration_seconds_sum", "",
-         static_cast<double>(t[counter::DURATION_SUM_NS]) * 1e-9);
+         static_cast<double>(t[counter::DURATION_SUM_NS]) / 1e9);
   sample(out, "subcorn_request_duration_seconds_count", "", cumulative);
 
   family(out, "subcorn_requests_in_flight", "gauge", "HTTP requests whose app is running.");
@@ -93,30 +93,31 @@ std::string render(const Snapshot& snap) {
            label("status", std::to_string(REJECTION_STATUSES[static_cast<size_t>(r)])),
            snap.rejections[static_cast<size_t>(r)]);
 
-  family(out, "subcorn_worker_requests_total", "counter", "Requests answered by each worker.");
-  for (size_t w = 0; w < snap.workers.size(); ++w) {
-    uint64_t served = 0;
-    for (int i = 0; i < METHOD_COUNT * STATUS_CLASS_COUNT; ++i)
-      served += snap.workers[w].counters[static_cast<size_t>(counter::REQUESTS + i)];
-    sample(out, "subcorn_worker_requests_total", worker(w), served);
-  }
-  family(out, "subcorn_worker_busy_ratio", "gauge",
-         "Share of the last second the worker's shard thread spent on a CPU.");
-  for (size_t w = 0; w < snap.workers.size(); ++w)
-    sample(out, "subcorn_worker_busy_ratio", worker(w), snap.workers[w].busy_ratio);
-  family(out, "subcorn_worker_loop_lag_seconds", "gauge",
-         "How late the worker's event loop runs its once-a-second tick.");
-  for (size_t w = 0; w < snap.workers.size(); ++w)
-    sample(out, "subcorn_worker_loop_lag_seconds", worker(w), snap.workers[w].lag_seconds);
-  family(out, "subcorn_worker_recycles_total", "counter",
-         "Times the worker was replaced by a fresh interpreter or process (--max-requests, "
-         "--workers-max-rss, a reload).");
-  for (size_t w = 0; w < snap.workers.size(); ++w)
-    sample(out, "subcorn_worker_recycles_total", worker(w), snap.workers[w].recycles);
-  family(out, "subcorn_worker_restarts_total", "counter",
-         "Times the worker's process died and was started again.");
-  for (size_t w = 0; w < snap.workers.size(); ++w)
-    sample(out, "subcorn_worker_restarts_total", worker(w), snap.workers[w].restarts);
+  // One family per worker number, one sample per worker.
+  auto per_worker = [&](const char* name, const char* type, const char* help, auto value_of) {
+    family(out, name, type, help);
+    for (size_t w = 0; w < snap.workers.size(); ++w) sample(out, name, worker(w), value_of(snap.workers[w]));
+  };
+  per_worker("subcorn_worker_requests_total", "counter", "Requests answered by each worker.",
+             [](const WorkerSnapshot& w) {
+               uint64_t served = 0;
+               for (int i = 0; i < METHOD_COUNT * STATUS_CLASS_COUNT; ++i)
+                 served += w.counters[static_cast<size_t>(counter::REQUESTS + i)];
+               return served;
+             });
+  per_worker("subcorn_worker_busy_ratio", "gauge",
+             "Share of the last second the worker's shard thread spent on a CPU.",
+             [](const WorkerSnapshot& w) { return w.busy_ratio; });
+  per_worker("subcorn_worker_loop_lag_seconds", "gauge",
+             "How late the worker's event loop runs its once-a-second tick.",
+             [](const WorkerSnapshot& w) { return w.lag_seconds; });
+  per_worker("subcorn_worker_recycles_total", "counter",
+             "Times the worker was replaced by a fresh interpreter or process (--max-requests, "
+             "--workers-max-rss, a reload).",
+             [](const WorkerSnapshot& w) { return w.recycles; });
+  per_worker("subcorn_worker_restarts_total", "counter",
+             "Times the worker's process died and was started again.",
+             [](const WorkerSnapshot& w) { return w.restarts; });
   return out;
 }
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "io/clock.h"
 #include "io/engine_lock.h"
 #include "py/asgi_scope.h"
 #include "py/http_cycle.h"
@@ -60,17 +61,7 @@ http::Limits parser_limits(const Settings& s) {
 
 }  // namespace
 
-int64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-double monotonic_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
+double monotonic_seconds() { return static_cast<double>(io::monotonic_ns()) * 1e-9; }
 
 Shard::Shard(Server& server, int index, int slot) : server_(server), index_(index), slot_(slot) {
   max_requests_ = server.jittered_max_requests();

@@ -172,6 +172,5 @@ class Shard {
 };
 
 double monotonic_seconds();
-int64_t monotonic_ns();
 
 }  // namespace subcorn::server

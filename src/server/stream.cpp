@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "io/clock.h"
 #include "io/engine_lock.h"
 #include "py/gil.h"
 #include "py/http_cycle.h"
@@ -46,13 +47,13 @@ bool Stream::admit() {
   slot_ = shard_.admit_request(true);
   // --metrics: the request's duration runs from here (a clock read only
   // when it is measured).
-  if (slot_ && shard_.meter()) admitted_at_ns_ = monotonic_ns();
+  if (slot_ && shard_.meter()) admitted_at_ns_ = io::monotonic_ns();
   return static_cast<bool>(slot_);
 }
 
 int64_t Stream::take_duration_ns() {
   if (admitted_at_ns_ == 0) return -1;
-  return monotonic_ns() - std::exchange(admitted_at_ns_, 0);
+  return io::monotonic_ns() - std::exchange(admitted_at_ns_, 0);
 }
 
 void Stream::start(const http::RequestHead& head, const py::ConnectionInfo& info) {
