@@ -59,9 +59,9 @@ class Scrape:
         return {s.labels[label]: s.value for s in self.samples if s.name == name}
 
 
-def metered(server, *flags, workers: int = 2):
+def metered(server, *flags, workers: int = 2, app: str = APP):
     port = free_port()
-    s = server(APP, "--metrics", "--metrics-port", str(port), *flags, workers=workers)
+    s = server(app, "--metrics", "--metrics-port", str(port), *flags, workers=workers)
     s.metrics_port = port
     wait_for(lambda: fetch(port, "/readyz")[0] == 200, 10, "the server is ready")
     return s
@@ -191,6 +191,25 @@ def test_health_answers_while_every_shard_is_busy(server):
     wait_for(lambda: max(Scrape(s.metrics_port).by_label("subcorn_worker_loop_lag_seconds",
                                                          "worker").values()) < 0.5,
              3, "the lag is back to nothing")
+
+
+def test_wsgi_threads_counted_in_flight_while_the_shard_stays_healthy(server):
+    s = metered(server, "--threads", "4", workers=1, app="wsgi_apps:slow")
+    slow = [threading.Thread(target=httpx.get, args=(f"{s.url}/slow",), kwargs={"timeout": 10})
+            for _ in range(4)]
+    for t in slow:
+        t.start()
+    wait_for(lambda: Scrape(s.metrics_port).value("subcorn_requests_in_flight") == 4, 5,
+             "four requests run on the worker threads")
+    # The views block their threads, not the shard's loop.
+    assert fetch(s.metrics_port, "/healthz")[0] == 200
+    for t in slow:
+        t.join()
+    scrape = Scrape(s.metrics_port)
+    assert scrape.value("subcorn_requests_in_flight") == 0
+    assert scrape.value("subcorn_requests_total", method="GET", code="2xx") == 4
+    assert scrape.value("subcorn_request_duration_seconds_bucket", le="0.5") == 0
+    assert scrape.value("subcorn_request_duration_seconds_bucket", le="2.5") == 4
 
 
 def test_busy_ratio_follows_a_busy_shard(server):
