@@ -34,7 +34,10 @@ NAMES = ("subcorn", "granian", "uvicorn", "hypercorn", "gunicorn", "nginx")
 # (bench/base.sh makes one from a commit). Not in the default list.
 BASE_NAME = "subcorn-base"
 BASE_DIR = os.environ.get("BENCH_SUBCORN_BASE", "")
-ALL_NAMES = (NAMES[0], BASE_NAME, *NAMES[1:])
+# subcorn with --metrics, for its cost in one run: `--servers subcorn,subcorn-metrics`.
+# Not in the default list either.
+METRICS_NAME = "subcorn-metrics"
+ALL_NAMES = (NAMES[0], BASE_NAME, METRICS_NAME, *NAMES[1:])
 # Servers that do not run the Python app, only a fixed `hello` response.
 NATIVE = frozenset({"nginx"})
 
@@ -188,7 +191,7 @@ def command(target: Target, app: str, workers: int, port: int, workdir: Path) ->
     quiet = ["--log-level", "warning"]
     interface = target.interface
     match target.server, interface:
-        case "subcorn" | "subcorn-base", _:
+        case "subcorn" | "subcorn-base" | "subcorn-metrics", _:
             if target.server == BASE_NAME and not BASE_DIR:
                 raise Unavailable("set BENCH_SUBCORN_BASE (see bench/base.sh)")
             # subcorn's CLI mirrors uvicorn's flags. With an explicit interface,
@@ -196,8 +199,10 @@ def command(target: Target, app: str, workers: int, port: int, workdir: Path) ->
             # extension refusing sub-interpreters) fails the run instead of
             # measuring something else.
             explicit = ["--interface", interface, "--mode", "interpreters"] if interface else []
+            metrics = (["--metrics", "--metrics-port", str(free_port())]
+                       if target.server == METRICS_NAME else [])
             return [PYTHON, "-m", "subcorn", app, *explicit, "--workers", str(workers), *addr,
-                    "--no-access-log", *quiet]  # fmt: skip
+                    "--no-access-log", *metrics, *quiet]  # fmt: skip
         case "granian", None | "asgi" | "wsgi":
             # --http 1: wrk speaks HTTP/1.1 only, so skip granian's h2 sniffing.
             # Its access log is off by default; say so anyway. WSGI: its default
@@ -392,7 +397,8 @@ def version(name: str) -> str:
             return done.stderr.strip().rsplit("/", 1)[-1]
         # In a child interpreter: importing a half-built subcorn here could fail in any way.
         python = str(_venv_python()) if name == "granian" else PYTHON
-        argv = [python, "-c", _VERSION_CODE, "subcorn" if name == BASE_NAME else name]
+        package = "subcorn" if name in (BASE_NAME, METRICS_NAME) else name
+        argv = [python, "-c", _VERSION_CODE, package]
         done = subprocess.run(
             argv,
             check=False,
