@@ -437,6 +437,7 @@ void Server::take_connection(int fd) {
   Shard* shard = least_loaded();
   if (!shard) {  // every shard is stopping or being replaced
     io::refuse_connection(io::UniqueFd(fd), refusal());
+    if (metrics_) metrics_.count_rejection(503);
     // The supervisor counted it as ours: keep its count true.
     if (handoff()) tell_supervisor(settings_.handoff_fd, "closed\n");
     return;
