@@ -126,6 +126,14 @@ std::string Collector::unhealthy(int64_t now_ns) const {
   return {};
 }
 
+bool Collector::serving() const noexcept {
+  for (int i = 0; i < table_.block_count(); ++i) {
+    const ShardBlock& b = table_.block(i);
+    if (is(b, BlockState::Live) && b.read_gauge(gauge::TICK_DUE_NS) != 0) return true;
+  }
+  return false;
+}
+
 void Collector::process_gone(int pid) noexcept {
   for (int i = 0; i < table_.block_count(); ++i) {
     ShardBlock& b = table_.block(i);

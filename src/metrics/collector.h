@@ -40,6 +40,8 @@ class Collector {
   // /healthz: empty when every serving shard ran its last tick less than
   // a second late, else which one is late and by how much.
   std::string unhealthy(int64_t now_ns) const;
+  // Whether any shard serves (a worker process that died left none).
+  bool serving() const noexcept;
   // Any thread: a worker process is gone (its blocks were left Live when
   // it died): they are retired, and folded at the next sample.
   void process_gone(int pid) noexcept;

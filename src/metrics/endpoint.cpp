@@ -39,8 +39,10 @@ std::string respond(const http::RequestHead& head, EndpointState state) {
     std::string why = state.collector.unhealthy(state.now_ns);
     return why.empty() ? response(200, TEXT, "ok\n", head_only) : response(503, TEXT, why, head_only);
   }
-  return state.ready ? response(200, TEXT, "ready\n", head_only)
-                     : response(503, TEXT, "not ready: starting or draining\n", head_only);
+  if (!state.ready) return response(503, TEXT, "not ready: starting or draining\n", head_only);
+  // Between a worker process's death and its replacement, nothing serves.
+  if (!state.collector.serving()) return response(503, TEXT, "not ready: no worker serves\n", head_only);
+  return response(200, TEXT, "ready\n", head_only);
 }
 
 std::string respond_error(int status) { return std::string(http::error_response(status)); }

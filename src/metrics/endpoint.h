@@ -4,7 +4,8 @@
 //
 //   GET /metrics   200, the Prometheus text format
 //   GET /healthz   200 "ok", or 503 naming a worker whose loop is stuck
-//   GET /readyz    200 "ready" while serving and not draining, else 503
+//   GET /readyz    200 "ready" while a shard serves and the server is not
+//                  starting or draining, else 503
 //   other paths    404; other methods 405 (HEAD is GET without a body)
 #pragma once
 
@@ -40,7 +41,7 @@ class RequestReader {
 
 struct EndpointState {
   Collector& collector;
-  bool ready;  // the supervisor serves and is not draining
+  bool ready;  // the supervisor has started serving and is not draining
   int64_t now_ns;
 };
 

@@ -246,10 +246,15 @@ TEST(MetricsEndpoint, Routes) {
   std::string head = answer(get("/metrics", "HEAD"), c, true, now);
   EXPECT_EQ(head.rfind("HTTP/1.1 200", 0), 0u);
   EXPECT_EQ(head.substr(head.find("\r\n\r\n") + 4), "");
+  std::string none = answer(get("/readyz"), c, true, now);
+  EXPECT_EQ(none.rfind("HTTP/1.1 503", 0), 0u);
+  EXPECT_NE(none.find("no worker serves"), std::string::npos);
+  ShardBlock* stuck = t.claim(0, 1, 1);
+  EXPECT_EQ(answer(get("/readyz"), c, true, now).rfind("HTTP/1.1 503", 0), 0u);  // not serving yet
+  stuck->set(gauge::TICK_DUE_NS, now + SECOND / 2);
   EXPECT_EQ(answer(get("/readyz"), c, true, now).rfind("HTTP/1.1 200", 0), 0u);
   EXPECT_EQ(answer(get("/readyz"), c, false, now).rfind("HTTP/1.1 503", 0), 0u);
   EXPECT_EQ(answer(get("/healthz"), c, false, now).rfind("HTTP/1.1 200", 0), 0u);
-  ShardBlock* stuck = t.claim(0, 1, 1);
   stuck->set(gauge::TICK_DUE_NS, now - 3 * SECOND);
   std::string sick = answer(get("/healthz"), c, true, now);
   EXPECT_EQ(sick.rfind("HTTP/1.1 503", 0), 0u) << sick;

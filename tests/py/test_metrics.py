@@ -280,6 +280,19 @@ def _answered_by_another(s, victim: int) -> bool:
         return False
 
 
+def test_not_ready_while_no_worker_process_serves(server):
+    s = metered(server, workers=1)  # interpreters mode: one worker process holds every shard
+    victim = int(httpx.get(f"{s.url}/pid", headers={"connection": "close"}).text)
+    statuses = []
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not (503 in statuses and statuses[-1] == 200):
+        statuses.append(fetch(s.metrics_port, "/readyz")[0])
+        time.sleep(0.02)
+    assert 503 in statuses and statuses[-1] == 200, statuses[-20:]
+    assert Scrape(s.metrics_port).value("subcorn_worker_restarts_total", worker="0") == 1
+
+
 def test_recycled_interpreter_keeps_its_workers_counts(server):
     s = metered(server, "--max-requests", "5", workers=1)
     with httpx.Client(base_url=s.url) as c:
