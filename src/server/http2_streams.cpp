@@ -535,14 +535,15 @@ void Http2Streams::answer_error(Entry& e, int status) {
 // A stream's response went out: the access log and the metrics hear of it
 // (`status` 0: the app's, as it started it).
 void Http2Streams::response_sent(Entry& e, int status) {
-  if (status == 0) status = e.status;
   if (metrics::ShardBlock* m = shard_.meter())
-    metrics::count_response(*m, e.head.method, status, e.stream.take_duration_ns());
+    metrics::count_response(*m, e.head.method, status == 0 ? e.status : status,
+                            e.stream.take_duration_ns());
   log_access(e, status);
 }
 
 void Http2Streams::log_access(const Entry& e, int status) {
   if (!shard_.access_log_enabled()) return;
+  if (status == 0) status = e.status;
   shard_.write_access_log(access_log_line(carrier_.h2_peer(), e.head, status));
 }
 
