@@ -39,7 +39,10 @@ NAMES = ("subcorn", "granian", "uvicorn", "hypercorn", "gunicorn", "nginx")
 # (bench/base.sh makes one from a commit). Not in the default list.
 BASE_NAME = "subcorn-base"
 BASE_DIR = os.environ.get("BENCH_SUBCORN_BASE", "")
-ALL_NAMES = (NAMES[0], BASE_NAME, *NAMES[1:])
+# subcorn with --metrics, for its cost in one run: `--servers subcorn,subcorn-metrics`.
+# Not in the default list either.
+METRICS_NAME = "subcorn-metrics"
+ALL_NAMES = (NAMES[0], BASE_NAME, METRICS_NAME, *NAMES[1:])
 # Servers that do not run the Python app, only a fixed `hello` response.
 NATIVE = frozenset({"nginx"})
 # Those that speak HTTP/2 (uvicorn does not; gunicorn's is not measured here).
@@ -256,7 +259,7 @@ def command(
     if wire.http2 and target.server not in HTTP2_SERVERS:
         raise Unavailable(f"{target.server} does not speak HTTP/2")
     match target.server, interface:
-        case "subcorn" | "subcorn-base", _:
+        case "subcorn" | "subcorn-base" | "subcorn-metrics", _:
             if target.server == BASE_NAME and not BASE_DIR:
                 raise Unavailable("set BENCH_SUBCORN_BASE (see bench/base.sh)")
             # subcorn's CLI mirrors uvicorn's flags. With an explicit interface,
@@ -264,12 +267,14 @@ def command(
             # extension refusing sub-interpreters) fails the run instead of
             # measuring something else.
             explicit = ["--interface", interface, "--mode", "interpreters"] if interface else []
+            metrics = (["--metrics", "--metrics-port", str(free_port())]
+                       if target.server == METRICS_NAME else [])
             # HTTP/2 needs no flag: subcorn speaks it by prior knowledge and ALPN.
             # BENCH_SUBCORN_ACCESS_LOG=1: the access log on (its cost, before
             # and after a change to it; the line goes to the server's log).
             access = [] if os.environ.get("BENCH_SUBCORN_ACCESS_LOG") else ["--no-access-log"]
             return [PYTHON, "-m", "subcorn", app, *explicit, "--workers", str(workers), *addr,
-                    *ssl_flags, *access, *quiet]  # fmt: skip
+                    *ssl_flags, *access, *metrics, *quiet]  # fmt: skip
         case "granian", None | "asgi" | "wsgi":
             # --http 1: wrk speaks HTTP/1.1 only, so skip granian's h2 sniffing;
             # --http 2 for h2load, which speaks only HTTP/2 (prior knowledge or ALPN).
@@ -540,7 +545,8 @@ def version(name: str) -> str:
             return done.stderr.strip().rsplit("/", 1)[-1]
         # In a child interpreter: importing a half-built subcorn here could fail in any way.
         python = str(_venv_python()) if name == "granian" else PYTHON
-        argv = [python, "-c", _VERSION_CODE, "subcorn" if name == BASE_NAME else name]
+        package = "subcorn" if name in (BASE_NAME, METRICS_NAME) else name
+        argv = [python, "-c", _VERSION_CODE, package]
         done = subprocess.run(
             argv,
             check=False,

@@ -9,6 +9,7 @@
 #include <optional>
 #include <memory>
 
+#include "metrics/exporter.h"
 #include "py/gil.h"
 #include "py/module_state.h"
 #include "http/access_log_format.h"
@@ -140,6 +141,8 @@ bool read_settings(PyObject* d, Settings* s) {
          get_string(d, "access_log_format", &s->access_log_format) &&
          get_string(d, "access_log_file", &s->access_log_file) &&
          get_bool(d, "log_json", &s->log_json) && get_number(d, "worker_base", &s->worker_base) && get_bool(d, "log_info", &s->log_info) &&
+         get_number(d, "metrics_fd", &s->metrics_fd) &&
+         get_number(d, "metrics_slot", &s->metrics_slot) &&
          get_string(d, "shard_config", &s->shard_config) && read_tls(d, &s->tls) &&
          get_bytes(d, "ssl_ticket_keys", &s->tls_ticket_keys) &&
          get_number(d, "ssl_handshake_timeout", &s->ssl_handshake_timeout) &&
@@ -205,6 +208,85 @@ PyObject* serve(PyObject* module, PyObject* settings_dict) {
   }
 }
 
+// ---- the supervisor: the metrics port (metrics/exporter.h) -----------------------------
+
+// The exporter, owned by a capsule the supervisor holds; metrics_stop()
+// ends it before the capsule goes.
+using ExporterBox = std::unique_ptr<subcorn::metrics::Exporter>;
+constexpr const char* EXPORTER_CAPSULE = "subcorn.metrics_exporter";
+
+subcorn::metrics::Exporter* exporter_from(PyObject* capsule) {
+  auto* box = static_cast<ExporterBox*>(PyCapsule_GetPointer(capsule, EXPORTER_CAPSULE));
+  if (!box) return nullptr;
+  if (!*box) PyErr_SetString(PyExc_ValueError, "the metrics exporter was stopped");
+  return box->get();
+}
+
+void free_exporter(PyObject* capsule) {
+  auto* box = static_cast<ExporterBox*>(PyCapsule_GetPointer(capsule, EXPORTER_CAPSULE));
+  if (!box) return;
+  {
+    subcorn::py::GilReleased no_gil;  // its thread is joined
+    box->reset();
+  }
+  delete box;
+}
+
+PyObject* metrics_start(PyObject*, PyObject* args) {
+  const char* host;
+  int port, slots;
+  if (!PyArg_ParseTuple(args, "sii", &host, &port, &slots)) return nullptr;
+  std::string error;
+  ExporterBox exporter;
+  try {
+    exporter = subcorn::metrics::Exporter::start(host, port, slots, &error);
+  } catch (const std::exception& e) {
+    error = std::string("--metrics: ") + e.what();
+  }
+  if (!exporter) return PyUnicode_FromStringAndSize(error.data(), static_cast<Py_ssize_t>(error.size()));
+  int fd = exporter->table_fd(), bound = exporter->port();
+  auto* box = new ExporterBox(std::move(exporter));
+  PyObject* capsule = PyCapsule_New(box, EXPORTER_CAPSULE, free_exporter);
+  if (!capsule) {
+    delete box;
+    return nullptr;
+  }
+  return Py_BuildValue("(Nii)", capsule, fd, bound);
+}
+
+PyObject* metrics_stop(PyObject*, PyObject* capsule) {
+  auto* box = static_cast<ExporterBox*>(PyCapsule_GetPointer(capsule, EXPORTER_CAPSULE));
+  if (!box) return nullptr;
+  subcorn::py::GilReleased no_gil;
+  box->reset();
+  Py_RETURN_NONE;
+}
+
+PyObject* metrics_event(PyObject*, PyObject* args) {
+  PyObject* capsule;
+  const char* what;
+  int value;
+  if (!PyArg_ParseTuple(args, "Osi", &capsule, &what, &value)) return nullptr;
+  subcorn::metrics::Exporter* e = exporter_from(capsule);
+  if (!e) return nullptr;
+  std::string_view event = what;
+  auto slot_ok = [&] { return value >= 0 && value < e->table().slot_count(); };
+  if (event == "ready" || event == "not_ready") {
+    e->set_ready(event == "ready");
+  } else if (event == "process_gone") {
+    e->process_gone(value);
+  } else if (event == "rejection") {
+    e->table().count_rejection(value);
+  } else if ((event == "restart" || event == "recycle") && slot_ok()) {
+    auto& slot = e->table().slot(value);
+    (event == "restart" ? slot.restarts : slot.recycles).fetch_add(1, std::memory_order_relaxed);
+  } else {
+    PyErr_Format(PyExc_ValueError, "unknown metrics event %s %d", what, value);
+    return nullptr;
+  }
+  Py_RETURN_NONE;
+}
+
 // ---- shard interpreters: the _shard_* functions ----------------------------------------
 
 Shard* shard_from(PyObject* handle) {
@@ -261,6 +343,14 @@ PyMethodDef methods[] = {
      "check_tls(settings: dict) -> str | None\n\n"
      "Loads the TLS certificate, key and CA files as serve() would: the one-line error, "
      "or None when they are usable (or TLS is off)."},
+    {"metrics_start", metrics_start, METH_VARARGS,
+     "metrics_start(host, port, workers) -> (exporter, table_fd, port) | str\n\n"
+     "The supervisor's metrics port: binds it, creates the table the workers count in "
+     "(its fd is passed to them) and starts the thread that answers; the error otherwise."},
+    {"metrics_stop", metrics_stop, METH_O, "metrics_stop(exporter): closes the metrics port."},
+    {"metrics_event", metrics_event, METH_VARARGS,
+     "metrics_event(exporter, what, value): 'ready'/'not_ready' (value ignored), "
+     "'process_gone' (a pid), 'rejection' (a status), 'restart'/'recycle' (a worker)."},
     {"_shard_serve", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(shard_serve)),
      METH_FASTCALL, "Serve this shard's connections (inside a shard's interpreter)."},
     {"_shard_failed", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(shard_failed)),

@@ -29,3 +29,14 @@ def _shard_serve(
 ) -> None: ...
 def _shard_failed(handle: int, message: str, /) -> None: ...
 def _shard_stop_requested(handle: int, /) -> bool: ...
+
+# --metrics, in the supervisor (python/subcorn/_supervisor_metrics.py).
+def metrics_start(host: str, port: int, workers: int, /) -> tuple[Any, int, int] | str:
+    """Binds the metrics port, creates the table the workers count in and
+    starts the thread that answers: (exporter, table_fd, bound_port), or the
+    error (one line)."""
+
+def metrics_stop(exporter: Any, /) -> None: ...
+def metrics_event(exporter: Any, what: str, value: int, /) -> None:
+    """what: "ready" / "not_ready", "process_gone" (a pid), "rejection" (a
+    status), "restart" / "recycle" (a worker number)."""

@@ -31,7 +31,7 @@ SUPERVISOR_PID_ENV = "SUBCORN_SUPERVISOR_PID"
 # Config: where to listen, how many workers of which kind, the hidden flags.
 _DECIDED_HERE = frozenset(
     {"app", "host", "port", "uds", "fd", "workers", "mode", "supervised", "ready_fd",
-     "handoff_fd", "pid",
+     "handoff_fd", "pid", "metrics_fd", "metrics_slot",
      # A secret: in the child's environment instead (see child_env).
      "ssl_keyfile_password"})
 
@@ -108,9 +108,11 @@ class Worker:
 
     @classmethod
     def spawn(cls, slot: int, args: list[str], listen_fd: int | None,
-              secrets: dict[str, str] | None = None) -> Worker:
+              secrets: dict[str, str] | None = None,
+              metrics: tuple[list[str], tuple[int, ...]] = ([], ())) -> Worker:
         """Starts a worker; `secrets` go into its environment (a command line
-        is visible to every user)."""
+        is visible to every user); `metrics`: its --metrics-* arguments and
+        the descriptor they name."""
         channel = None
         if listen_fd is None:
             # Connections go to the child as fds over a SEQPACKET socket (one
@@ -123,6 +125,8 @@ class Worker:
             read_end, write_end = os.pipe()  # both close-on-exec; pass_fds opens one to the child
             extra = ["--ready-fd", str(write_end)]
             passed = (listen_fd, write_end)
+        extra += metrics[0]
+        passed += metrics[1]
         env = dict(os.environ)
         env[SUPERVISOR_PID_ENV] = str(os.getpid())
         env[WORKER_ID_ENV] = str(slot)  # its number in log lines (processes mode)

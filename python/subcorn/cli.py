@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--handoff-fd", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--metrics-fd", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--metrics-slot", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, default=_default("threads"),
                    help="WSGI: threads per worker interpreter, so a view that waits on "
                         "a database does not hold up the others (default: 1)")
@@ -237,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="every connection begins with a PROXY protocol header (v1 or v2, as "
                         "HAProxy and AWS NLB send it) from a peer in --forwarded-allow-ips; "
                         "without one it is closed (default: off)")
+    p.add_argument("--metrics", action=_BoolValueFlag, default=_env_bool("metrics", False),
+                   help="serve Prometheus metrics at /metrics, and /healthz and /readyz, on "
+                        "their own port (default: off)")
+    p.add_argument("--metrics-host", default=_default("metrics_host"),
+                   help="the metrics port's address (default: %(default)s)")
+    p.add_argument("--metrics-port", type=int, default=_default("metrics_port"),
+                   help="the metrics port, never the app's (default: %(default)s)")
     p.add_argument("--access-log", action=argparse.BooleanOptionalAction,
                    default=_env_bool("access_log", True), help="log every request (default: on)")
     p.add_argument("--access-log-format", default=_default("access_log_format"), metavar="FORMAT",

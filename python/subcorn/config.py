@@ -189,10 +189,17 @@ class Config:
     ssl_min_version: TlsVersion = TlsVersion.TLS_1_2
     ssl_handshake_timeout: float = 10.0
     ssl_reload: bool = False
+    # --metrics: Prometheus metrics, /healthz and /readyz on their own port,
+    # served by the supervisor's engine thread (docs/metrics.md).
+    metrics: bool = False
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9000
     # Set by the supervisor for its children (hidden flags).
     supervised: bool = False
     ready_fd: int | None = None
     handoff_fd: int | None = None  # processes mode: connections come from the supervisor
+    metrics_fd: int | None = None  # --metrics: the table the shards count in
+    metrics_slot: int = 0          # --metrics: the worker number of this process's first shard
 
     def __post_init__(self) -> None:
         # Flags arrive as plain strings; the enums are the checked form.
@@ -222,6 +229,7 @@ class Config:
                               f"not {self.ssl_min_version!r}") from None
         self._check_tls()
         self.forwarded_allow_ips = check_forwarded_allow_ips(self.forwarded_allow_ips)
+        self._check_metrics()
         module, sep, attr = self.app.partition(":")
         if not sep or not module or not attr:
             raise ConfigError(
@@ -288,6 +296,20 @@ class Config:
                               "that client certificates must chain to)")
         if self.ssl_handshake_timeout <= 0:
             raise ConfigError("--ssl-handshake-timeout must be more than 0")
+
+    def _check_metrics(self) -> None:
+        if not 0 <= self.metrics_port <= 65535:
+            raise ConfigError(f"--metrics-port must be between 0 and 65535, not {self.metrics_port}")
+        # The supervisor checked this against the address it binds; a worker
+        # process is given no address of its own.
+        if not self.metrics or self.supervised or self.uds or self.fd is not None:
+            return
+        wildcard = ("0.0.0.0", "::", "")
+        same_host = (self.metrics_host == self.host or self.metrics_host in wildcard
+                     or self.host in wildcard)
+        if self.metrics_port == self.port and self.port != 0 and same_host:
+            raise ConfigError(f"--metrics-port {self.metrics_port} is the app's port on "
+                              f"{self.metrics_host}: the metrics need a port of their own")
 
     @property
     def tls(self) -> bool:
@@ -374,6 +396,8 @@ class Config:
             "main_interpreter": self.mode == Mode.PROCESSES,
             "ready_fd": -1 if self.ready_fd is None else self.ready_fd,
             "handoff_fd": -1 if self.handoff_fd is None else self.handoff_fd,
+            "metrics_fd": -1 if self.metrics_fd is None else self.metrics_fd,
+            "metrics_slot": self.metrics_slot,
             "max_requests": self.max_requests,
             "max_requests_jitter": self.max_requests_jitter,
             "log_info": self.log_level in (LogLevel.INFO, LogLevel.DEBUG, LogLevel.TRACE),

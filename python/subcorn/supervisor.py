@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from subcorn import _logging
+from subcorn._supervisor_metrics import SupervisorMetrics
 from subcorn._supervisor_listen import (CONNECTION_ERRORS, SERVICE_UNAVAILABLE, BindError,
                                         Listener, ThrottledReport, open_listener,
                                         raise_open_file_limit, refuse)
@@ -65,15 +66,22 @@ def run(config: Config, *, workers_max_rss: int | None = None) -> int:
         log.error("%s", exc)
         return 1
     pid_file = None
+    metrics: SupervisorMetrics | str | None = None
     try:
+        metrics = SupervisorMetrics.start(config, concrete_mode(config))
+        if isinstance(metrics, str):
+            log.error("%s", metrics)
+            return 1
         if config.pid:
             try:
                 pid_file = PidFile.write(config.pid)
             except OSError as exc:
                 log.error("Cannot write the pid file %s: %s", config.pid, exc.strerror or exc)
                 return 1
-        return Supervisor(config, listener, workers_max_rss, open_file_limit).run()
+        return Supervisor(config, listener, workers_max_rss, open_file_limit, metrics).run()
     finally:
+        if isinstance(metrics, SupervisorMetrics):
+            metrics.close()
         if pid_file is not None:
             pid_file.remove()
         listener.close()
@@ -193,8 +201,9 @@ class Slot:
 
 class Supervisor:
     def __init__(self, config: Config, listener: Listener, workers_max_rss: int | None,
-                 open_file_limit: int = -1) -> None:
+                 open_file_limit: int = -1, metrics: SupervisorMetrics | None = None) -> None:
         self.config = config
+        self.metrics = metrics
         self.listener = listener
         self.listen_fd = listener.fd
         self.mode = concrete_mode(config)
@@ -310,7 +319,8 @@ class Supervisor:
     def _spawn(self, slot: Slot, batch: Batch) -> Worker | None:
         try:
             worker = Worker.spawn(slot.index, self.child_args,
-                                  None if self.handoff else self.listen_fd, self.child_secrets)
+                                  None if self.handoff else self.listen_fd, self.child_secrets,
+                                  self.metrics.worker_args(slot.index) if self.metrics else ([], ()))
         except (OSError, subprocess.SubprocessError) as exc:
             log.error("Could not start a worker process: %s", exc)  # EMFILE, ENOMEM...
             return None
@@ -394,6 +404,8 @@ class Supervisor:
             if limit and sum(w.connections for w in self.workers) >= limit:
                 refuse(conn, self.refusal)
                 self._count(self.over_limit)
+                if self.metrics:
+                    self.metrics.refused(503)
                 continue
             if any(w.hand_over(conn) for w in sorted(targets, key=lambda w: w.connections)):
                 conn.close()  # the worker has its own copy now
@@ -402,6 +414,8 @@ class Supervisor:
             # takes none until one closes. Let the next ones wait in the backlog.
             refuse(conn, self.refusal)
             self._count(self.unplaced)
+            if self.metrics:
+                self.metrics.refused(503)
             self._back_off("no worker process can take a connection")
             return
 
@@ -503,9 +517,13 @@ class Supervisor:
             log.info("subcorn running on %s (Press CTRL+C to quit)", self.config.address)
         self.started = True
         self._resume_accepting()
+        if self.metrics:
+            self.metrics.ready(True)
         for worker in old:
             log.info("Stopping worker process [%d] (replaced)", worker.pid)
             worker.terminate(replaced=True)
+            if self.metrics:
+                self.metrics.recycled(worker.slot)
         for worker in batch.workers:
             if worker.retire_why is not None:
                 self._replace(worker)
@@ -547,6 +565,8 @@ class Supervisor:
                 self._on_output(worker)  # a `ready` it wrote before it died counts
                 self._close_pipe(worker)
                 self.workers.discard(worker)
+                if self.metrics:  # its shards' blocks, if it died with them
+                    self.metrics.process_gone(worker.pid)
                 self._on_exit(worker, worker.proc.returncode)
 
     def _on_exit(self, worker: Worker, code: int) -> None:
@@ -562,6 +582,8 @@ class Supervisor:
             self._on_failed_start(worker, slot, how)
         elif worker is slot.current:
             slot.current = None
+            if self.metrics:
+                self.metrics.restarted(slot.index)
             stable = worker.stable(time.monotonic(), STABLE_AFTER)
             if stable:
                 slot.quick_deaths = 0
@@ -652,6 +674,8 @@ class Supervisor:
         if self.stopping:
             return
         self.stopping = True
+        if self.metrics:
+            self.metrics.ready(False)
         self.timers.cancel_all()
         # Stop holding the socket: once the workers have closed theirs (they
         # do when they start to drain), new connections are refused.

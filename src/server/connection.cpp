@@ -55,6 +55,15 @@ Connection::Connection(Shard& shard, io::UniqueFd socket)
     begin_serving();
   }
   shard.poller().add(fd, interest_, reinterpret_cast<uint64_t>(this));
+  if (metrics::ShardBlock* m = shard.meter()) m->change(metrics::gauge::CONNECTIONS, 1);
+}
+
+void Connection::meter_protocol(metrics::Protocol protocol) {
+  metrics::ShardBlock* m = shard_.meter();
+  if (!m || protocol == metered_as_) return;
+  m->change(metrics::gauge::CONNECTIONS + static_cast<int>(metered_as_), -1);
+  m->change(metrics::gauge::CONNECTIONS + static_cast<int>(protocol), 1);
+  metered_as_ = protocol;
 }
 
 // What comes first on the wire, once any PROXY header is out of the way:
@@ -149,6 +158,7 @@ void Connection::on_readable() {
     // app has not taken), so an idle connection owns no read buffer.
     long n = transport_.read(scratch, size);
     if (n > 0) {
+      if (metrics::ShardBlock* m = shard_.meter()) m->add(metrics::counter::BYTES_IN, static_cast<uint64_t>(n));
       last_activity_ = shard_.now();
       in_.append(scratch, static_cast<size_t>(n));
       if (static_cast<size_t>(n) < size) break;
@@ -331,6 +341,7 @@ bool Connection::decide_protocol() {
 
 void Connection::start_http2() {
   protocol_ = Protocol::Http2;
+  meter_protocol(metrics::Protocol::Http2);
   h2_ = std::make_unique<Http2Streams>(shard_, *this);
   h2_->start();
 }
@@ -360,6 +371,7 @@ bool Connection::upgrade_to_h2c() {
   out_.append("HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n");
   session_.switch_protocols();
   protocol_ = Protocol::Http2;
+  meter_protocol(metrics::Protocol::Http2);
   h2_ = std::move(h2);
   if (!h2_->start_upgraded(head, settings)) {
     // Not valid: the 101 is not out yet, so answer 400 in its place.
@@ -393,7 +405,8 @@ void Connection::start_websocket() {
   session_.close_after_response();
   if (handshake.status != 0) {
     std::string refusal = ws::handshake_error_response(handshake);
-    if (shard_.access_log_enabled()) log_access(handshake.status, nullptr);
+    response_sent(handshake.status);
+    if (metrics::ShardBlock* m = shard_.meter()) metrics::count_rejection(*m, handshake.status);
     session_.write_refusal(refusal, out_);
     linger_on_close_ = true;
     flush();
@@ -479,6 +492,7 @@ bool Connection::flush() {
     if (out_pos_ >= out_.size()) break;
     long n = transport_.write(out_.data() + out_pos_, out_.size() - out_pos_);
     if (n > 0) {
+      if (metrics::ShardBlock* m = shard_.meter()) m->add(metrics::counter::BYTES_OUT, static_cast<uint64_t>(n));
       out_pos_ += static_cast<size_t>(n);
       continue;
     }
@@ -552,7 +566,8 @@ void Connection::send_error_and_close(int status) {
     close();
     return;
   }
-  if (in_request && shard_.access_log_enabled()) log_access(status, nullptr);
+  if (in_request) response_sent(status);
+  if (metrics::ShardBlock* m = shard_.meter()) metrics::count_rejection(*m, status);
   stream_.end();
   // What the client sends next is not answered, only drained (see close_gracefully).
   linger_on_close_ = true;
@@ -651,6 +666,8 @@ void Connection::close() {
   phase_ = Phase::Closed;
   shard_.poller().remove(transport_.fd());
   transport_.close();
+  if (metrics::ShardBlock* m = shard_.meter())
+    m->change(metrics::gauge::CONNECTIONS + static_cast<int>(metered_as_), -1);
   stream_.peer_left();
   if (ws_) ws_->peer_left();
   if (h2_) h2_->peer_left();

@@ -24,6 +24,7 @@
 #include "http/proxy_protocol.h"
 #include "io/transport.h"
 #include "io/unique_fd.h"
+#include "metrics/counters.h"
 #include "py/asgi_scope.h"
 #include "server/http2_streams.h"
 #include "server/stream.h"
@@ -140,6 +141,12 @@ class Connection final : public StreamHost, public WsHost, public Http2Carrier {
   // The access line: `tally` is the app's response's (null for one the
   // server made itself).
   void log_access(int status, const AccessTally* tally);
+  // A response went out for the current request (the app's or the
+  // server's own): the access log and the metrics hear of it.
+  // `tally`: the app's response's (null for one the server made itself).
+  void response_sent(int status, const AccessTally* tally = nullptr);
+  // --metrics: what this connection speaks now, in the connections gauge.
+  void meter_protocol(metrics::Protocol protocol);
   void time_out(int status);
 
   Shard& shard_;
@@ -157,6 +164,7 @@ class Connection final : public StreamHost, public WsHost, public Http2Carrier {
   // it names is).
   bool peer_trusted_ = false;
   Phase phase_ = Phase::Serving;
+  metrics::Protocol metered_as_ = metrics::Protocol::Http1;
 
   std::string in_;      // bytes read but not parsed yet, from in_pos_
   size_t in_pos_ = 0;

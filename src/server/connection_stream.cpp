@@ -18,8 +18,14 @@ const char* Connection::stream_add_header(Stream&, std::string_view name, std::s
 // The app gave the last part: the access log gets its line, a receive()
 // waiting learns it.
 void Connection::response_finished() {
-  if (shard_.access_log_enabled()) log_access(session_.writer().status(), &stream_.tally);
+  response_sent(session_.writer().status(), &stream_.tally);
   stream_.notify_body();
+}
+
+void Connection::response_sent(int status, const AccessTally* tally) {
+  if (metrics::ShardBlock* m = shard_.meter())
+    metrics::count_response(*m, session_.head().method, status, stream_.take_duration_ns());
+  if (shard_.access_log_enabled()) log_access(status, tally);
 }
 
 // The app accepted the WebSocket: the 101 goes out, and every byte after
@@ -28,6 +34,7 @@ void Connection::response_finished() {
 void Connection::ws_switch(const ws::HandshakeResult& handshake, const ws::Fields& fields) {
   out_.append(ws::switching_response(handshake, fields));
   session_.switch_protocols();
+  meter_protocol(metrics::Protocol::WebSocket);
   if (shard_.access_log_enabled())
     shard_.log_access(ws_->peer_for_log(peer_), session_.head(), 101, nullptr, "websocket", true);
   if (!flush()) return;
@@ -114,6 +121,7 @@ bool Connection::send_file_part() {
     long n = transport_.send_file(file_.get(), &file_offset_,
                                   static_cast<size_t>(std::min<int64_t>(file_left_, 1 << 20)));
     if (n > 0) {
+      if (metrics::ShardBlock* m = shard_.meter()) m->add(metrics::counter::BYTES_OUT, static_cast<uint64_t>(n));
       file_left_ -= n;
       continue;
     }

@@ -415,7 +415,7 @@ py::Exchange::Sent Http2Streams::stream_send_body(Stream& s, std::string_view da
     *error = mistake;
     return py::Exchange::Sent::Done;
   }
-  if (!more) log_access(e, 0);
+  if (!more) response_sent(e, 0);
   pump();
   if (e.phase != Entry::Phase::Open) return py::Exchange::Sent::Gone;
   s.wait_while_output_full(Connection::OUTPUT_HIGH_WATER);
@@ -439,7 +439,7 @@ py::Exchange::Sent Http2Streams::stream_send_file(Stream& s, io::UniqueFd file, 
     *error = mistake;
     return py::Exchange::Sent::Done;
   }
-  log_access(e, 0);
+  response_sent(e, 0);
   if (count > 0) send_file_part(e);
   else e.file.reset();
   pump();
@@ -528,7 +528,8 @@ void Http2Streams::stream_app_finished(Stream& s, bool failed, bool) {
 
 void Http2Streams::answer_error(Entry& e, int status) {
   if (session_.write_error(e.stream.id, status)) {
-    log_access(e, status);
+    response_sent(e, status);
+    if (metrics::ShardBlock* m = shard_.meter()) metrics::count_rejection(*m, status);
   } else {
     session_.reset_stream(e.stream.id, INTERNAL_ERROR);
   }
@@ -536,7 +537,15 @@ void Http2Streams::answer_error(Entry& e, int status) {
   pump();
 }
 
-// `status` 0: the app's response (its status and tally); else one the server made.
+// A stream's response went out: the access log and the metrics hear of it
+// (`status` 0: the app's, as it started it).
+void Http2Streams::response_sent(Entry& e, int status) {
+  if (metrics::ShardBlock* m = shard_.meter())
+    metrics::count_response(*m, e.head.method, status == 0 ? e.status : status,
+                            e.stream.take_duration_ns());
+  log_access(e, status);
+}
+
 void Http2Streams::log_access(const Entry& e, int status) {
   if (!shard_.access_log_enabled()) return;
   const AccessTally* tally = status == 0 ? &e.stream.tally : nullptr;

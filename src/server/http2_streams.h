@@ -128,6 +128,7 @@ class Http2Streams final : public StreamHost, public http::Http2Handler {
   void give_back_unread(Entry& e);
   void send_file_part(Entry& e);
   void answer_error(Entry& e, int status);
+  void response_sent(Entry& e, int status);
   void log_access(const Entry& e, int status);
 
   Shard& shard_;

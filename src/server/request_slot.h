@@ -13,12 +13,16 @@ class Shard;
 class RequestSlot {
  public:
   RequestSlot() = default;
-  explicit RequestSlot(Shard* shard) noexcept : shard_(shard) {}
-  RequestSlot(RequestSlot&& other) noexcept : shard_(std::exchange(other.shard_, nullptr)) {}
+  // `http_request`: counted in the metrics' requests in flight (a
+  // WebSocket is not).
+  RequestSlot(Shard* shard, bool http_request) noexcept : shard_(shard), http_request_(http_request) {}
+  RequestSlot(RequestSlot&& other) noexcept
+      : shard_(std::exchange(other.shard_, nullptr)), http_request_(other.http_request_) {}
   RequestSlot& operator=(RequestSlot&& other) noexcept {
     if (this != &other) {
       release();
       shard_ = std::exchange(other.shard_, nullptr);
+      http_request_ = other.http_request_;
     }
     return *this;
   }
@@ -31,6 +35,7 @@ class RequestSlot {
 
  private:
   Shard* shard_ = nullptr;
+  bool http_request_ = false;
 };
 
 }  // namespace subcorn::server

@@ -142,6 +142,10 @@ bool Server::bind(std::string* error) {
       next_certificate_check_ = monotonic_seconds() + CERTIFICATE_CHECK_INTERVAL;
     }
   }
+  if (settings_.metrics_fd >= 0) {
+    metrics_ = metrics::Table::attach(settings_.metrics_fd, error);
+    if (!metrics_) return false;
+  }
   // Handed connections by a supervisor: this process binds nothing.
   if (handoff()) return true;
   if (settings_.fd >= 0) return io::adopt_listener(settings_.fd, settings_.backlog, &listener_, error);
@@ -177,7 +181,7 @@ RunResult Server::run() {
 
   int workers = settings_.workers < 1 ? 1 : settings_.workers;
   process_max_requests_ = jittered_max_requests();
-  for (int i = 0; i < workers; ++i) start_shard(false);
+  for (int i = 0; i < workers; ++i) start_shard(false, i);
 
   epoll_event events[16];
   while (shards_running_.load() > 0) {
@@ -297,8 +301,8 @@ void Server::report_refusals(double now) {
                                " answered 503 and closed since the last report.");
 }
 
-void Server::start_shard(bool is_replacement) {
-  auto shard = std::make_unique<Shard>(*this, next_index_++);
+void Server::start_shard(bool is_replacement, int slot) {
+  auto shard = std::make_unique<Shard>(*this, next_index_++, slot);
   shard->is_replacement = is_replacement;
   shards_running_.fetch_add(1);
   shard->start();
@@ -325,13 +329,15 @@ void Server::recycle_shards() {
       if (settings_.log_info)
         log(LogLevel::Info, "Interpreter of worker " + std::to_string(old->index()) +
                                    " served its --max-requests: starting a fresh one.");
-      start_shard(true);
+      start_shard(true, old->slot());
       old->replacement = shards_.back().get();
       continue;
     }
     switch (old->replacement->state()) {
       case Shard::State::Ready:
         old->request_stop(true);
+        if (metrics_)
+          metrics_.slot(settings_.metrics_slot + old->slot()).recycles.fetch_add(1, std::memory_order_relaxed);
         break;
       case Shard::State::Failed:
         log(LogLevel::Error, "Could not start a fresh interpreter (" + old->replacement->failure() +
@@ -470,11 +476,13 @@ void Server::take_connection(int fd) {
   if (!handoff() && limit > 0 && open_connections_.load(std::memory_order_relaxed) >= limit) {
     io::refuse_connection(io::UniqueFd(fd), refusal());
     over_limit_.count();
+    if (metrics_) metrics_.count_rejection(503);
     return;
   }
   Shard* shard = least_loaded();
   if (!shard) {  // every shard is stopping or being replaced
     io::refuse_connection(io::UniqueFd(fd), refusal());
+    if (metrics_) metrics_.count_rejection(503);
     // The supervisor counted it as ours: keep its count true.
     if (handoff()) tell_supervisor(settings_.handoff_fd, "closed\n");
     return;

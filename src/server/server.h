@@ -26,6 +26,7 @@
 #include "io/tls.h"
 #include "io/unique_fd.h"
 #include "server/engine_log.h"
+#include "metrics/table.h"
 #include "server/settings.h"
 #include "server/throttled_report.h"
 
@@ -79,6 +80,8 @@ class Server {
   void log(LogLevel level, std::string_view message, const LogContext& context = {}) const {
     engine_log(settings_.log_json, level, message, context);
   }
+  // --metrics: the supervisor's table, which the shards count in; null without.
+  metrics::Table* metrics_table() noexcept { return metrics_ ? &metrics_ : nullptr; }
 
  private:
   // Whether the accepting socket (the listener, or the supervisor's
@@ -101,7 +104,7 @@ class Server {
   bool replaced_ = false;  // SIGUSR1: a newer generation serves (WebSockets get 1012)
   void check_shards(RunResult& result);
   void recycle_shards();
-  void start_shard(bool is_replacement);
+  void start_shard(bool is_replacement, int slot);
   // --ssl-reload: once a second, a changed certificate, key or CA file is
   // loaded; a broken set is refused (logged once per change).
   void check_certificate_files(double now);
@@ -142,6 +145,7 @@ class Server {
 
   mutable std::mutex tls_mutex_;  // guards tls_: read by shard threads, replaced here
   io::TlsContext tls_;
+  metrics::Table metrics_;
   io::FileStamps certificate_files_;
   double next_certificate_check_ = std::numeric_limits<double>::infinity();
 };

@@ -66,6 +66,8 @@ struct Settings {
   std::string access_log_file;    // "" or "-": stdout
   bool log_json = false;          // --log-format json: access and engine lines as JSON objects
   int worker_base = 0;            // processes mode: this process's worker number (shard 0's id)
+  int metrics_fd = -1;       // --metrics: the supervisor's metrics table (metrics/table.h)
+  int metrics_slot = 0;      // the worker number of this process's first shard
   bool log_info = true;      // --log-level info or lower: say what the server does
   std::string shard_config;  // JSON given to subcorn._shard.run in every shard
 };

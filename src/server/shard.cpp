@@ -6,6 +6,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+
+#include "io/clock.h"
 #include "io/engine_lock.h"
 #include "py/asgi_scope.h"
 #include "py/http_cycle.h"
@@ -58,13 +61,9 @@ http::Limits parser_limits(const Settings& s) {
 
 }  // namespace
 
-double monotonic_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
+double monotonic_seconds() { return static_cast<double>(io::monotonic_ns()) * 1e-9; }
 
-Shard::Shard(Server& server, int index) : server_(server), index_(index) {
+Shard::Shard(Server& server, int index, int slot) : server_(server), index_(index), slot_(slot) {
   max_requests_ = server.jittered_max_requests();
   limits_ = parser_limits(server.settings());
   wake_fd_.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
@@ -167,6 +166,7 @@ void Shard::thread_main() {
   // daemon thread that is running bytecode: with threads left, leave it alive
   // and let the process exit around it (DESIGN.md section 8).
   interpreter_left_alive_ = !no_threads_left;
+  meter_.release();  // this shard counts no more: its totals go to its worker's
   interp.finish(no_threads_left);
   finished_.store(true);
   server_.shard_finished();
@@ -215,6 +215,7 @@ PyObject* Shard::serve(PyObject* module, PyObject* app, PyObject* loop, PyObject
   if (!added) return nullptr;
 
   now_ = monotonic_seconds();
+  start_metering();
   set_state(State::Ready);
   py::Ref ran = py::Ref::steal(PyObject_CallMethod(loop, "run_forever", nullptr));
   py::Ref removed = py::Ref::steal(PyObject_CallMethod(loop, "remove_reader", "O", epfd.get()));
@@ -245,6 +246,7 @@ void Shard::on_poll() {
     } else if (token == TOKEN_TIMER) {
       uint64_t count;
       (void)::read(timer_fd_.get(), &count, sizeof count);
+      meter_tick(count);
       tick();
     } else {
       auto* conn = reinterpret_cast<Connection*>(token);
@@ -356,22 +358,55 @@ void Shard::count_request() {
     server_.notify();
 }
 
-RequestSlot Shard::admit_request() {
+RequestSlot Shard::admit_request(bool http_request) {
   count_request();
   long limit = settings().limit_concurrency;
   if (limit > 0 && server_.in_flight.fetch_add(1) >= limit) {
     server_.in_flight.fetch_sub(1);
     return RequestSlot();
   }
-  return RequestSlot(this);
+  if (http_request && meter_.get()) meter_.get()->change(metrics::gauge::IN_FLIGHT, 1);
+  return RequestSlot(this, http_request);
 }
 
-void Shard::release_request_slot() {
+void Shard::release_request_slot(bool http_request) {
   if (settings().limit_concurrency > 0) server_.in_flight.fetch_sub(1);
+  if (http_request && meter_.get()) meter_.get()->change(metrics::gauge::IN_FLIGHT, -1);
 }
 
 void RequestSlot::release() noexcept {
-  if (Shard* shard = std::exchange(shard_, nullptr)) shard->release_request_slot();
+  if (Shard* shard = std::exchange(shard_, nullptr)) shard->release_request_slot(http_request_);
+}
+
+// --metrics: a block in the supervisor's table, from the moment this shard
+// serves until its thread ends. Its tick is re-armed on whole seconds from
+// now, so that how late each one runs is known exactly.
+void Shard::start_metering() {
+  metrics::Table* table = server_.metrics_table();
+  if (!table) return;
+  meter_ = metrics::BlockLease(table->claim(settings().metrics_slot + slot_, getpid(), gettid()));
+  if (!meter_.get()) {
+    log_error("--metrics: the metrics table is full; this worker's requests are not counted.");
+    return;
+  }
+  tick_due_ = now_ + 1.0;
+  timespec first{};
+  first.tv_sec = static_cast<time_t>(tick_due_);
+  first.tv_nsec = static_cast<long>((tick_due_ - static_cast<double>(first.tv_sec)) * 1e9);
+  itimerspec every_second{{1, 0}, first};
+  timerfd_settime(timer_fd_.get(), TFD_TIMER_ABSTIME, &every_second, nullptr);
+  meter_.get()->set(metrics::gauge::TICK_DUE_NS, static_cast<int64_t>(tick_due_ * 1e9));
+}
+
+// The loop's lag: how long after its due time the oldest tick of this
+// wake-up ran (several are read at once when the loop was held up).
+void Shard::meter_tick(uint64_t expirations) {
+  metrics::ShardBlock* m = meter_.get();
+  if (!m) return;
+  double lag = now_ - tick_due_;
+  tick_due_ += static_cast<double>(expirations);
+  m->set(metrics::gauge::TICK_LAG_NS, static_cast<int64_t>(std::max(lag, 0.0) * 1e9));
+  m->set(metrics::gauge::TICK_DUE_NS, static_cast<int64_t>(tick_due_ * 1e9));
 }
 
 void Shard::flush_access_log() {

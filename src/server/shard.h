@@ -16,6 +16,7 @@
 #include "io/poller.h"
 #include "io/tls.h"
 #include "io/unique_fd.h"
+#include "metrics/table.h"
 #include "py/app_context.h"
 #include "py/worker_threads.h"
 #include "server/access_log.h"
@@ -32,7 +33,9 @@ class Shard {
  public:
   enum class State { Starting, Ready, Failed, Finished };
 
-  Shard(Server& server, int index);
+  // `slot`: the worker it is (a recycled shard's replacement is the same
+  // worker), for the metrics.
+  Shard(Server& server, int index, int slot);
   ~Shard();
 
   // --- from the acceptor thread (thread-safe) ---
@@ -48,6 +51,7 @@ class Shard {
   State state() const noexcept { return state_.load(); }
   int connection_count() const noexcept { return connections_.load(std::memory_order_relaxed); }
   int index() const noexcept { return index_; }
+  int slot() const noexcept { return slot_; }
   std::string failure() const;          // the message when state() == Failed
   bool interpreter_left_alive() const noexcept { return interpreter_left_alive_; }
   bool finished() const noexcept { return finished_.load(); }
@@ -89,7 +93,8 @@ class Shard {
   // A request (or a WebSocket) is about to run: counts it (--max-requests)
   // and takes its --limit-concurrency slot; an empty slot when the limit is
   // reached (the caller answers 503).
-  RequestSlot admit_request();
+  // `http_request`: a request (counted in flight) rather than a WebSocket.
+  RequestSlot admit_request(bool http_request);
   void connection_closed(Connection* conn);
   // An ASGI request whose client left while its task still runs: the task is
   // cancelled if it has not ended after --timeout-after-disconnect.
@@ -106,6 +111,9 @@ class Shard {
   // This worker's number in log lines: the shard's index, plus the worker
   // process's number in processes mode.
   int worker_id() const noexcept;
+  // This shard's counters (--metrics), null without; any thread of this
+  // shard's interpreter (metrics/counters.h).
+  metrics::ShardBlock* meter() const noexcept { return meter_.get(); }
 
   void on_poll();  // the asyncio reader callback
 
@@ -117,11 +125,12 @@ class Shard {
   void flush_access_log();
   void count_request();
   friend class RequestSlot;  // gives its slot back
-  void release_request_slot();
+  void release_request_slot(bool http_request);
   void set_state(State s);
 
   Server& server_;
   const int index_;
+  const int slot_;
   std::thread thread_;
   std::atomic<State> state_{State::Starting};
   mutable std::mutex mutex_;            // guards inbox_ and failure_
@@ -165,6 +174,12 @@ class Shard {
   bool draining_ = false;
   double drain_deadline_ = 0;
   bool loop_stopped_ = false;
+  // --metrics: the block this shard counts in, and its tick's schedule
+  // (how late the loop runs it is the loop's lag).
+  metrics::BlockLease meter_;
+  double tick_due_ = 0;
+  void start_metering();
+  void meter_tick(uint64_t expirations);
 };
 
 double monotonic_seconds();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "io/clock.h"
 #include "io/engine_lock.h"
 #include "py/gil.h"
 #include "py/http_cycle.h"
@@ -13,6 +14,7 @@ namespace subcorn::server {
 void Stream::begin() {
   tally.begin(shard_.access_format());
   app_ = AppState::Waiting;
+  admitted_at_ns_ = 0;
   failed_ = false;
   gone_ = false;
   body_input_ = BodyInput::Arriving;
@@ -43,8 +45,16 @@ void Stream::notify_output() {
 }
 
 bool Stream::admit() {
-  slot_ = shard_.admit_request();
+  slot_ = shard_.admit_request(true);
+  // --metrics: the request's duration runs from here (a clock read only
+  // when it is measured).
+  if (slot_ && shard_.meter()) admitted_at_ns_ = io::monotonic_ns();
   return static_cast<bool>(slot_);
+}
+
+int64_t Stream::take_duration_ns() {
+  if (admitted_at_ns_ == 0) return -1;
+  return io::monotonic_ns() - std::exchange(admitted_at_ns_, 0);
 }
 
 void Stream::start(const http::RequestHead& head, const py::ConnectionInfo& info) {

@@ -98,6 +98,9 @@ class Stream final : public py::Exchange {
   // Counts the request and takes a --limit-concurrency slot; false when the
   // limit is reached (the host answers 503).
   bool admit();
+  // --metrics: how long since admit(), once (-1 when not measured, or
+  // taken already).
+  int64_t take_duration_ns();
   // Runs the app for `head` (see AppAdapter); it may finish before this
   // returns. `head` stays valid until end().
   void start(const http::RequestHead& head, const py::ConnectionInfo& info);
@@ -177,6 +180,7 @@ class Stream final : public py::Exchange {
   const http::RequestHead* head_ = nullptr;  // while the app runs (start() to end())
   AppState app_ = AppState::None;
   RequestSlot slot_;          // counted in --limit-concurrency while the app runs
+  int64_t admitted_at_ns_ = 0;  // --metrics: when the app was let in
   bool failed_ = false;       // how the app ended, when it ended while Starting
   bool gone_ = false;         // the client left: no more body, no more output
   // Arriving, then Complete (all of it is here), then Delivered (receive()

@@ -28,7 +28,7 @@ ws::DeflateConfig WsStream::deflate_config(const Settings& settings) {
 }
 
 bool WsStream::admit() {
-  slot_ = shard_.admit_request();
+  slot_ = shard_.admit_request(false);
   return static_cast<bool>(slot_);
 }
 
