@@ -155,7 +155,13 @@ TEST(Response, ErrorResponsesParseBack) {
 }
 
 TEST(Response, UnlistedErrorStatusesGetThe500) {
-  for (int status : {0, 200, 404, 502, 505, 999}) EXPECT_EQ(error_response(status), error_response(500));
+  for (int status : {0, 200, 404, 502, 506, 999}) EXPECT_EQ(error_response(status), error_response(500));
+}
+
+// --http 2 answers an HTTP/1.1 request with its own 505.
+TEST(Response, HttpVersionNotSupportedIsPrebuilt) {
+  EXPECT_EQ(error_status(505), 505);
+  EXPECT_TRUE(error_response(505).starts_with("HTTP/1.1 505 HTTP Version Not Supported\r\n"));
 }
 
 TEST(Response, ImfFixdateKnownInstants) {
