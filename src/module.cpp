@@ -146,7 +146,7 @@ bool read_settings(PyObject* d, Settings* s) {
          get_string(d, "shard_config", &s->shard_config) && read_tls(d, &s->tls) &&
          get_bytes(d, "ssl_ticket_keys", &s->tls_ticket_keys) &&
          get_number(d, "ssl_handshake_timeout", &s->ssl_handshake_timeout) &&
-         get_bool(d, "ssl_reload", &s->ssl_reload) && get_bool(d, "http2", &s->http2) &&
+         get_bool(d, "ssl_reload", &s->ssl_reload) &&
          get_bool(d, "proxy_headers", &s->proxy_headers) &&
          get_bool(d, "proxy_protocol", &s->proxy_protocol) &&
          read_forwarded_allow_ips(d, &s->forwarded_allow_ips);
