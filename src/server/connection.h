@@ -89,6 +89,7 @@ class Connection final : public StreamHost, public WsHost, public Http2Carrier {
   void ws_input_resumed() override;
   void ws_http_finished(bool failed) override;
   void ws_close_transport() override { close(); }
+  std::string_view ws_client() const override { return peer_; }
 
   // --- Http2Carrier ---
   std::string& h2_output() override { return out_; }
