@@ -105,6 +105,14 @@ class Server {
   void check_shards(RunResult& result);
   void recycle_shards();
   void start_shard(bool is_replacement, int slot);
+  // SIGHUP (--reload): every shard's interpreter is replaced in place, as
+  // recycle_shards() replaces one; the swap happens once all fresh ones serve.
+  void reload_shards();
+  // A fresh interpreter of a reload failed: the others are abandoned, the
+  // old code keeps serving, and `failure` is logged once.
+  void give_up_reload(const std::string& failure);
+  bool reload_replacements_ready() const;
+  double reload_started_at_ = 0;
   // --ssl-reload: once a second, a changed certificate, key or CA file is
   // loaded; a broken set is refused (logged once per change).
   void check_certificate_files(double now);

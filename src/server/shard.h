@@ -60,7 +60,10 @@ class Shard {
   // Set by the acceptor thread only.
   Shard* replacement = nullptr;  // the fresh shard starting in its place
   bool is_replacement = false;
-  bool retire_failed = false;    // its replacement could not start: it stays
+  bool retire_failed = false;    // its replacement could not start: it stays (until a reload)
+  // A reload (SIGHUP) wants it replaced by an interpreter that imports the
+  // code anew; cleared when that is given up.
+  bool reload_wanted = false;
 
   // --- from the shard's own interpreter (subcorn._native._shard_*) ---
   // Serves until a stop request has drained every connection.
