@@ -664,7 +664,6 @@ class Supervisor:
         log.warning("Detected changes in %s: reloading", _reload.describe(changed))
         if self.waiting_for_change:
             self.waiting_for_change = False
-            self.exit_code = 0
             self._start_batch("startup")
         elif self.mode == Mode.PROCESSES:
             self._reload("a file changed")
