@@ -342,6 +342,7 @@ void Server::recycle_shards() {
                                    " served its --max-requests: starting a fresh one.");
       start_shard(true, old->slot());
       old->replacement = shards_.back().get();
+      old->replacement->awaiting_swap = true;
       continue;
     }
     switch (old->replacement->state()) {
@@ -350,6 +351,7 @@ void Server::recycle_shards() {
           if (!reload_ready) break;
           ++reloaded;
         }
+        old->replacement->awaiting_swap = false;
         old->request_stop(true);
         if (metrics_)
           metrics_.slot(settings_.metrics_slot + old->slot()).recycles.fetch_add(1, std::memory_order_relaxed);
@@ -512,7 +514,7 @@ Shard* Server::least_loaded() {
   for (size_t k = 0; k < count; ++k) {
     size_t at = (next_shard_ + k) % count;
     Shard* s = shards_[at].get();
-    if (s->state() != Shard::State::Ready || s->stop_requested()) continue;
+    if (s->state() != Shard::State::Ready || s->stop_requested() || s->awaiting_swap) continue;
     if (!best || s->connection_count() < best->connection_count()) {
       best = s;
       best_at = at;

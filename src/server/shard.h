@@ -64,6 +64,10 @@ class Shard {
   // A reload (SIGHUP) wants it replaced by an interpreter that imports the
   // code anew; cleared when that is given up.
   bool reload_wanted = false;
+  // A fresh interpreter that serves but has not taken over yet (a reload
+  // swaps all at once): it gets no connections, so the old and the new code
+  // never answer side by side.
+  bool awaiting_swap = false;
 
   // --- from the shard's own interpreter (subcorn._native._shard_*) ---
   // Serves until a stop request has drained every connection.

@@ -120,6 +120,36 @@ def test_a_change_replaces_the_interpreters_in_place(server, tmp_path):
     assert "Started worker process" in s.stderr and s.stderr.count("Started worker process") == 1
 
 
+# The second interpreter to import a version takes 1.5 s longer than the first.
+SLOW_SECOND_IMPORT = """\
+_marker = os.path.join(os.path.dirname(__file__), "imported-" + VERSION)
+try:
+    os.close(os.open(_marker, os.O_CREAT | os.O_EXCL))
+except FileExistsError:
+    import time
+    time.sleep(1.5)"""
+
+
+def test_the_interpreters_take_over_all_at_once(server, tmp_path):
+    """With two workers, one fresh interpreter serves 1.5 s before the other:
+    it gets no connection until both can, so no answer in new code is
+    followed by one in old code."""
+    write_app(tmp_path, "v1", extra=SLOW_SECOND_IMPORT)
+    s = start(server, tmp_path, workers=2)
+    wait_for_log(s, "Application startup complete", timeout=10)
+    saved = time.monotonic()
+    write_app(tmp_path, "v2", extra=SLOW_SECOND_IMPORT)
+    seen = []
+    while time.monotonic() - saved < 3.5:
+        seen.append((time.monotonic() - saved, get(s)["version"]))
+    versions = [v for _, v in seen]
+    assert "v2" in versions, seen
+    first_new = versions.index("v2")
+    assert set(versions[first_new:]) == {"v2"}, seen
+    assert seen[first_new][0] > 1.2, "the swap did not wait for the slower interpreter"
+    assert versions[0] == "v1"
+
+
 def test_a_syntax_error_keeps_the_old_code_until_the_fix(server, tmp_path):
     write_app(tmp_path, "v1")
     s = start(server, tmp_path, workers=2)
