@@ -90,6 +90,14 @@ class FileFilter:
         return ()
 
 
+def missing_watcher() -> str | None:
+    """Why --reload cannot work here, in one line; None when it can."""
+    if importlib.util.find_spec("watchfiles") is None:
+        return ("--reload needs watchfiles: apt install python3-watchfiles (Debian, Ubuntu) "
+                "or pip install watchfiles")
+    return None
+
+
 def watched_dirs(reload_dirs: Sequence[str] | None, app_dir: str) -> list[Path]:
     """--reload-dir's directories, or the app's (--app-dir, the current
     directory by default); a directory inside another is watched once."""

@@ -60,6 +60,9 @@ def run(config: Config, *, workers_max_rss: int | None = None) -> int:
     _logging.setup(str(config.log_level), str(config.log_format), config.log_config)
     log.info("Started server process [%d]", os.getpid())
     open_file_limit = raise_open_file_limit()
+    if config.reload and (why := _reload.missing_watcher()):
+        log.error("%s", why)
+        return 1
     try:
         listener = open_listener(config)
     except BindError as exc:

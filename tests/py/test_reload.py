@@ -280,6 +280,17 @@ def test_bad_reload_flags_are_one_line(flags, error):
     assert "Traceback" not in r.stderr
 
 
+def test_without_watchfiles_reload_is_one_line(tmp_path):
+    # A sitecustomize that makes `watchfiles` unimportable, as on a machine
+    # without it.
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['watchfiles'] = None\n")
+    path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    r = run_cli(["app:app", "--reload"], env={"PYTHONPATH": path})
+    assert r.returncode == 1
+    assert "--reload needs watchfiles: apt install python3-watchfiles" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
 def test_reload_before_the_app_is_not_taken_for_its_value(tmp_path):
     """`subcorn --reload main:app`, as people type it for uvicorn."""
     from subcorn.cli import build_parser
