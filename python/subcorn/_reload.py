@@ -137,6 +137,8 @@ class Watcher:
         self._stop.set()  # watchfiles looks at it every 50 ms
         if self._thread.is_alive():
             self._thread.join(1.0)
+        if self._thread.is_alive():
+            return  # it may still write: its descriptors stay until the process exits
         for fd in (self._read_end, self._write_end):
             with contextlib.suppress(OSError):
                 os.close(fd)
