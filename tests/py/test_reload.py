@@ -150,6 +150,35 @@ def test_the_interpreters_take_over_all_at_once(server, tmp_path):
     assert versions[0] == "v1"
 
 
+def test_a_save_during_a_reload_supersedes_it(server, tmp_path):
+    """The fresh interpreters of a reload still importing when the next save
+    comes are abandoned: the newest code takes over without waiting for
+    them, and the older code never does."""
+    write_app(tmp_path, "v1")
+    s = start(server, tmp_path)
+    assert get(s)["version"] == "v1"
+    marker = tmp_path / "importing-v2"
+    write_app(tmp_path, "v2", extra=f"open({str(marker)!r}, 'w').close()\n"
+                                    "import time\ntime.sleep(5)")
+    deadline = time.monotonic() + 10
+    while not marker.exists():  # a fresh interpreter is importing v2 (and sleeping)
+        assert time.monotonic() < deadline, s.describe()
+        time.sleep(0.02)
+    saved = time.monotonic()
+    write_app(tmp_path, "v3")
+    seen = []
+    while "v3" not in seen and time.monotonic() - saved < 10:
+        seen.append(get(s)["version"])
+    assert seen[-1] == "v3", s.describe()
+    assert time.monotonic() - saved < 4, "the new code waited for the abandoned import"
+    time.sleep(max(0.0, saved + 6 - time.monotonic()))  # the v2 import has ended by now
+    seen += [a["version"] for a in answers(s)]
+    assert "v2" not in seen, seen
+    assert seen[seen.index("v3"):] == ["v3"] * (len(seen) - seen.index("v3")), seen
+    assert s.stderr.count("Reloading in place") == 2
+    assert s.stderr.count("Reload complete") == 1
+
+
 def test_a_syntax_error_keeps_the_old_code_until_the_fix(server, tmp_path):
     write_app(tmp_path, "v1")
     s = start(server, tmp_path, workers=2)
