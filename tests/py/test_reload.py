@@ -117,7 +117,10 @@ def test_a_change_replaces_the_interpreters_in_place(server, tmp_path):
     assert not {a["interpreter"] for a in before} & {a["interpreter"] for a in answers(s)}
     # (Shown relative to the current directory when below it: here it is not.)
     assert len(re.findall(rf"Detected changes in '{app}': reloading", s.stderr)) == 1
-    assert "Started worker process" in s.stderr and s.stderr.count("Started worker process") == 1
+    assert s.stderr.count("Started worker process") == 1
+    # The supervisor watches; the worker process is not given the flags.
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        assert not [a for a in f.read().split(b"\0") if a.startswith(b"--reload")]
 
 
 # The second interpreter to import a version takes 1.5 s longer than the first.
