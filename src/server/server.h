@@ -112,7 +112,6 @@ class Server {
   // old code keeps serving, and `failure` is logged once.
   void give_up_reload(const std::string& failure);
   bool reload_replacements_ready() const;
-  double reload_started_at_ = 0;
   // --ssl-reload: once a second, a changed certificate, key or CA file is
   // loaded; a broken set is refused (logged once per change).
   void check_certificate_files(double now);
@@ -146,6 +145,7 @@ class Server {
   ThrottledReport lost_handovers_;    // handed over, but no descriptor to receive them
   ThrottledReport over_limit_;        // answered 503 for --limit-max-connections
   bool announced_ready_ = false;
+  double reload_started_at_ = 0;  // the last SIGHUP, for "Reload complete (0.12 s)"
   bool stopping_ = false;
   double watchdog_deadline_ = 0;
   std::atomic<long> requests_{0};
