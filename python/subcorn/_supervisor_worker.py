@@ -32,6 +32,8 @@ SUPERVISOR_PID_ENV = "SUBCORN_SUPERVISOR_PID"
 _DECIDED_HERE = frozenset(
     {"app", "host", "port", "uds", "fd", "workers", "mode", "supervised", "ready_fd",
      "handoff_fd", "pid", "metrics_fd", "metrics_slot",
+     # --reload: the supervisor watches; a worker only answers its SIGHUP.
+     "reload", "reload_dirs", "reload_includes", "reload_excludes",
      # A secret: in the child's environment instead (see child_env).
      "ssl_keyfile_password"})
 
@@ -203,6 +205,12 @@ class Worker:
         if self.state is not State.STOPPING:
             self.state = State.STOPPING
             self._signal(signal.SIGUSR1 if replaced else signal.SIGTERM)
+
+    def reload_in_place(self) -> None:
+        """--reload in interpreters mode: the worker replaces its shards'
+        interpreters with fresh ones that import the new code (SIGHUP; only
+        once it said `ready`: before, the engine does not handle it yet)."""
+        self._signal(signal.SIGHUP)
 
     def kill(self) -> None:
         self.state = State.STOPPING

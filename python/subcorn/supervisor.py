@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from subcorn import _logging
+from subcorn import _logging, _reload
 from subcorn._supervisor_metrics import SupervisorMetrics
 from subcorn._supervisor_listen import (CONNECTION_ERRORS, SERVICE_UNAVAILABLE, BindError,
                                         Listener, ThrottledReport, open_listener,
@@ -60,6 +60,9 @@ def run(config: Config, *, workers_max_rss: int | None = None) -> int:
     _logging.setup(str(config.log_level), str(config.log_format), config.log_config)
     log.info("Started server process [%d]", os.getpid())
     open_file_limit = raise_open_file_limit()
+    if config.reload and (why := _reload.missing_watcher()):
+        log.error("%s", why)
+        return 1
     try:
         listener = open_listener(config)
     except BindError as exc:
@@ -238,6 +241,11 @@ class Supervisor:
         self.started_listening = False
         self.stopping = False
         self.exit_code = 0
+        # --reload: the file watcher; when the last change was seen; whether a
+        # first start failed and the next change starts the workers again.
+        self.watcher = _reload.Watcher.for_config(config) if config.reload else None
+        self.code_changed_at = -math.inf
+        self.waiting_for_change = False
 
     # ------------------------------------------------------------ the loop
 
@@ -253,6 +261,9 @@ class Supervisor:
         # socket is what the loop reads and acts on.
         old_handlers = {sig: signal.signal(sig, _ignore) for sig in handled}
         try:
+            if self.watcher:
+                self.watcher.start()
+                self.selector.register(self.watcher, selectors.EVENT_READ, self._on_file_change)
             self._start_batch("startup")
             if self.max_rss:
                 self.timers.call_later(RSS_POLL_INTERVAL, self._check_rss)
@@ -264,6 +275,8 @@ class Supervisor:
                     key.data()
                 self.timers.run_due()
         finally:
+            if self.watcher:
+                self.watcher.stop()
             for sig, handler in old_handlers.items():
                 signal.signal(sig, handler)
             signal.set_wakeup_fd(old_wakeup)
@@ -495,6 +508,8 @@ class Supervisor:
         if worker.state is not State.STARTING:
             return
         worker.mark_ready()
+        if worker.started_at < self.code_changed_at and self.mode == Mode.INTERPRETERS:
+            worker.reload_in_place()  # it may have imported the code from before the change
         slot = self.slots[worker.slot]
         batch = slot.batch
         if worker is not slot.pending or batch is None:
@@ -601,6 +616,10 @@ class Supervisor:
         if batch is None or batch.kind == "replace":
             self._schedule_restart(slot, failed=True,
                                    why=f"Worker process [{worker.pid}] {how} before it was ready")
+        elif batch.kind == "startup" and self.watcher:
+            log.error("Worker process [%d] %s before it was ready: waiting for a file to "
+                      "change to start again (--reload)", worker.pid, how)
+            self._wait_for_change(batch)
         elif batch.kind == "startup":
             # Its own output says why (an import error, a failed lifespan startup).
             log.error("Worker process [%d] %s before it was ready: stopping", worker.pid, how)
@@ -627,13 +646,53 @@ class Supervisor:
             if slot.current is None and slot.pending is None and slot.restart is None:
                 self._schedule_restart(slot, failed=False, why="No worker process serves")
 
+    # ------------------------------------------------------------ --reload
+
+    def _on_file_change(self) -> None:
+        """Watched files changed: the new code is served, in place in
+        interpreters mode, by new worker processes in processes mode; a .py
+        file that does not compile leaves the old code serving."""
+        assert self.watcher is not None
+        changed = self.watcher.take()
+        if not changed or self.stopping:
+            return
+        error = _reload.syntax_error(changed)
+        if error is not None:
+            log.error("Detected changes in %s, but %s does not compile: the old code keeps "
+                      "serving", _reload.describe(changed), error.filename,
+                      exc_info=(type(error), error, None))
+            return
+        _reload.forget_bytecode(changed)
+        self.code_changed_at = time.monotonic()
+        log.warning("Detected changes in %s: reloading", _reload.describe(changed))
+        if self.waiting_for_change:
+            self.waiting_for_change = False
+            self._start_batch("startup")
+        elif self.mode == Mode.PROCESSES:
+            self._reload("a file changed")
+        else:
+            # A worker still starting is told once it is ready (_on_ready).
+            for slot in self.slots:
+                if slot.current is not None and slot.current.state is State.READY:
+                    slot.current.reload_in_place()
+
+    def _wait_for_change(self, batch: Batch) -> None:
+        """--reload: a first start that failed is tried again after the next
+        change (the user is fixing the code) rather than ending the server."""
+        for worker in batch.workers:
+            slot = self.slots[worker.slot]
+            if slot.pending is worker:
+                slot.pending, slot.batch = None, None
+                worker.terminate()
+        self.waiting_for_change = True
+
     # ------------------------------------------------------------ reload
 
-    def _reload(self) -> None:
+    def _reload(self, why: str = "SIGHUP") -> None:
         if self.stopping:
             return
         if not self.started:
-            log.warning("SIGHUP while starting: ignored (reload once the server is up)")
+            log.warning("Reload (%s) while starting: ignored (reload once the server is up)", why)
             return
         if self.config.tls:
             # A certificate replaced by a broken one must not take the server
@@ -642,9 +701,9 @@ class Supervisor:
 
             error = _native.check_tls(self.config.tls_settings())
             if error:
-                log.error("Reload refused (SIGHUP): %s; the running workers keep serving", error)
+                log.error("Reload refused (%s): %s; the running workers keep serving", why, error)
                 return
-        log.info("Reloading (SIGHUP): starting %d new worker process%s", len(self.slots),
+        log.info("Reloading (%s): starting %d new worker process%s", why, len(self.slots),
                  "" if len(self.slots) == 1 else "es")
         # A newer reload supersedes whatever was starting: it brings the
         # newest code, and replaces every slot anyway.

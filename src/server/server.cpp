@@ -174,6 +174,7 @@ RunResult Server::run() {
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGUSR1);  // from a supervisor: drain, a new generation took over
   sigaddset(&mask, SIGUSR2);  // from a supervisor (its SIGUSR1): reopen the access log file
+  sigaddset(&mask, SIGHUP);   // from a supervisor (--reload): fresh interpreters, new code
   pthread_sigmask(SIG_BLOCK, &mask, &old_mask);
   signal_fd_.reset(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
   poller_.add(signal_fd_.get(), EPOLLIN, TOKEN_SIGNAL);
@@ -195,6 +196,10 @@ RunResult Server::run() {
           while (::read(signal_fd_.get(), &info, sizeof info) == sizeof info) {
             if (info.ssi_signo == SIGUSR2) {
               reopen_access_log();
+              continue;
+            }
+            if (info.ssi_signo == SIGHUP) {
+              reload_shards();
               continue;
             }
             // Under a supervisor a repeated signal is not a user's impatience
@@ -319,27 +324,43 @@ long Server::jittered_max_requests() {
 // --max-requests in interpreters mode: a shard that served its share is
 // replaced by a fresh interpreter in this process. The new one starts first;
 // the old one stops taking connections once it serves, then drains and ends.
+// A reload (SIGHUP) replaces every shard the same way, all of them at once
+// when every fresh one serves, so that the old and the new code do not
+// answer side by side for longer than that.
 void Server::recycle_shards() {
   if (stopping_) return;
+  bool reload_ready = reload_replacements_ready();
+  int reloaded = 0;
   size_t count = shards_.size();  // replacements started here are looked at next time
   for (size_t i = 0; i < count; ++i) {
     Shard* old = shards_[i].get();
-    if (!old->retire_requested() || old->stop_requested() || old->retire_failed) continue;
+    bool wanted = old->retire_requested() || old->reload_wanted;
+    if (!wanted || old->stop_requested() || old->retire_failed) continue;
     if (!old->replacement) {
-      if (settings_.log_info)
+      if (settings_.log_info && !old->reload_wanted)
         log(LogLevel::Info, "Interpreter of worker " + std::to_string(old->index()) +
                                    " served its --max-requests: starting a fresh one.");
       start_shard(true, old->slot());
       old->replacement = shards_.back().get();
+      old->replacement->awaiting_swap = true;
       continue;
     }
     switch (old->replacement->state()) {
       case Shard::State::Ready:
+        if (old->reload_wanted) {
+          if (!reload_ready) break;
+          ++reloaded;
+        }
+        old->replacement->awaiting_swap = false;
         old->request_stop(true);
         if (metrics_)
           metrics_.slot(settings_.metrics_slot + old->slot()).recycles.fetch_add(1, std::memory_order_relaxed);
         break;
       case Shard::State::Failed:
+        if (old->reload_wanted) {
+          give_up_reload(old->replacement->failure());
+          break;
+        }
         log(LogLevel::Error, "Could not start a fresh interpreter (" + old->replacement->failure() +
                                    "); the old one keeps serving.");
         old->replacement = nullptr;  // it is reaped below once its thread ends
@@ -348,6 +369,12 @@ void Server::recycle_shards() {
       default:
         break;
     }
+  }
+  if (reloaded > 0 && settings_.log_info) {
+    char took[32];
+    std::snprintf(took, sizeof took, "%.2f s", monotonic_seconds() - reload_started_at_);
+    log(LogLevel::Info, "Reload complete: " + plural(reloaded, "fresh interpreter", "fresh interpreters") +
+                            " serving the new code (" + took + ").");
   }
   // Reap shards whose threads ended while the server goes on.
   for (size_t i = 0; i < shards_.size();) {
@@ -368,6 +395,62 @@ void Server::recycle_shards() {
     shards_.erase(shards_.begin() + static_cast<long>(i));
     next_shard_ = 0;
   }
+}
+
+// Whether every shard a reload replaces has its fresh interpreter serving.
+bool Server::reload_replacements_ready() const {
+  for (const auto& shard : shards_) {
+    if (!shard->reload_wanted || shard->stop_requested() || shard->retire_failed) continue;
+    if (!shard->replacement || shard->replacement->state() != Shard::State::Ready) return false;
+  }
+  return true;
+}
+
+void Server::reload_shards() {
+  if (stopping_) return;
+  if (settings_.main_interpreter) {
+    // A process's main interpreter cannot be replaced in place.
+    log(LogLevel::Warning, "SIGHUP ignored: in processes mode the supervisor reloads by "
+                           "replacing worker processes (send it SIGHUP).");
+    return;
+  }
+  // Fresh interpreters still starting may have read the code before this
+  // change: they are abandoned (they stop once started), and new ones start.
+  for (auto& shard : shards_) {
+    if (!shard->replacement || shard->stop_requested()) continue;
+    shard->replacement->request_stop(true);
+    shard->replacement = nullptr;
+  }
+  int count = 0;
+  for (auto& shard : shards_) {
+    if (shard->stop_requested()) continue;
+    shard->reload_wanted = true;
+    shard->retire_failed = false;  // a reload gives a failed recycle another try
+    ++count;
+  }
+  reload_started_at_ = monotonic_seconds();
+  if (settings_.log_info)
+    log(LogLevel::Info, "Reloading in place (SIGHUP): starting " +
+                            plural(count, "fresh interpreter", "fresh interpreters") + ".");
+  recycle_shards();
+}
+
+// Every fresh interpreter imports the same code, so one that failed (an
+// import error, a failed lifespan startup) says what all would: the others
+// are stopped, and the error is logged once, not once per worker. The
+// old interpreters are not retried until the next SIGHUP.
+void Server::give_up_reload(const std::string& failure) {
+  for (auto& shard : shards_) {
+    if (!shard->reload_wanted) continue;
+    if (shard->replacement) {
+      shard->replacement->request_stop(true);
+      shard->replacement = nullptr;
+    }
+    shard->reload_wanted = false;
+    shard->retire_failed = true;
+  }
+  log(LogLevel::Error, "Reload failed: " + failure + "\nThe old code keeps serving; the next "
+                       "change is tried anew.");
 }
 
 void Server::check_shards(RunResult& result) {
@@ -431,7 +514,7 @@ Shard* Server::least_loaded() {
   for (size_t k = 0; k < count; ++k) {
     size_t at = (next_shard_ + k) % count;
     Shard* s = shards_[at].get();
-    if (s->state() != Shard::State::Ready || s->stop_requested()) continue;
+    if (s->state() != Shard::State::Ready || s->stop_requested() || s->awaiting_swap) continue;
     if (!best || s->connection_count() < best->connection_count()) {
       best = s;
       best_at = at;

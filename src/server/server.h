@@ -105,6 +105,13 @@ class Server {
   void check_shards(RunResult& result);
   void recycle_shards();
   void start_shard(bool is_replacement, int slot);
+  // SIGHUP (--reload): every shard's interpreter is replaced in place, as
+  // recycle_shards() replaces one; the swap happens once all fresh ones serve.
+  void reload_shards();
+  // A fresh interpreter of a reload failed: the others are abandoned, the
+  // old code keeps serving, and `failure` is logged once.
+  void give_up_reload(const std::string& failure);
+  bool reload_replacements_ready() const;
   // --ssl-reload: once a second, a changed certificate, key or CA file is
   // loaded; a broken set is refused (logged once per change).
   void check_certificate_files(double now);
@@ -138,6 +145,7 @@ class Server {
   ThrottledReport lost_handovers_;    // handed over, but no descriptor to receive them
   ThrottledReport over_limit_;        // answered 503 for --limit-max-connections
   bool announced_ready_ = false;
+  double reload_started_at_ = 0;  // the last SIGHUP, for "Reload complete (0.12 s)"
   bool stopping_ = false;
   double watchdog_deadline_ = 0;
   std::atomic<long> requests_{0};

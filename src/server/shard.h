@@ -60,7 +60,14 @@ class Shard {
   // Set by the acceptor thread only.
   Shard* replacement = nullptr;  // the fresh shard starting in its place
   bool is_replacement = false;
-  bool retire_failed = false;    // its replacement could not start: it stays
+  bool retire_failed = false;    // its replacement could not start: it stays (until a reload)
+  // A reload (SIGHUP) wants it replaced by an interpreter that imports the
+  // code anew; cleared when that is given up.
+  bool reload_wanted = false;
+  // A fresh interpreter that serves but has not taken over yet (a reload
+  // swaps all at once): it gets no connections, so the old and the new code
+  // never answer side by side.
+  bool awaiting_swap = false;
 
   // --- from the shard's own interpreter (subcorn._native._shard_*) ---
   // Serves until a stop request has drained every connection.
