@@ -99,10 +99,7 @@ void Shard::hand_over(int fd) {
     inbox_.emplace_back(fd);
   }
   connections_.fetch_add(1, std::memory_order_relaxed);
-  if (was_empty) {
-    uint64_t one = 1;
-    (void)::write(wake_fd_.get(), &one, sizeof one);
-  }
+  if (was_empty) wake();
 }
 
 void Shard::hand_over(IdleConnection&& moved) {
@@ -113,14 +110,15 @@ void Shard::hand_over(IdleConnection&& moved) {
     arrivals_.push_back(std::move(moved));
   }
   connections_.fetch_add(1, std::memory_order_relaxed);
-  if (was_empty) {
-    uint64_t one = 1;
-    (void)::write(wake_fd_.get(), &one, sizeof one);
-  }
+  if (was_empty) wake();
 }
 
 void Shard::give_away(int count) {
   give_away_.store(count);
+  wake();
+}
+
+void Shard::wake() {
   uint64_t one = 1;
   (void)::write(wake_fd_.get(), &one, sizeof one);
 }
@@ -141,8 +139,7 @@ void Shard::request_stop(bool replaced, bool move_idle) {
   if (replaced) replaced_.store(true);
   if (move_idle) move_idle_on_stop_.store(true);
   stop_requested_.store(true);
-  uint64_t one = 1;
-  (void)::write(wake_fd_.get(), &one, sizeof one);
+  wake();
 }
 
 std::string Shard::failure() const {

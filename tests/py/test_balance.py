@@ -19,13 +19,15 @@ import time
 from collections import Counter
 
 import pytest
+import ssl
+import trustme
 
 from harness import RawConn, wait_for_log
 
 pytestmark = pytest.mark.subcorn_only
 
 APP = "balance_app:app"
-SLOW_SECOND_SHARD = {"BALANCE_SLOW_IMPORT": "0.4"}
+SLOW_SECOND_SHARD = {"BALANCE_SLOW_IMPORT": "0.4", "PYTHONFAULTHANDLER": "1"}
 # How long after the second shard serves the clients must be spread.
 BALANCED_WITHIN = 1.0
 STARTS = 20
@@ -37,7 +39,10 @@ def ask(conn: RawConn, path: str = "/", timeout: float = 5.0) -> dict:
     r = conn.read_response(timeout=timeout)
     assert r.status == 200, r
     assert (r.header("connection") or "").lower() != "close", "the server closed a kept-alive connection"
-    return json.loads(r.body)
+    answer = json.loads(r.body)
+    # Wherever it is served, the scope describes this connection.
+    assert answer["client"] == ["127.0.0.1", conn.local_port], answer
+    return answer
 
 
 def connect_when_listening(port: int, count: int, timeout: float = 20.0) -> list[RawConn]:
@@ -85,6 +90,7 @@ def close_all(conns: list[RawConn]) -> None:
         c.close()
 
 
+@pytest.mark.timeout(240)
 def test_connections_opened_at_startup_end_up_two_and_two(server):
     for start in range(STARTS):
         s = server(APP, workers=2, env=SLOW_SECOND_SHARD, wait=False)
@@ -102,7 +108,8 @@ def test_connections_opened_at_startup_end_up_two_and_two(server):
                                  f"{s.describe()}") from None
         finally:
             close_all(conns)
-        assert s.stop() == 0
+        code = s.stop()
+        assert code == 0, f"start {start + 1}: exit {code}\n{s.describe()}"
 
 
 def test_the_same_after_a_reload(server):
@@ -176,3 +183,27 @@ def test_a_busy_shard_gets_no_new_connections(server):
         assert slow.read_response(timeout=10).status == 200
     finally:
         slow.close()
+
+
+def test_tls_connections_move_with_their_session(server, tmp_path):
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    chain, key = tmp_path / "chain.pem", tmp_path / "key.pem"
+    chain.write_bytes(b"".join(p.bytes() for p in cert.cert_chain_pems))
+    key.write_bytes(cert.private_key_pem.bytes())
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    s = server(APP, "--ssl-certfile", str(chain), "--ssl-keyfile", str(key), workers=2,
+               env=SLOW_SECOND_SHARD, wait=False)
+    conns = connect_when_listening(s.port, 4)
+    try:
+        for c in conns:  # each handshake waits for the first shard to serve
+            c.sock = client.wrap_socket(c.sock, server_hostname="127.0.0.1")
+        first = Counter(ask(c)["interpreter_id"] for c in conns)
+        all_shards_served(s)
+        spread = wait_spread(conns, BALANCED_WITHIN)
+        answers = [ask(c) for c in conns]
+        assert all(a["scheme"] == "https" and a["tls"] for a in answers), answers
+        assert Counter(a["interpreter_id"] for a in answers) == spread, (first, spread)
+    finally:
+        close_all(conns)

@@ -1,7 +1,7 @@
 """For the balance tests: which worker answered (pid, interpreter id), and a
 slow endpoint that holds its shard's thread.
 
-GET /                 {"pid": ..., "interpreter_id": ...}
+GET /                 {"pid", "interpreter_id", "client", "scheme", "tls"}
 GET /spin?seconds=S   computes for S seconds on the shard's thread, then answers
 
 BALANCE_SLOW_IMPORT=S: every interpreter but the first one of its process
@@ -25,4 +25,11 @@ async def app(scope, receive, send):
         end = time.perf_counter() + float(query(scope).get("seconds", "1"))
         while time.perf_counter() < end:
             pass
-    await respond_json(send, {"pid": os.getpid(), "interpreter_id": interpreter_id()})
+    await respond_json(send, {
+        "pid": os.getpid(),
+        "interpreter_id": interpreter_id(),
+        # What the connection told this interpreter (made again when it moved).
+        "client": scope["client"],
+        "scheme": scope["scheme"],
+        "tls": "tls" in scope.get("extensions", {}),
+    })
