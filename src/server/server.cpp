@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -16,7 +17,9 @@
 #include <stdexcept>
 
 #include "http/response.h"
+#include "io/clock.h"
 #include "io/engine_lock.h"
+#include "server/balance.h"
 #include "server/shard.h"
 
 namespace subcorn::server {
@@ -56,6 +59,14 @@ bool connection_error(int err) {
     default:
       return false;
   }
+}
+
+// The cores this process may run on.
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
 }
 
 std::string plural(long n, const char* one, const char* many) {
@@ -182,7 +193,12 @@ RunResult Server::run() {
 
   int workers = settings_.workers < 1 ? 1 : settings_.workers;
   process_max_requests_ = jittered_max_requests();
-  for (int i = 0; i < workers; ++i) start_shard(false, i);
+  // Shards import the app at once only as far as there are cores to do it:
+  // more would share them and make the first one ready later. The others
+  // start as soon as one serves (start_waiting_shards).
+  int first = std::min(workers, usable_cpus());
+  for (int i = 0; i < first; ++i) start_shard(false, i);
+  shards_waiting_ = workers - first;
 
   epoll_event events[16];
   while (shards_running_.load() > 0) {
@@ -222,6 +238,7 @@ RunResult Server::run() {
           uint64_t count;
           (void)!::read(notify_fd_.get(), &count, sizeof count);
           check_shards(result);
+          place_moved();
           break;
         }
         case TOKEN_LISTENER:
@@ -231,6 +248,12 @@ RunResult Server::run() {
     }
   }
   report_refusals(std::numeric_limits<double>::infinity());  // what the last second counted
+  {
+    // Moved while everything stopped: nobody is left to serve them.
+    io::EngineLock lock(moved_mutex_);
+    for (Moved& m : moved_) m.connection.transport.close();
+    moved_.clear();
+  }
   for (auto& shard : shards_) {
     shard->join();
     if (shard->interpreter_left_alive()) result.interpreters_left = true;
@@ -252,6 +275,7 @@ void Server::on_time(double now) {
   // Level-triggered: connections that waited meanwhile wake the loop at once.
   if (accepting_ == Accepting::BackingOff && now >= resume_accepting_at_) start_accepting();
   if (now >= next_certificate_check_) check_certificate_files(now);
+  if (now >= next_balance_at_) sample_loads(now);
   report_refusals(now);
 }
 
@@ -278,7 +302,7 @@ int Server::wait_timeout_ms(double now) const {
   double until = std::min({deferred_accepts_.next_due(), lost_handovers_.next_due(),
                            over_limit_.next_due()});
   if (stopping_) until = std::min(until, watchdog_deadline_);
-  else until = std::min(until, next_certificate_check_);
+  else until = std::min({until, next_certificate_check_, next_balance_at_});
   if (accepting_ == Accepting::BackingOff) until = std::min(until, resume_accepting_at_);
   if (std::isinf(until)) return -1;
   double ms = std::ceil(std::max(0.0, until - now) * 1000);
@@ -352,7 +376,7 @@ void Server::recycle_shards() {
           ++reloaded;
         }
         old->replacement->awaiting_swap = false;
-        old->request_stop(true);
+        old->request_stop(true, true);
         if (metrics_)
           metrics_.slot(settings_.metrics_slot + old->slot()).recycles.fetch_add(1, std::memory_order_relaxed);
         break;
@@ -456,6 +480,7 @@ void Server::give_up_reload(const std::string& failure) {
 void Server::check_shards(RunResult& result) {
   recycle_shards();
   int ready = 0;
+  bool joined = false;
   for (auto& shard : shards_) {
     if (shard->is_replacement && shard->state() == Shard::State::Failed) continue;
     if (shard->state() == Shard::State::Failed && result.exit_code == 0) {
@@ -463,7 +488,26 @@ void Server::check_shards(RunResult& result) {
       result.error = shard->failure();
       begin_shutdown(nullptr);
     }
-    if (shard->state() == Shard::State::Ready) ++ready;
+    if (shard->state() == Shard::State::Ready) {
+      ++ready;
+      if (!shard->joined) joined = shard->joined = true;
+    }
+  }
+  if (joined && !stopping_) {
+    if (settings_.log_info && !settings_.main_interpreter) {
+      for (auto& shard : shards_)
+        if (shard->joined && shard->state() == Shard::State::Ready && !shard->stop_requested() &&
+            !shard->logged_join) {
+          shard->logged_join = true;
+          log(LogLevel::Info, "shard " + std::to_string(shard->index()) + " serving (" +
+                                  std::to_string(ready) + " of " + std::to_string(settings_.workers) + ")");
+        }
+    }
+    if (ready > 0) start_waiting_shards();
+    // A shard that joins takes its share of the open connections now.
+    if (settings_.workers > 1 && std::isinf(next_balance_at_))
+      next_balance_at_ = monotonic_seconds() + balance::INTERVAL;
+    rebalance();
   }
   // Serve as soon as the first shard is ready; the others join as they come.
   if (ready > 0 && accepting_ == Accepting::Off && !stopping_) start_accepting();
@@ -507,21 +551,86 @@ void Server::begin_shutdown(const char* why) {
   for (auto& shard : shards_) shard->request_stop(replaced_);
 }
 
-Shard* Server::least_loaded() {
+Shard* Server::least_loaded(const Shard* exclude) {
   Shard* best = nullptr;
+  balance::ShardLoad best_load;
   size_t count = shards_.size();
   size_t best_at = 0;
+  int64_t now_ns = io::monotonic_ns();
   for (size_t k = 0; k < count; ++k) {
     size_t at = (next_shard_ + k) % count;
     Shard* s = shards_[at].get();
-    if (s->state() != Shard::State::Ready || s->stop_requested() || s->awaiting_swap) continue;
-    if (!best || s->connection_count() < best->connection_count()) {
+    if (s == exclude || s->state() != Shard::State::Ready || s->stop_requested() ||
+        s->awaiting_swap)
+      continue;
+    // The smoothed load, and what runs right now: a shard whose thread is
+    // held by a slow request gets no new connection, however few it has.
+    double now_load = s->load.load() + s->running() + (s->held(now_ns) ? balance::HELD_LOAD : 0);
+    balance::ShardLoad load{balance::level(now_load), s->connection_count()};
+    if (!best || balance::less_loaded(load, best_load)) {
       best = s;
+      best_load = load;
       best_at = at;
     }
   }
   if (best) next_shard_ = (best_at + 1) % count;
   return best;
+}
+
+void Server::start_waiting_shards() {
+  if (stopping_) return;
+  int workers = settings_.workers < 1 ? 1 : settings_.workers;
+  for (; shards_waiting_ > 0; --shards_waiting_) start_shard(false, workers - shards_waiting_);
+}
+
+void Server::sample_loads(double now) {
+  next_balance_at_ = stopping_ ? std::numeric_limits<double>::infinity() : now + balance::INTERVAL;
+  for (auto& s : shards_)
+    if (s->state() == Shard::State::Ready && !s->stop_requested())
+      s->load.sample(s->cpu_seconds(), s->running(), now);
+  rebalance();
+}
+
+void Server::rebalance() {
+  if (stopping_) return;
+  std::vector<Shard*> serving;
+  std::vector<balance::ShardLoad> loads;
+  int64_t now_ns = io::monotonic_ns();
+  for (auto& s : shards_) {
+    // A fresh interpreter waiting for a reload's swap takes no part yet.
+    if (s->state() != Shard::State::Ready || s->stop_requested() || s->awaiting_swap) continue;
+    serving.push_back(s.get());
+    double load = s->load.load() + (s->held(now_ns) ? balance::HELD_LOAD : 0);
+    loads.push_back({balance::level(load), s->connection_count()});
+  }
+  std::vector<int> give = balance::plan_moves(loads);
+  for (size_t i = 0; i < serving.size(); ++i)
+    if (give[i] > 0) serving[i]->give_away(give[i]);
+}
+
+void Server::place_idle(std::vector<IdleConnection> connections, Shard* from) {
+  {
+    io::EngineLock lock(moved_mutex_);
+    for (IdleConnection& c : connections) moved_.push_back({std::move(c), from});
+  }
+  notify();
+}
+
+void Server::place_moved() {
+  std::vector<Moved> moved;
+  {
+    io::EngineLock lock(moved_mutex_);
+    moved.swap(moved_);
+  }
+  for (Moved& m : moved) {
+    if (Shard* to = least_loaded(m.from)) {
+      to->hand_over(std::move(m.connection));
+    } else {
+      // No other shard serves (everything stops): the connection ends here.
+      m.connection.transport.close();
+      connection_closed();
+    }
+  }
 }
 
 void Server::connection_closed() {
