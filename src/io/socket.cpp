@@ -182,6 +182,23 @@ int receive_fds(int channel, int* fds, int max_fds, int* lost) {
   return *lost > 0 ? -EMFILE : -EAGAIN;
 }
 
+int send_fd(int channel, int fd) {
+  char tag = 'c';  // one byte: a message with no data is not sent with its fds
+  iovec iov{&tag, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  return sendmsg(channel, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
 bool is_unix_socket(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;

@@ -47,6 +47,10 @@ void refuse_connection(UniqueFd fd, std::string_view response);
 // open-file limit) loses them: the kernel closes them. Their number goes to
 // `*lost` and the result is -EMFILE when none arrived.
 int receive_fds(int channel, int* fds, int max_fds, int* lost);
+// Its counterpart, in the supervisor: hands `fd` to the process at the other
+// end of `channel`, one message per connection. 0, or -errno (-EAGAIN when
+// the channel is full; -EPIPE when nobody reads it any more).
+int send_fd(int channel, int fd);
 
 // A unix-domain socket, and its path ("" when unnamed).
 bool is_unix_socket(int fd);
