@@ -25,6 +25,7 @@ namespace {
 constexpr uint64_t TOKEN_SIGNAL = 1;
 constexpr uint64_t TOKEN_NOTIFY = 2;
 constexpr uint64_t TOKEN_LISTENER = 3;
+constexpr uint64_t TOKEN_SUPERVISOR = 4;
 constexpr int ACCEPTS_PER_WAKE = 128;
 // How long accepting pauses when the process is out of file descriptors or
 // memory: long enough not to spin, short enough that a freed descriptor is
@@ -178,6 +179,7 @@ RunResult Server::run() {
   signal_fd_.reset(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
   poller_.add(signal_fd_.get(), EPOLLIN, TOKEN_SIGNAL);
   poller_.add(notify_fd_.get(), EPOLLIN, TOKEN_NOTIFY);
+  if (awaits_supervisor_go()) poller_.add(settings_.ready_fd, EPOLLIN, TOKEN_SUPERVISOR);
 
   int workers = settings_.workers < 1 ? 1 : settings_.workers;
   process_max_requests_ = jittered_max_requests();
@@ -221,6 +223,10 @@ RunResult Server::run() {
         }
         case TOKEN_LISTENER:
           accept_ready();
+          break;
+        case TOKEN_SUPERVISOR:
+          read_supervisor_command();
+          check_shards(result);
           break;
       }
     }
@@ -383,7 +389,8 @@ void Server::check_shards(RunResult& result) {
     if (shard->state() == Shard::State::Ready) ++ready;
   }
   // Serve as soon as the first shard is ready; the others join as they come.
-  if (ready > 0 && accepting_ == Accepting::Off && !stopping_) start_accepting();
+  bool may_accept = !awaits_supervisor_go() || supervisor_go_;
+  if (ready > 0 && accepting_ == Accepting::Off && !stopping_ && may_accept) start_accepting();
   if (ready >= settings_.workers && !announced_ready_ && !stopping_) {
     announced_ready_ = true;
     tell_supervisor(settings_.ready_fd, "ready\n");
@@ -422,6 +429,21 @@ void Server::begin_shutdown(const char* why) {
   watchdog_deadline_ = monotonic_seconds() + settings_.timeout_graceful_shutdown +
                        settings_.timeout_shutdown_watchdog;
   for (auto& shard : shards_) shard->request_stop(replaced_);
+  // Nothing is accepted here any more, and each shard sees its stop before
+  // it reads another request (Shard::on_poll): the supervisor may let the
+  // next generation accept.
+  tell_supervisor(settings_.ready_fd, "draining\n");
+}
+
+// The supervisor's word on the --ready-fd socket: "accept" (once). At end of
+// file the supervisor is gone (the parent-death signal stops this process).
+void Server::read_supervisor_command() {
+  char buf[64];
+  ssize_t n = ::read(settings_.ready_fd, buf, sizeof buf);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n > 0 && std::string_view(buf, static_cast<size_t>(n)).find("accept") != std::string_view::npos)
+    supervisor_go_ = true;
+  if (n <= 0 || supervisor_go_) poller_.remove(settings_.ready_fd);
 }
 
 Shard* Server::least_loaded() {

@@ -1,5 +1,6 @@
 #include "supervise/acceptor.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -68,6 +69,14 @@ std::unique_ptr<Acceptor> Acceptor::start(AcceptorOptions options, std::string* 
       a->poller_.add(a->wake_fd_.get(), EPOLLIN, TOKEN_WAKE) < 0) {
     *error = std::string("cannot start the acceptor: ") + std::strerror(errno);
     return nullptr;
+  }
+  // accept4() must not block once the backlog is empty.
+  for (int fd : a->options_.listen_fds) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+      *error = "cannot use listening socket " + std::to_string(fd) + ": " + std::strerror(errno);
+      return nullptr;
+    }
   }
   // Signals are the supervisor's main thread's business (its wakeup fd):
   // the thread starts with every signal blocked.

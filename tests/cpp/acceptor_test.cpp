@@ -31,7 +31,8 @@ struct TestListener {
 
 TestListener listen_loopback() {
   TestListener l;
-  l.fd.reset(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  // Blocking, as the supervisor's socket is: the acceptor makes it non-blocking.
+  l.fd.reset(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
