@@ -126,6 +126,16 @@ bool adopt_listener(int fd, int backlog, Listener* out, std::string* error) {
   return true;
 }
 
+bool is_connection_error(int err) {
+  switch (err) {
+    case ECONNABORTED: case EPROTO: case EPERM: case ENETDOWN: case ENOPROTOOPT:
+    case EHOSTDOWN: case ENONET: case EHOSTUNREACH: case EOPNOTSUPP: case ENETUNREACH:
+      return true;
+    default:
+      return false;
+  }
+}
+
 int accept_connection(int listen_fd, bool unix_socket) {
   int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0) return -errno;

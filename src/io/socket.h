@@ -30,6 +30,11 @@ struct Peer {
   int port = 0;
 };
 
+// accept(2) errors that belong to the one connection being accepted (it was
+// reset, or the network failed under it): the next one may be fine. Any
+// other (EMFILE, ENFILE, ENOBUFS, ENOMEM) would come back at once.
+bool is_connection_error(int err);
+
 // Accepts one connection (non-blocking, close-on-exec, TCP_NODELAY).
 // Returns the fd, or -errno (-EAGAIN when none is waiting).
 int accept_connection(int listen_fd, bool unix_socket);

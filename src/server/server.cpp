@@ -47,18 +47,6 @@ void tell_supervisor(int fd, const char* line) {
   (void)!::write(fd, line, std::strlen(line));
 }
 
-// accept(2): errors that belong to the one connection being accepted (it
-// was reset, or the network failed under it); the next one may be fine.
-bool connection_error(int err) {
-  switch (err) {
-    case ECONNABORTED: case EPROTO: case EPERM: case ENETDOWN: case ENOPROTOOPT:
-    case EHOSTDOWN: case ENONET: case EHOSTUNREACH: case EOPNOTSUPP: case ENETUNREACH:
-      return true;
-    default:
-      return false;
-  }
-}
-
 std::string plural(long n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
@@ -557,7 +545,7 @@ void Server::accept_ready() {
       take_connection(fd);
     } else if (fd == -EAGAIN || fd == -EINTR) {
       return;
-    } else if (!connection_error(-fd)) {
+    } else if (!io::is_connection_error(-fd)) {
       // EMFILE, ENFILE, ENOBUFS, ENOMEM: the connection stays in the
       // backlog until there is room for it. Anything unexpected backs off too.
       back_off(-fd);

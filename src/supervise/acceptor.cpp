@@ -30,18 +30,6 @@ constexpr int ACCEPTS_PER_WAKE = 128;
 // short enough that room is used almost at once (as the engine does).
 constexpr double ACCEPT_BACKOFF = 0.1;
 
-// accept(2) errors that belong to the one connection being accepted; the
-// next one may be fine (the engine's Server::accept_ready has the same list).
-bool connection_error(int err) {
-  switch (err) {
-    case ECONNABORTED: case EPROTO: case EPERM: case ENETDOWN: case ENOPROTOOPT:
-    case EHOSTDOWN: case ENONET: case EHOSTUNREACH: case EOPNOTSUPP: case ENETUNREACH:
-      return true;
-    default:
-      return false;
-  }
-}
-
 void signal_eventfd(int fd) {
   uint64_t one = 1;
   (void)!::write(fd, &one, sizeof one);
@@ -206,7 +194,7 @@ void Acceptor::accept_from(int listen_fd) {
     if (!conn) {
       int err = errno;
       if (err == EAGAIN || err == EINTR) return;
-      if (connection_error(err)) continue;
+      if (io::is_connection_error(err)) continue;
       // EMFILE, ENFILE, ENOBUFS, ENOMEM: the connection waits in the
       // backlog until there is room for it.
       {
