@@ -226,8 +226,10 @@ def h2_scenario(name: str, wire: servers.Wire, about: str) -> Scenario:
 # Connection-per-request: subcorn in both modes (processes mode's connections
 # go through the supervisor's acceptor) against gunicorn, whose workers each
 # accept on the shared socket.
+SUBCORN_PROCESSES = Target("subcorn", mode="processes")
 CLOSE_TARGETS = (
-    Target("subcorn", mode="processes"),
+    SUBCORN_PROCESSES,
+    Target(servers.BASE_NAME, mode="processes"),  # only when asked for (--servers)
     Target("subcorn", mode="interpreters"),
     Target("subcorn", "wsgi", mode="processes"),
     GUNICORN_SYNC,
@@ -257,6 +259,7 @@ SCENARIOS = {
         wrk_cpus="0,1",
         check_body=exact_body(b"hello"),
         close=True,
+        baseline=SUBCORN_PROCESSES,
         about=(
             "2 workers, a new connection for every request: `wrk -t1 -c16 -H 'Connection: "
             "close'`; the server and wrk share both cores (`taskset -c 0,1`). The hello app "

@@ -393,14 +393,10 @@ PyObject* acceptor_report(PyObject*, PyObject* capsule) {
                        "handed_over", r.handed_over);
 }
 
-PyObject* acceptor_info(PyObject*, PyObject* args) {
-  PyObject* capsule;
-  int id = -1;
-  if (!PyArg_ParseTuple(args, "O|i", &capsule, &id)) return nullptr;
+PyObject* acceptor_attention_fd(PyObject*, PyObject* capsule) {
   subcorn::supervise::Acceptor* a = acceptor_from(capsule);
   if (!a) return nullptr;
-  if (id < 0) return PyLong_FromLong(a->attention_fd());
-  return PyLong_FromLong(a->connections(id));
+  return PyLong_FromLong(a->attention_fd());
 }
 
 // ---- shard interpreters: the _shard_* functions ----------------------------------------
@@ -479,9 +475,8 @@ PyMethodDef methods[] = {
      "acceptor_set_targets(acceptor, ids): the workers that get new connections from now on."},
     {"acceptor_report", acceptor_report, METH_O,
      "acceptor_report(acceptor) -> dict: refusals and deferrals since the last call."},
-    {"acceptor_info", acceptor_info, METH_VARARGS,
-     "acceptor_info(acceptor) -> the fd readable when a report has news; "
-     "acceptor_info(acceptor, id) -> the connections worker `id` holds (-1: unknown)."},
+    {"acceptor_attention_fd", acceptor_attention_fd, METH_O,
+     "acceptor_attention_fd(acceptor) -> the fd that is readable when a report has news."},
     {"_shard_serve", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(shard_serve)),
      METH_FASTCALL, "Serve this shard's connections (inside a shard's interpreter)."},
     {"_shard_failed", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(shard_failed)),

@@ -57,6 +57,5 @@ def acceptor_set_targets(acceptor: Any, ids: list[int], /) -> None:
 def acceptor_report(acceptor: Any, /) -> dict[str, int]:
     """over_limit, unplaced, deferred, deferred_errno, handed_over: since the last call."""
 
-def acceptor_info(acceptor: Any, id: int = -1, /) -> int:
-    """Without `id`: the fd that is readable when a report has news; with
-    it: the connections that worker holds (-1: unknown)."""
+def acceptor_attention_fd(acceptor: Any, /) -> int:
+    """The fd that is readable when acceptor_report() has news."""

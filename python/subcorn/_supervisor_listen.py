@@ -83,7 +83,7 @@ class Acceptor:
         self._handle = handle
         from subcorn import _native
 
-        self.attention_fd: int = _native.acceptor_info(handle)
+        self.attention_fd: int = _native.acceptor_attention_fd(handle)
 
     @classmethod
     def start(cls, listen_fds: list[int], refusal: bytes, limit: int) -> Acceptor:
@@ -105,11 +105,6 @@ class Acceptor:
         from subcorn import _native
 
         _native.acceptor_set_targets(self._handle, pids)
-
-    def connections(self, pid: int) -> int:
-        from subcorn import _native
-
-        return _native.acceptor_info(self._handle, pid)
 
     def report(self) -> dict[str, int]:
         from subcorn import _native

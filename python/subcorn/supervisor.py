@@ -531,10 +531,9 @@ class Supervisor:
         if batch.drain_timer is not None:
             batch.drain_timer.cancel()
         if batch.awaiting_drain:
-            log.warning("Worker process%s %s did not say it stopped accepting within %.0f s: the "
-                        "new one%s accept%s anyway", "es" if len(batch.awaiting_drain) > 1 else "",
-                        ", ".join(f"[{w.pid}]" for w in batch.awaiting_drain), DRAIN_ACK_TIMEOUT,
-                        "s" if len(batch.workers) > 1 else "", "" if len(batch.workers) > 1 else "s")
+            log.warning("Replaced worker process(es) %s did not say they stopped accepting "
+                        "within %.0f s: their successors accept anyway",
+                        " ".join(f"[{w.pid}]" for w in batch.awaiting_drain), DRAIN_ACK_TIMEOUT)
             batch.awaiting_drain = set()
         if self.stopping:
             return

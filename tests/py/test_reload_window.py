@@ -101,4 +101,4 @@ def test_no_request_reaches_the_old_code_after_a_reload(server, tmp_path, mode):
     values = {o.answer["value"] for load in loads for o in load.outcomes if o.answer}
     assert f"gen-{RELOADS}" in values and len(values) >= RELOADS // 2, sorted(values)
     assert len(re.findall(r"Reload complete", s.stderr)) == RELOADS
-    assert "did not say it stopped accepting" not in s.stderr
+    assert "did not say they stopped accepting" not in s.stderr
