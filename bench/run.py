@@ -113,7 +113,8 @@ def measure_once(
         if server.wire.http2:
             return run_h2load(server.url, H2Load(scenario.connections, scenario.streams,
                                                  seconds, scenario.wrk_cpus))  # fmt: skip
-        return run_wrk(server.url, Load(scenario.connections, 1, seconds, scenario.wrk_cpus))
+        return run_wrk(server.url, Load(scenario.connections, 1, seconds, scenario.wrk_cpus,
+                                        close=scenario.close))
 
     if scenario.ws:
         problem = probe_ws(scenario, server)

@@ -521,6 +521,7 @@ void Connection::complete_app(bool failed) {
 void Connection::end_request() {
   stream_.end();
   request_began_ = 0;
+  ++requests_finished_;
   // Without keep-alive, flush() closes once the response is out.
   if (!session_.finish_request() && !output_pending()) close();
 }
@@ -635,10 +636,21 @@ void Connection::drain() {
   }
   session_.drain();
   if (ws_) ws_->going_away(shard_.going_away_code());
-  // An idle connection is not closed at once: a client may have sent a request
-  // that is still on its way (always so for a connection accepted a moment
-  // ago), and closing would lose it. It gets a moment; a request that arrives
-  // is answered with "connection: close".
+  // Kept alive after a response, with nothing of a next request read: that
+  // next request is for whoever serves from now on (after a reload, the new
+  // generation), so the connection closes at once. A client that sent one
+  // just now sees the close and sends it again on a new connection, as HTTP
+  // clients do on a reused connection (RFC 9112 section 9.3.1).
+  if (requests_finished_ > 0 && phase_ == Phase::Serving && !ws_ &&
+      session_.state() == http::Http1Session::State::Idle && request_began_ == 0 &&
+      in_pos_ == in_.size() && !output_pending()) {
+    close();
+    return;
+  }
+  // A connection that has carried no request yet is not closed at once: its
+  // first request may be on its way (always so for a connection accepted a
+  // moment ago), and closing would lose it. It gets a moment; a request that
+  // arrives is answered with "connection: close".
   drain_deadline_ = shard_.now() + DRAIN_IDLE_GRACE;
 }
 

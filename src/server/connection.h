@@ -200,6 +200,7 @@ class Connection final : public StreamHost, public WsHost, public Http2Carrier {
   double request_began_ = 0;     // first byte of a head, for the header timeout
   double app_started_at_ = 0;    // for --timeout-request
   double drain_deadline_ = 0;    // draining: an idle connection closes after this
+  long requests_finished_ = 0;   // HTTP/1.1 requests this connection carried
   double linger_began_ = 0;
   double handshake_deadline_ = 0; // TLS: --ssl-handshake-timeout
   double moved_at_ = 0;           // the last move between shards (0: never)

@@ -28,6 +28,7 @@ namespace {
 constexpr uint64_t TOKEN_SIGNAL = 1;
 constexpr uint64_t TOKEN_NOTIFY = 2;
 constexpr uint64_t TOKEN_LISTENER = 3;
+constexpr uint64_t TOKEN_SUPERVISOR = 4;
 constexpr int ACCEPTS_PER_WAKE = 128;
 // How long accepting pauses when the process is out of file descriptors or
 // memory: long enough not to spin, short enough that a freed descriptor is
@@ -47,18 +48,6 @@ std::string address_text(const io::Listener& l, bool secure) {
 void tell_supervisor(int fd, const char* line) {
   if (fd < 0) return;
   (void)!::write(fd, line, std::strlen(line));
-}
-
-// accept(2): errors that belong to the one connection being accepted (it
-// was reset, or the network failed under it); the next one may be fine.
-bool connection_error(int err) {
-  switch (err) {
-    case ECONNABORTED: case EPROTO: case EPERM: case ENETDOWN: case ENOPROTOOPT:
-    case EHOSTDOWN: case ENONET: case EHOSTUNREACH: case EOPNOTSUPP: case ENETUNREACH:
-      return true;
-    default:
-      return false;
-  }
 }
 
 // The cores this process may run on.
@@ -190,6 +179,7 @@ RunResult Server::run() {
   signal_fd_.reset(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
   poller_.add(signal_fd_.get(), EPOLLIN, TOKEN_SIGNAL);
   poller_.add(notify_fd_.get(), EPOLLIN, TOKEN_NOTIFY);
+  if (awaits_supervisor_go()) poller_.add(settings_.ready_fd, EPOLLIN, TOKEN_SUPERVISOR);
 
   int workers = settings_.workers < 1 ? 1 : settings_.workers;
   process_max_requests_ = jittered_max_requests();
@@ -243,6 +233,10 @@ RunResult Server::run() {
         }
         case TOKEN_LISTENER:
           accept_ready();
+          break;
+        case TOKEN_SUPERVISOR:
+          read_supervisor_command();
+          check_shards(result);
           break;
       }
     }
@@ -510,7 +504,8 @@ void Server::check_shards(RunResult& result) {
     rebalance();
   }
   // Serve as soon as the first shard is ready; the others join as they come.
-  if (ready > 0 && accepting_ == Accepting::Off && !stopping_) start_accepting();
+  bool may_accept = !awaits_supervisor_go() || supervisor_go_;
+  if (ready > 0 && accepting_ == Accepting::Off && !stopping_ && may_accept) start_accepting();
   if (ready >= settings_.workers && !announced_ready_ && !stopping_) {
     announced_ready_ = true;
     tell_supervisor(settings_.ready_fd, "ready\n");
@@ -549,6 +544,21 @@ void Server::begin_shutdown(const char* why) {
   watchdog_deadline_ = monotonic_seconds() + settings_.timeout_graceful_shutdown +
                        settings_.timeout_shutdown_watchdog;
   for (auto& shard : shards_) shard->request_stop(replaced_);
+  // Nothing is accepted here any more, and each shard sees its stop before
+  // it reads another request (Shard::on_poll): the supervisor may let the
+  // next generation accept.
+  tell_supervisor(settings_.ready_fd, "draining\n");
+}
+
+// The supervisor's word on the --ready-fd socket: "accept" (once). At end of
+// file the supervisor is gone (the parent-death signal stops this process).
+void Server::read_supervisor_command() {
+  char buf[64];
+  ssize_t n = ::read(settings_.ready_fd, buf, sizeof buf);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n > 0 && std::string_view(buf, static_cast<size_t>(n)).find("accept") != std::string_view::npos)
+    supervisor_go_ = true;
+  if (n <= 0 || supervisor_go_) poller_.remove(settings_.ready_fd);
 }
 
 Shard* Server::least_loaded(const Shard* exclude) {
@@ -727,7 +737,7 @@ void Server::accept_ready() {
       take_connection(fd);
     } else if (fd == -EAGAIN || fd == -EINTR) {
       return;
-    } else if (!connection_error(-fd)) {
+    } else if (!io::is_connection_error(-fd)) {
       // EMFILE, ENFILE, ENOBUFS, ENOMEM: the connection stays in the
       // backlog until there is room for it. Anything unexpected backs off too.
       back_off(-fd);

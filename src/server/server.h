@@ -102,6 +102,11 @@ class Server {
   int wait_timeout_ms(double now) const;
   void report_refusals(double now);
   bool handoff() const noexcept { return settings_.handoff_fd >= 0; }
+  // A supervised worker that accepts itself (interpreters mode) starts to
+  // only when its supervisor says "accept" on the --ready-fd socket: during
+  // a reload the old generation stops first (see docs/supervisor.md).
+  bool awaits_supervisor_go() const noexcept { return settings_.ready_fd >= 0 && !handoff(); }
+  void read_supervisor_command();
   int accept_fd() const noexcept { return handoff() ? settings_.handoff_fd : listener_.fd.get(); }
   // Where a connection goes: the serving shard with the lowest load level,
   // then the fewest connections, ties round-robin (server/balance.h);
@@ -163,6 +168,7 @@ class Server {
   std::vector<Moved> moved_;
   long process_max_requests_ = 0;
   Accepting accepting_ = Accepting::Off;
+  bool supervisor_go_ = false;  // awaits_supervisor_go(): the supervisor said "accept"
   double resume_accepting_at_ = 0;
   int accept_error_ = 0;        // why accepting backs off, for the log
   long open_file_limit_ = -1;   // RLIMIT_NOFILE, for the log

@@ -270,6 +270,10 @@ void Shard::on_poll() {
   now_ = static_cast<double>(began) * 1e-9;
   epoll_event events[MAX_EVENTS];
   int n = poller_.wait(events, MAX_EVENTS, 0);
+  // A stop is seen before any connection's events: once the server has asked
+  // (and told its supervisor that it drains), no request read from now on
+  // starts on a kept-alive connection here.
+  if (stop_requested_.load() && !draining_) begin_drain();
   for (int i = 0; i < n; ++i) {
     uint64_t token = events[i].data.u64;
     if (token == TOKEN_WAKE) {
