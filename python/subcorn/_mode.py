@@ -5,8 +5,7 @@ worker processes, saying which module decided it.
 The probe imports the app, and so does the worker after it: an app that takes
 6 s to import would be ready after 12. So the decision is remembered, in
 $XDG_CACHE_HOME/subcorn/probe (~/.cache/subcorn/probe), together with every
-file the probe's interpreter loaded (size and modification time) and the
-directories on its sys.path: the next start with the same app, Python,
+file the probe's interpreter loaded (size and modification time): the next start with the same app, Python,
 subcorn and environment variables, and none of those files changed, skips the
 probe. Anything else probes again."""
 
@@ -148,8 +147,7 @@ class ProbeCache:
 
 
 def file_stamp(path: str) -> list[int] | None:
-    """[size, mtime in ns] of a file or directory; None when it is gone (a
-    file that appears where there was none changes its directory's stamp)."""
+    """[size, mtime in ns] of a file; None when it is gone."""
     try:
         st = os.stat(path)
     except OSError:

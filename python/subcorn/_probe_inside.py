@@ -335,8 +335,8 @@ def _finish(result: dict[str, Any], recorder: Recorder, before: set[str]) -> str
 
 def loaded_files() -> list[str]:
     """What the outcome rests on, for --mode auto's cache (subcorn._mode): the
-    file of every module in this interpreter, and the directories on sys.path
-    (a module added to one changes its stamp)."""
+    file of every module in this interpreter. Not the directories on sys.path:
+    anything written next to the app (a log, a database, the cache itself)
+    would change their stamps and defeat the cache."""
     files = {getattr(m, "__file__", None) for m in list(sys.modules.values())}
-    files.update(p for p in sys.path if p and os.path.isdir(p))
     return sorted(f for f in files if isinstance(f, str) and os.path.isabs(f))
