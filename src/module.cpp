@@ -8,6 +8,8 @@
 #include <exception>
 #include <optional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "metrics/exporter.h"
 #include "py/gil.h"
@@ -101,6 +103,51 @@ bool read_forwarded_allow_ips(PyObject* d, subcorn::http::AddressSet* out) {
   return true;
 }
 
+// --header, --server-header, --date-header: the fields every response gets
+// (http/response_defaults.h checks them). "headers" is a list of (name, value).
+bool read_response_defaults(PyObject* d, subcorn::http::ResponseDefaults* out, std::string* error) {
+  bool date = true, server = true;
+  if (!get_bool(d, "date_header", &date) || !get_bool(d, "server_header", &server)) return false;
+  std::vector<subcorn::http::HeaderField> fields;
+  PyObject* list = PyDict_GetItemString(d, "headers");
+  if (list && list != Py_None) {
+    PyObject* seq = PySequence_Fast(list, "headers must be a list of (name, value)");
+    if (!seq) return false;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); ++i) {
+      const char* name = nullptr;
+      const char* value = nullptr;
+      if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "ss", &name, &value)) {
+        Py_DECREF(seq);
+        return false;
+      }
+      fields.push_back({name, value});
+    }
+    Py_DECREF(seq);
+  }
+  *error = out->configure(date, server, fields);
+  return true;
+}
+
+bool read_response_defaults(PyObject* d, subcorn::http::ResponseDefaults* out) {
+  std::string error;
+  if (!read_response_defaults(d, out, &error)) return false;
+  if (error.empty()) return true;
+  PyErr_SetString(PyExc_ValueError, error.c_str());
+  return false;
+}
+
+PyObject* check_response_headers(PyObject*, PyObject* settings_dict) {
+  if (!PyDict_Check(settings_dict)) {
+    PyErr_SetString(PyExc_TypeError, "check_response_headers() takes a dict of settings");
+    return nullptr;
+  }
+  subcorn::http::ResponseDefaults defaults;
+  std::string error;
+  if (!read_response_defaults(settings_dict, &defaults, &error)) return nullptr;
+  if (error.empty()) Py_RETURN_NONE;
+  return PyUnicode_FromStringAndSize(error.data(), static_cast<Py_ssize_t>(error.size()));
+}
+
 bool read_settings(PyObject* d, Settings* s) {
   if (!PyDict_Check(d)) {
     PyErr_SetString(PyExc_TypeError, "serve() takes a dict of settings");
@@ -150,7 +197,8 @@ bool read_settings(PyObject* d, Settings* s) {
          get_bool(d, "ssl_reload", &s->ssl_reload) &&
          get_bool(d, "proxy_headers", &s->proxy_headers) &&
          get_bool(d, "proxy_protocol", &s->proxy_protocol) &&
-         read_forwarded_allow_ips(d, &s->forwarded_allow_ips);
+         read_forwarded_allow_ips(d, &s->forwarded_allow_ips) &&
+         read_response_defaults(d, &s->response_defaults);
 }
 
 // ---- check_access_log_format(): compiled as serve() will, before anything starts ----
@@ -451,6 +499,10 @@ PyMethodDef methods[] = {
     {"check_access_log_format", check_access_log_format, METH_O,
      "check_access_log_format(format: str) -> str | None\n\n"
      "Compiles an --access-log-format: the one-line error, or None when it is usable."},
+    {"check_response_headers", check_response_headers, METH_O,
+     "check_response_headers(settings: dict) -> str | None\n\n"
+     "Checks --header, --server-header and --date-header as serve() will: the one-line "
+     "error, or None when they are usable."},
     {"check_tls", check_tls, METH_O,
      "check_tls(settings: dict) -> str | None\n\n"
      "Loads the TLS certificate, key and CA files as serve() would: the one-line error, "

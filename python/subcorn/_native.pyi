@@ -14,6 +14,9 @@ def serve(settings: dict[str, Any], /) -> tuple[int, str, bool]:
 def check_tls(settings: dict[str, Any], /) -> str | None:
     """The TLS files' one-line error, or None when they load."""
 
+def check_response_headers(settings: dict[str, Any], /) -> str | None:
+    """--header/--server-header/--date-header's one-line error, or None when usable."""
+
 def check_access_log_format(format: str, /) -> str | None:
     """An --access-log-format's one-line error, or None when it compiles."""
 

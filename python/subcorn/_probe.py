@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> None:
         result["interpreter_config"] = config
         result["python"] = sys.version.split()[0]
         add_packages(result["events"])
+        from subcorn._mode import file_stamp
+
+        result["loaded_files"] = {path: file_stamp(path) for path in result.get("loaded_files", [])}
     except ProbeError as exc:
         result = {"probe_error": str(exc)}
         code = 2

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from subcorn import _logging
-from subcorn._importer import AppLoadError, load_app
+from subcorn._importer import AppLoadError, app_location, load_app
 from subcorn._lifespan import Lifespan
 from subcorn._probe_known import FIRST_USE
 from subcorn._wsgi import detect_interface
@@ -141,15 +141,8 @@ def describe(exc: BaseException) -> dict[str, Any]:
 
 
 def _where(exc: BaseException, app_dir: str) -> str | None:
-    """The app's own line that led to the error, else the innermost line
-    outside the import machinery and this probe."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if "importlib" not in f.filename and f.filename != __file__
-              and not f.filename.startswith("<frozen")]
-    prefix = app_dir.rstrip(os.sep) + os.sep if app_dir else None
-    own = [f for f in frames if prefix and f.filename.startswith(prefix)]
-    chosen = own or frames
-    return f"{chosen[-1].filename}:{chosen[-1].lineno}" if chosen else None
+    """The app's own line that led to the error (subcorn._importer's rule)."""
+    return app_location(exc, app_dir)
 
 
 def first_use(recorder: Recorder) -> None:
@@ -336,4 +329,14 @@ def run(request_json: str) -> str:
 def _finish(result: dict[str, Any], recorder: Recorder, before: set[str]) -> str:
     recorder.sweep(before)
     result["events"] = recorder.events
+    result["loaded_files"] = loaded_files()
     return json.dumps(result)
+
+
+def loaded_files() -> list[str]:
+    """What the outcome rests on, for --mode auto's cache (subcorn._mode): the
+    file of every module in this interpreter. Not the directories on sys.path:
+    anything written next to the app (a log, a database, the cache itself)
+    would change their stamps and defeat the cache."""
+    files = {getattr(m, "__file__", None) for m in list(sys.modules.values())}
+    return sorted(f for f in files if isinstance(f, str) and os.path.isabs(f))

@@ -18,7 +18,7 @@ from typing import Any
 from subcorn import _logging, _native
 from subcorn._importer import AppLoadError, load_app
 from subcorn._lifespan import Lifespan
-from subcorn._wsgi import detect_interface
+from subcorn._wsgi import detect_interface, interface_mismatch
 
 SHUTDOWN_STEP_TIMEOUT = 10.0
 
@@ -38,6 +38,8 @@ def run(handle: int, config_json: str, index: int = 0) -> bool:
     try:
         app = load_app(cfg["app"], cfg["factory"])
     except AppLoadError as exc:
+        if exc.user_traceback and index == 0:  # every shard fails alike: one traceback
+            logger.error("%s", exc.user_traceback.rstrip())
         _native._shard_failed(handle, f"Error loading app. {exc}")
         return _no_threads_left()
 
@@ -46,6 +48,11 @@ def run(handle: int, config_json: str, index: int = 0) -> bool:
         interface, why = detect_interface(app)
         if index == 0:
             logger.info("Serving %s as %s (%s)", cfg["app"], interface.upper(), why)
+    elif mismatch := interface_mismatch(app, interface):
+        other = "asgi" if interface == "wsgi" else "wsgi"
+        _native._shard_failed(handle, f"--interface {interface} does not fit {cfg['app']}: "
+                                      f"{mismatch}; serve it with --interface {other} or auto.")
+        return _no_threads_left()
     # WSGI has no lifespan protocol.
     lifespan_mode = "off" if interface == "wsgi" else cfg["lifespan"]
 

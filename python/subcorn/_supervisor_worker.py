@@ -71,6 +71,8 @@ def _flag(action: argparse.Action, value: object) -> list[str]:
         return [option if value else "--no-" + option.removeprefix("--")]
     if action.nargs == 0:  # store_true and the like
         return [option] if value else []
+    if isinstance(action, argparse._AppendAction):  # --header: once per value
+        return [part for item in value for part in (option, str(item))]
     return [] if value is None else [option, str(value)]
 
 

@@ -113,6 +113,9 @@ class Result:
     interpreter_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
     output: str = ""
+    # Every file the probed interpreter loaded -> [size, mtime_ns] (--mode
+    # auto remembers its decision until one changes); not part of the report.
+    loaded_files: dict[str, list[int] | None] = dataclasses.field(default_factory=dict, repr=False)
 
     @property
     def compatible(self) -> bool:
@@ -124,6 +127,7 @@ class Result:
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
+        del data["loaded_files"]
         return {"schema": 1, "compatible": self.compatible, "exit_code": self.exit_code, **data}
 
 
@@ -225,6 +229,7 @@ def probe(config: Config, *, exercise: Sequence[str] = (),
         result.interface = sub.data.get("interface")
         result.python = sub.data.get("python")
         result.interpreter_config = sub.data.get("interpreter_config") or {}
+        result.loaded_files = sub.data.get("loaded_files") or {}
     result.seconds = round(time.monotonic() - started, 3)
     return result
 

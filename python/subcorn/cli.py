@@ -262,6 +262,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reload-exclude", action="append", dest="reload_excludes", metavar="GLOB",
                    help="ignore files (and directories) matching GLOB (repeatable; also always "
                         "'.*', '.py[cod]', '.sw.*', '~*' unless included)")
+    # --- default response fields (issue 11 item 10)
+    p.add_argument("--header", dest="headers", action="append", default=[], metavar="NAME:VALUE",
+                   help="add this field to every response unless the app sets its own "
+                        "(repeatable; 'server:NAME' replaces the Server value)")
+    p.add_argument("--server-header", action=_BoolValueFlag,
+                   default=_env_bool("server_header", True),
+                   help="send 'server: subcorn' unless the app sets Server (default: on)")
+    p.add_argument("--date-header", action=_BoolValueFlag, default=_env_bool("date_header", True),
+                   help="send Date unless the app sets it (default: on)")
+    # --- end of the default response fields
     p.add_argument("--access-log", action=argparse.BooleanOptionalAction,
                    default=_env_bool("access_log", True), help="log every request (default: on)")
     p.add_argument("--access-log-format", default=_default("access_log_format"), metavar="FORMAT",
@@ -316,10 +326,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if config.tls and not _tls_usable(config, logger):
         return 1
+    if not _response_headers_usable(config, logger):
+        return 1
     from subcorn import supervisor  # owns the socket, runs the engine in worker processes
-    from subcorn._mode import resolve_mode
+    from subcorn._mode import ProbeInterrupted, resolve_mode
 
-    config = resolve_mode(config, logger)  # --mode auto: probe in a throwaway process
+    try:
+        config = resolve_mode(config, logger)  # --mode auto: probe in a throwaway process
+    except ProbeInterrupted as exc:
+        logger.info("Stopped (%s) while checking the app: nothing was started.", exc)
+        return 128 + exc.signum
     return supervisor.run(config, workers_max_rss=args.workers_max_rss)
 
 
@@ -337,6 +353,21 @@ def _logging_usable(config: Config, logger: object) -> bool:
         _logging.setup(str(config.log_level), str(config.log_format), config.log_config)
     except _logging.LogConfigError as exc:
         logger.error("%s", exc)
+        return False
+    return True
+
+
+def _response_headers_usable(config: Config, logger: object) -> bool:
+    """--header checked as the engine will (a name that is not a token, CR or
+    LF in a value...): one line and exit code 1 before anything starts."""
+    from subcorn import _native
+
+    try:
+        error = _native.check_response_headers(config.response_header_settings())
+    except ConfigError as exc:
+        error = str(exc)
+    if error:
+        logger.error("%s", error)
         return False
     return True
 

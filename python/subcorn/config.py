@@ -201,6 +201,12 @@ class Config:
     reload_dirs: list[str] | None = None
     reload_includes: list[str] | None = None
     reload_excludes: list[str] | None = None
+    # --- default response fields (issue 11 item 10): --header, --server-header,
+    # --date-header; the engine checks the fields (src/http/response_defaults.h)
+    headers: list[str] = dataclasses.field(default_factory=list)  # "NAME:VALUE" each
+    server_header: bool = True
+    date_header: bool = True
+    # --- end of the default response fields
     # Set by the supervisor for its children (hidden flags).
     supervised: bool = False
     ready_fd: int | None = None
@@ -426,4 +432,17 @@ class Config:
             "proxy_headers": self.proxy_headers,
             "forwarded_allow_ips": self.forwarded_allow_ips,
             "proxy_protocol": self.proxy_protocol,
+            **self.response_header_settings(),
         }
+
+    def response_header_settings(self) -> dict[str, object]:
+        """--header, --server-header, --date-header as the engine's serve() and
+        check_response_headers() read them."""
+        fields = []
+        for header in self.headers:
+            name, colon, value = header.partition(":")
+            if not colon:
+                raise ConfigError(f"--header {header!r}: expected NAME:VALUE")
+            fields.append((name.strip(), value.strip(" \t")))
+        return {"headers": fields, "server_header": self.server_header,
+                "date_header": self.date_header}

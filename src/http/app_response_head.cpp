@@ -32,8 +32,6 @@ const char* AppResponseHead::take(std::string_view name, std::string_view value,
     if (contains_token(value, "close")) wants_close_ = true;
     return nullptr;
   }
-  if (iequals(name, "date")) sets_date_ = true;
-  if (iequals(name, "server")) sets_server_ = true;
   *forward = true;
   return nullptr;
 }

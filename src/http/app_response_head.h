@@ -11,8 +11,6 @@
 //   (frameworks such as Django add it to every response); a 304 keeps it.
 // - Transfer-Encoding and Connection are never forwarded: the protocol frames
 //   the body and speaks for the connection itself ("close" is remembered).
-// - It remembers whether the app set Date and Server, so the protocol adds
-//   them only when the app did not.
 // - A body longer than the Content-Length is refused (too_long()).
 #pragma once
 
@@ -68,8 +66,6 @@ class AppResponseHead {
 
   int status() const noexcept { return status_; }
   int64_t content_length() const noexcept { return content_length_; }  // -1: none
-  bool sets_date() const noexcept { return sets_date_; }
-  bool sets_server() const noexcept { return sets_server_; }
   bool wants_close() const noexcept { return wants_close_; }  // "Connection: close"
 
  private:
@@ -77,12 +73,7 @@ class AppResponseHead {
 
   int status_ = 0;
   int64_t content_length_ = -1;
-  bool sets_date_ = false;
-  bool sets_server_ = false;
   bool wants_close_ = false;
 };
-
-// The Server header's value when the app sets none.
-inline constexpr std::string_view SERVER_NAME = "subcorn";
 
 }  // namespace subcorn::http

@@ -4,7 +4,8 @@
 
 namespace subcorn::http {
 
-Http1Session::Http1Session(const Limits& limits) : parser_(limits) {}
+Http1Session::Http1Session(const Limits& limits, const ResponseDefaults& defaults)
+    : defaults_(&defaults), parser_(limits), writer_(defaults) {}
 
 Event Http1Session::next(std::string_view input, size_t* consumed) {
   if (state_ == State::Done || state_ == State::Switched) {
@@ -62,17 +63,24 @@ const char* Http1Session::file(std::string& out, int64_t count, std::string_view
   return mistake;
 }
 
-bool Http1Session::write_error(int status, std::string& out) {
-  return write_refusal(error_response(status), out);
+bool Http1Session::write_error(int status, std::string& out, std::string_view date) {
+  if (!refuse()) return false;
+  defaults_->append_error(out, status, date);
+  return true;
 }
 
 bool Http1Session::write_refusal(std::string_view response, std::string& out) {
+  if (!refuse()) return false;
+  out.append(response);
+  return true;
+}
+
+// No request follows; true when an answer may still be written.
+bool Http1Session::refuse() {
   keep_alive_ = false;
   bool can_answer = !in_request() || writer_.replaceable();
   state_ = State::Done;
-  if (!can_answer) return false;
-  out.append(response);
-  return true;
+  return can_answer;
 }
 
 bool Http1Session::finish_request() {

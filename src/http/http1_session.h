@@ -34,7 +34,8 @@ class Http1Session {
  public:
   enum class State { Idle, Receiving, Received, Done, Switched };
 
-  explicit Http1Session(const Limits& limits = Limits{});
+  explicit Http1Session(const Limits& limits = Limits{},
+                        const ResponseDefaults& defaults = ResponseDefaults::standard());
 
   // --- input ---
   // The parser's events, one per call (see RequestParser::next), which move
@@ -66,10 +67,11 @@ class Http1Session {
   const ResponseWriter& writer() const noexcept { return writer_; }
 
   // The server answers on its own (400, 408, 413, 500, 503...): appends the
-  // prebuilt response, which closes the connection, and moves to Done.
-  // False when the app's response has begun (nothing can be said any more;
-  // only closing is left), in which case nothing is appended.
-  bool write_error(int status, std::string& out);
+  // response (with the default fields, Date as `date`), which closes the
+  // connection, and moves to Done. False when the app's response has begun
+  // (nothing can be said any more; only closing is left), in which case
+  // nothing is appended.
+  bool write_error(int status, std::string& out, std::string_view date);
 
   // The request is read and its response complete: moves to Idle and
   // returns true when another request may follow, else to Done.
@@ -89,6 +91,7 @@ class Http1Session {
   // Like write_error, with a response the caller built (a refused WebSocket
   // handshake: 400 or 426 with its own headers).
   bool write_refusal(std::string_view response, std::string& out);
+  const ResponseDefaults& defaults() const noexcept { return *defaults_; }
 
   // The request in flight asked to switch protocols, and the server agreed
   // (it has written the 101 itself): no byte is parsed as HTTP/1.1 any more.
@@ -98,6 +101,9 @@ class Http1Session {
  private:
   enum class Continue { NotOwed, Owed };
 
+  bool refuse();
+
+  const ResponseDefaults* defaults_;
   RequestParser parser_;
   ResponseWriter writer_;
   State state_ = State::Idle;

@@ -738,8 +738,11 @@ struct Http2Session::Impl {
       length = std::to_string(whole_length);
       nva.push_back(make_nv("content-length", length));
     }
-    if (!stream.app.sets_date()) nva.push_back(make_nv("date", dates.now()));
-    if (!stream.app.sets_server()) nva.push_back(make_nv("server", SERVER_NAME));
+    uint64_t app_set = 0;
+    for (const auto& field : stream.fields_out) app_set |= settings.defaults->bit_of(field.first);
+    settings.defaults->for_each(dates.now(), app_set, [&nva](std::string_view name, std::string_view value) {
+      nva.push_back(make_nv(name, value));
+    });
     stream.state = ResponseWriter::State::Streaming;
     // No DATA ever for HEAD, 204, 304; and none for an empty whole body
     // without trailers to wait for.

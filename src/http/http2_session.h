@@ -79,6 +79,7 @@
 
 #include "http/limits.h"
 #include "http/request_parser.h"
+#include "http/response_defaults.h"
 #include "http/response_writer.h"
 
 namespace subcorn::http {
@@ -102,6 +103,9 @@ struct Http2Settings {
   // SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): extended CONNECT for
   // WebSocket over HTTP/2. On when the server serves WebSocket.
   bool enable_connect_protocol = false;
+  // The fields every response gets unless its app set them (Date, Server,
+  // --header); it outlives the session.
+  const ResponseDefaults* defaults = &ResponseDefaults::standard();
 };
 
 // What the session tells the server about its streams.

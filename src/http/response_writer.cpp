@@ -35,6 +35,7 @@ void ResponseWriter::forget_response() {
   app_headers_.clear();  // keeps its capacity for the next response
   content_length_ = -1;
   head_.reset();
+  defaults_set_ = 0;
   file_tail_ = FileTail::Nothing;
 }
 
@@ -58,7 +59,10 @@ const char* ResponseWriter::header(std::string_view name, std::string_view value
 const char* ResponseWriter::take_header(std::string_view name, std::string_view value) {
   bool forward = false;
   if (const char* mistake = head_.take(name, value, &forward)) return mistake;
-  if (forward) append_header(app_headers_, name, value);
+  if (forward) {
+    append_header(app_headers_, name, value);
+    defaults_set_ |= defaults_->bit_of(name);
+  }
   content_length_ = head_.content_length();
   return nullptr;
 }
@@ -102,8 +106,7 @@ void ResponseWriter::write_head(std::string& out, Framing framing, int64_t first
   // HEAD gets the framing line a GET would get (RFC 9110 9.3.2); no body follows.
   if (length_computed) append_length(out, first_size);
   if (framing == Framing::Chunked) append_header(out, "transfer-encoding", "chunked");
-  if (!head_.sets_date()) append_header(out, "date", date);
-  if (!head_.sets_server()) append_header(out, "server", SERVER_NAME);
+  defaults_->append_lines(out, date, defaults_set_);
   if (!keep_alive_) {
     append_header(out, "connection", "close");
   } else if (request_.http10) {

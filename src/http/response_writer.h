@@ -19,7 +19,8 @@
 //   taken so far (back to Idle).
 // - Transfer-Encoding and Connection from the app are not copied: the writer
 //   frames the body itself, and "Connection: close" from the app ends
-//   keep-alive. Date and Server are added unless the app set them.
+//   keep-alive. The server's default fields (Date, Server, --header) are
+//   added unless the app set them (http/response_defaults.h).
 // - A body that ends shorter than its declared Content-Length completes the
 //   response but forbids keep-alive (the client can only tell by the close).
 //
@@ -35,6 +36,7 @@
 #include <string_view>
 
 #include "http/app_response_head.h"
+#include "http/response_defaults.h"
 
 namespace subcorn::http {
 
@@ -42,6 +44,9 @@ class ResponseWriter {
  public:
   enum class State { Idle, Started, Streaming, Complete };
   enum class Framing { None, Length, Chunked, UntilClose };
+
+  explicit ResponseWriter(const ResponseDefaults& defaults = ResponseDefaults::standard())
+      : defaults_(&defaults) {}
 
   // What the response answers.
   struct Request {
@@ -104,6 +109,7 @@ class ResponseWriter {
   bool carries_body() const;
   void finish();
 
+  const ResponseDefaults* defaults_;
   Request request_;
   State state_ = State::Idle;
   Framing framing_ = Framing::None;
@@ -111,6 +117,7 @@ class ResponseWriter {
   int64_t body_bytes_ = 0;
   std::string app_headers_;     // the app's header lines, until the head is written
   AppResponseHead head_;        // the app's status and fields, checked (the shared rules)
+  uint64_t defaults_set_ = 0;   // the default fields the app set itself (ResponseDefaults::bit_of)
   int64_t content_length_ = -1; // the app's, or the one computed from a whole body
   FileTail file_tail_ = FileTail::Nothing;
 };

@@ -28,7 +28,7 @@ void release_if_large(std::string& buffer) {
 }  // namespace
 
 Connection::Connection(Shard& shard, io::UniqueFd socket)
-    : shard_(shard), transport_(std::move(socket)), session_(shard.limits()), stream_(shard, *this) {
+    : shard_(shard), transport_(std::move(socket)), session_(shard.limits(), shard.response_defaults()), stream_(shard, *this) {
   int fd = transport_.fd();
   io::Peer peer = io::peer_address(fd);
   io::Peer local = io::local_address(fd);
@@ -338,6 +338,7 @@ void Connection::parse_buffered() {
           // The body went bad under a running app: it sees a disconnect.
           close();
         } else {
+          shard_.log_protocol_error(ev.status, ev.reason, peer_);
           send_error_and_close(ev.status);
         }
         return;
@@ -387,6 +388,7 @@ bool Connection::decide_protocol() {
   protocol_ = Protocol::Http1;
   if (!s.http1) {
     // --http 2: HTTP/2 only, and this client speaks something else.
+    shard_.log_protocol_error(505, "not HTTP/2, and --http 2 serves nothing else", peer_);
     send_error_and_close(505);
     return false;
   }
@@ -431,6 +433,7 @@ bool Connection::upgrade_to_h2c() {
     // Not valid: the 101 is not out yet, so answer 400 in its place.
     out_.resize(before_switch);
     h2_.reset();
+    shard_.log_protocol_error(400, "invalid HTTP2-Settings in an h2c upgrade", peer_);
     send_error_and_close(400);
   }
   return true;
@@ -458,7 +461,9 @@ void Connection::start_websocket() {
       ws::check_handshake(session_.head(), WsStream::deflate_config(shard_.settings()));
   session_.close_after_response();
   if (handshake.status != 0) {
-    std::string refusal = ws::handshake_error_response(handshake);
+    std::string server_fields;
+    session_.defaults().append_lines(server_fields, shard_.date(), 0);
+    std::string refusal = ws::handshake_error_response(handshake, server_fields);
     response_sent(handshake.status);
     if (metrics::ShardBlock* m = shard_.meter()) metrics::count_rejection(*m, handshake.status);
     session_.write_refusal(refusal, out_);
@@ -617,7 +622,7 @@ void Connection::close_gracefully() {
 
 void Connection::send_error_and_close(int status) {
   bool in_request = session_.in_request();
-  if (!session_.write_error(status, out_)) {
+  if (!session_.write_error(status, out_, shard_.date())) {
     close();
     return;
   }
@@ -716,6 +721,7 @@ void Connection::on_tick(double now) {
     return;  // otherwise the app's time is the app's business
   }
   if (request_began_ > 0 && now - request_began_ > s.timeout_request_header) {
+    shard_.log_protocol_error(408, "no whole request head within --timeout-request-header", peer_);
     send_error_and_close(408);
     return;
   }

@@ -26,6 +26,7 @@ http::Http2Settings session_settings(const Shard& shard) {
   h2.max_header_list_size = static_cast<uint32_t>(s.http2_max_header_list_size);
   // RFC 8441: WebSocket over HTTP/2, where the app can take one.
   h2.enable_connect_protocol = s.websocket && !shard.adapter().wants_body_first();
+  h2.defaults = &s.response_defaults;
   return h2;
 }
 

@@ -667,8 +667,11 @@ void Server::back_off(int error) {
 // What a connection that will not be served is told: 503, or over TLS
 // nothing (plain text would be garbage to a TLS client, and a handshake
 // only to refuse costs what serving would): it is closed.
-std::string_view Server::refusal() const {
-  return settings_.tls.enabled() ? std::string_view() : http::error_response(503);
+std::string_view Server::refusal() {
+  if (settings_.tls.enabled()) return {};
+  refusal_.clear();
+  settings_.response_defaults.append_error(refusal_, 503, refusal_date_.now());
+  return refusal_;
 }
 
 void Server::take_connection(int fd) {

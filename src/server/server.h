@@ -23,6 +23,7 @@
 #include "io/poller.h"
 #include "io/socket.h"
 #include "http/access_log_format.h"
+#include "http/response.h"
 #include "io/tls.h"
 #include "io/unique_fd.h"
 #include "server/engine_log.h"
@@ -138,7 +139,11 @@ class Server {
   void check_certificate_files(double now);
 
   io::TlsConfig tls_config() const;
-  std::string_view refusal() const;
+  // The 503 a connection that will not be served is told (main thread only:
+  // it is rebuilt in refusal_ each time, with the default fields and Date).
+  std::string_view refusal();
+  std::string refusal_;
+  http::DateCache refusal_date_;
   // --access-log-file: opened (appending) at start, reopened on SIGUSR2 after
   // a log rotation; false and `error` when it cannot be opened.
   bool open_access_log(std::string* error);

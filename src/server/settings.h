@@ -6,6 +6,7 @@
 #include <string>
 
 #include "http/address_set.h"
+#include "http/response_defaults.h"
 #include "io/tls.h"
 
 namespace subcorn::server {
@@ -70,6 +71,8 @@ struct Settings {
   int metrics_slot = 0;      // the worker number of this process's first shard
   bool log_info = true;      // --log-level info or lower: say what the server does
   std::string shard_config;  // JSON given to subcorn._shard.run in every shard
+  // --header, --server-header, --date-header: the fields every response gets
+  http::ResponseDefaults response_defaults;
 };
 
 }  // namespace subcorn::server

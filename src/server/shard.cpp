@@ -406,6 +406,7 @@ void Shard::tick() {
   std::vector<Connection*> all;
   for (auto& c : table_) all.push_back(c.get());
   check_abandoned();
+  report_protocol_errors();
   if (closed_since_trim_ >= CLOSES_BEFORE_TRIM) {
     closed_since_trim_ = 0;
     malloc_trim(0);
@@ -502,6 +503,29 @@ void Shard::log_error(std::string_view message, const http::RequestHead* head,
     context.client = client;
   }
   write_all(STDERR_FILENO, engine_log_line(settings().log_json, LogLevel::Error, message, context));
+}
+
+void Shard::log_protocol_error(int status, std::string_view reason, std::string_view client) {
+  protocol_errors_.count();
+  if (protocol_errors_.take_due(now_) == 0) return;  // counted for the next summary
+  status = http::error_status(status);
+  std::string message = "Invalid HTTP request received from " + std::string(client) + ": " +
+                        std::to_string(status) + " " + std::string(http::reason_phrase(status));
+  if (!reason.empty()) message.append(" (").append(reason).append(")");
+  LogContext context;
+  context.worker = worker_id();
+  write_all(STDERR_FILENO, engine_log_line(settings().log_json, LogLevel::Warning, message, context));
+}
+
+void Shard::report_protocol_errors() {
+  long more = protocol_errors_.take_due(now_);
+  if (more == 0) return;
+  LogContext context;
+  context.worker = worker_id();
+  std::string message = std::to_string(more) + " more invalid HTTP request" + (more == 1 ? "" : "s") +
+                        " received (told one by one at most once every " +
+                        std::to_string(static_cast<int>(PROTOCOL_ERROR_INTERVAL)) + " s)";
+  write_all(STDERR_FILENO, engine_log_line(settings().log_json, LogLevel::Warning, message, context));
 }
 
 }  // namespace subcorn::server

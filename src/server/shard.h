@@ -25,6 +25,7 @@
 #include "server/idle_connection.h"
 #include "server/request_slot.h"
 #include "server/settings.h"
+#include "server/throttled_report.h"
 
 namespace subcorn::server {
 
@@ -120,6 +121,7 @@ class Shard {
   // a certificate reload replaces.
   io::TlsContext tls_context() const;
   const http::Limits& limits() const noexcept { return limits_; }
+  const http::ResponseDefaults& response_defaults() const noexcept { return settings().response_defaults; }
   // A request (or a WebSocket) is about to run: counts it (--max-requests)
   // and takes its --limit-concurrency slot; an empty slot when the limit is
   // reached (the caller answers 503).
@@ -138,6 +140,13 @@ class Shard {
   // An engine error line naming this worker, and the request when given.
   void log_error(std::string_view message, const http::RequestHead* head = nullptr,
                  std::string_view client = {});
+  // A request the server refused as malformed or over a limit (400, 408,
+  // 413, 414, 431, 501, 505), at warning level, as uvicorn logs "Invalid
+  // HTTP request received.": the first of each PROTOCOL_ERROR_INTERVAL with
+  // its client and reason, the rest counted into one line when the
+  // interval is up, so a flood of bad requests cannot flood the log.
+  void log_protocol_error(int status, std::string_view reason, std::string_view client);
+  static constexpr double PROTOCOL_ERROR_INTERVAL = 10.0;
   // This worker's number in log lines: the shard's index, plus the worker
   // process's number in processes mode.
   int worker_id() const noexcept;
@@ -192,6 +201,8 @@ class Shard {
   std::unique_ptr<char[]> read_buffer_{new char[READ_BUFFER_SIZE]};
   http::Limits limits_;
   http::DateCache date_;
+  ThrottledReport protocol_errors_{PROTOCOL_ERROR_INTERVAL};
+  void report_protocol_errors();  // the tick's count of those not told one by one
   double now_ = 0;
   py::AppContext app_;
   py::Ref scope_template_;

@@ -307,7 +307,7 @@ std::string switching_response(const HandshakeResult& result, const Fields& fiel
   return out;
 }
 
-std::string handshake_error_response(const HandshakeResult& result) {
+std::string handshake_error_response(const HandshakeResult& result, std::string_view server_fields) {
   int status = result.status == 426 ? 426 : 400;
   std::string body(result.reason.empty() ? std::string_view("Bad WebSocket handshake") : result.reason);
   body += '\n';
@@ -315,6 +315,7 @@ std::string handshake_error_response(const HandshakeResult& result) {
   http::append_status_line(out, status);
   http::append_header(out, "content-type", "text/plain; charset=utf-8");
   http::append_header(out, "content-length", std::to_string(body.size()));
+  out.append(server_fields);
   http::append_header(out, "connection", "close");
   if (status == 426) {
     http::append_header(out, "upgrade", "websocket");

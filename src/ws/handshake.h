@@ -90,6 +90,6 @@ Fields accept_fields(const HandshakeResult& result, std::string_view subprotocol
 
 // The whole refusal (400 or 426) for an invalid result, with a short
 // text/plain body and "connection: close".
-std::string handshake_error_response(const HandshakeResult& result);
+std::string handshake_error_response(const HandshakeResult& result, std::string_view server_fields = {});
 
 }  // namespace subcorn::ws

@@ -3,11 +3,14 @@ served both as WSGI and as ASGI, with a clean log."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
 
-from appserver import AppServer
+from appserver import REPO, AppServer, server_env
 from catalog import DJANGO
 from checks import check_clean_log, client, create, expect
 from launch import Launcher
@@ -48,6 +51,35 @@ def test_admin(site: AppServer) -> None:
         login = expect(c.get("/admin/login/?next=/admin/"), 200, site)
     assert "Django administration" in login.text
     assert "csrfmiddlewaretoken" in login.text
+
+
+def demo_admin_password(site: AppServer) -> str:
+    """What ./dev demo prints: `manage.py demoadmin` on the site's database."""
+    done = subprocess.run([sys.executable, "examples/django_site/manage.py", "demoadmin"], cwd=REPO,
+                          env=server_env(site.env), capture_output=True, text=True, timeout=60, check=True)
+    found = re.search(r"log into /admin/ as 'admin' with the password '([^']+)'", done.stdout)
+    assert found, done.stdout + done.stderr
+    assert "createsuperuser" in done.stdout and f"DATA_DIR={site.env['DATA_DIR']}" in done.stdout
+    return found.group(1)
+
+
+def test_the_demo_admin_logs_in_and_its_javascript_is_served(site: AppServer) -> None:
+    password = demo_admin_password(site)
+    assert demo_admin_password(site) == password  # the same one at every start
+    with client(site) as c:
+        login = expect(c.get("/admin/login/?next=/admin/"), 200, site)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
+        done = c.post("/admin/login/?next=/admin/", data={
+            "csrfmiddlewaretoken": token, "username": "admin", "password": password,
+            "next": "/admin/"}, headers={"Referer": site.url + "/admin/login/"})
+        expect(done, 302, site)
+        add = expect(c.get("/admin/notes/note/add/"), 200, site)
+        scripts = re.findall(r'<script src="([^"]+)"', add.text)
+        # The admin's jQuery (a link to libjs-jquery's file on Debian) and what needs it.
+        assert any("/vendor/jquery/jquery" in src for src in scripts), scripts
+        for src in scripts:
+            r = expect(c.get(src), 200, site)
+            assert len(r.content) > 100, src
 
 
 def test_clean_log(site: AppServer) -> None:

@@ -138,7 +138,9 @@ def test_the_same_after_a_reload(server):
 
 
 def test_the_same_after_a_max_requests_recycle(server):
-    s = server(APP, "--max-requests", "30", "--max-requests-jitter", "0", workers=2,
+    # 200: the checks below ask at most 80 times in all, so the fresh
+    # interpreter is not itself recycled while they look.
+    s = server(APP, "--max-requests", "200", "--max-requests-jitter", "0", workers=2,
                env=SLOW_SECOND_SHARD)
     all_shards_served(s)
     conns = [RawConn(s.port) for _ in range(4)]

@@ -3,24 +3,33 @@
 DATABASE_URL=postgresql://user:password@host:port/name selects PostgreSQL
 (psycopg 3, with Django's psycopg_pool connection pool: the pool runs daemon
 threads, which subcorn's workers allow). Without it, SQLite in
-$DATA_DIR/db.sqlite3 (DATA_DIR defaults to the project directory).
+$DATA_DIR/db.sqlite3 (data_dir(): the demo's directory unless DATA_DIR says
+otherwise, so `./dev demo` and a plain `manage.py createsuperuser` use the
+same database).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 
-def from_env(project_dir: Path) -> dict[str, Any]:
+def data_dir() -> Path:
+    """Where the SQLite file and collectstatic's output go: $DATA_DIR, else
+    $TMPDIR/subcorn-django-demo (outside the source tree)."""
+    return Path(os.environ.get("DATA_DIR") or Path(tempfile.gettempdir()) / "subcorn-django-demo")
+
+
+def from_env() -> dict[str, Any]:
     url = os.environ.get("DATABASE_URL", "")
     if url:
         return from_url(url)
-    data_dir = Path(os.environ.get("DATA_DIR") or project_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return sqlite(data_dir / "db.sqlite3")
+    directory = data_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    return sqlite(directory / "db.sqlite3")
 
 
 def from_url(url: str) -> dict[str, Any]:

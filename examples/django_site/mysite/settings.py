@@ -53,7 +53,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": database.from_env(BASE_DIR)}
+DATABASES = {"default": database.from_env()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -63,7 +63,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 # Where `manage.py collectstatic` gathers the files for a front server.
-STATIC_ROOT = Path(os.environ.get("DATA_DIR") or BASE_DIR) / "staticfiles"
+STATIC_ROOT = database.data_dir() / "staticfiles"
 # Without a front server (or WhiteNoise), let Django serve the static files
 # itself, straight from the apps' static/ folders (see urls.py).
 SERVE_STATIC = os.environ.get("SERVE_STATIC", "1") == "1"
