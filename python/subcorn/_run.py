@@ -29,8 +29,9 @@ def run(app: str | Config | Any, /, *, config: str | None = None, **settings: An
         # start a server of its own.
         raise RuntimeError("subcorn.run() was called while a worker imported the app: call it "
                            "under `if __name__ == \"__main__\":`")
-    from subcorn import cli
+    from subcorn import _logging, cli
 
+    object_given = False
     if isinstance(app, Config):
         if settings or config is not None:
             raise TypeError("subcorn.run(Config): give the settings in the Config")
@@ -40,12 +41,15 @@ def run(app: str | Config | Any, /, *, config: str | None = None, **settings: An
         if not isinstance(app, str):
             caller = sys._getframe(1).f_globals.get("__name__")
             app, app_dir = import_string_of(app, caller)
+            object_given = True
             if app_dir is not None:
                 given.setdefault("app_dir", app_dir)
-            log.info("subcorn.run: serving the app object as %r (each worker imports it by "
-                     "that name)", app)
         given["app"] = app
         resolved_config = _sources.resolve(given, _sources.RUN, config_file=config).config()
+    if object_given:
+        _logging.setup(str(resolved_config.log_level))
+        log.info("subcorn.run: serving the app object as %r (each worker imports it by that "
+                 "name)", resolved_config.app)
     code = cli.start(resolved_config)
     if code:
         sys.exit(code)

@@ -68,7 +68,7 @@ def resolve(given: Mapping[str, Any], given_by: Source = CLI, *, config_file: st
         app_dir = given.get("app_dir") or from_env.get("app_dir", (".",))[0] or "."
         config_file = _config_file.pyproject_in(app_dir)
     if config_file is not None:
-        file = Source("file", config_file)
+        file = Source("file", os.path.abspath(config_file))
         for name, value in _config_file.read(config_file, settings).items():
             values[name], sources[name] = value, file
     for name, (value, source) in from_env.items():
