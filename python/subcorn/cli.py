@@ -119,7 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     given = vars(parser.parse_args(argv))
     config_file, print_only = given.pop(_CONFIG_FILE), given.pop(_PRINT_CONFIG)
-    logger = _logging.setup(str(given.get("log_level", LogLevel.INFO)))
+    # Until the settings are known (and checked): what is wrong with them is
+    # said whatever --log-level asks for.
+    logger = _logging.setup(str(LogLevel.INFO))
     try:
         resolved = _sources.resolve(given, _sources.CLI, config_file=config_file)
         if print_only:

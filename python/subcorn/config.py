@@ -90,13 +90,12 @@ class LogFormat(enum.StrEnum):
 WORKER_ID_ENV = "SUBCORN_WORKER_ID"
 
 
-def check_forwarded_allow_ips(value: str | list[str]) -> str:
+def check_forwarded_allow_ips(value: str) -> str:
     """--forwarded-allow-ips as one comma-separated string, each item checked:
     an address or a network (CIDR; host bits ignored), "*", or "unix:" (a
     peer on a unix socket). (The engine reads the same list again,
     src/http/address_set.h.)"""
-    items = value if isinstance(value, list) else value.split(",")
-    items = [item.strip() for item in items if item.strip()]
+    items = [item.strip() for item in value.split(",") if item.strip()]
     for item in items:
         if item in ("*", "unix:"):
             continue
@@ -326,10 +325,15 @@ class Config:
     metrics_slot: int = setting(0, hidden=True)  # --metrics: the worker number of this process's first shard
 
     def __post_init__(self) -> None:
-        # Every value through its setting's check (enums from their strings,
-        # paths made absolute), then what settings need of each other.
+        # Every value of its setting's type, through its check (enums from
+        # their strings, paths made absolute), then what settings need of
+        # each other.
         for s in _settings():
-            setattr(self, s.name, s.checked(getattr(self, s.name)))
+            try:
+                value = s.from_data(getattr(self, s.name))
+            except ValueError as exc:
+                raise ConfigError(f"{s.option}: {exc}") from None
+            setattr(self, s.name, s.checked(value))
         self._check_tls()
         self._check_metrics()
         if self.supervised and self.mode == Mode.PROCESSES and self.workers != 1:

@@ -380,3 +380,17 @@ def test_run_refuses_an_unknown_keyword():
         subcorn.run("hello:app", timeout_keepalive=3)
     with pytest.raises(ConfigError, match=r"subcorn\.run\(workers=\.\.\.\): expected an integer"):
         subcorn.run("hello:app", workers="4")
+
+
+def test_config_is_public_and_checks_types():
+    import subcorn
+
+    config = subcorn.Config(app="hello:app", workers=2, mode="processes", timeout_keep_alive=3)
+    assert config.workers == 2 and str(config.mode) == "processes"
+    assert config.timeout_keep_alive == 3.0 and isinstance(config.timeout_keep_alive, float)
+    with pytest.raises(subcorn.ConfigError, match="--port: expected an integer, not '80'"):
+        subcorn.Config(app="hello:app", port="80")
+    with pytest.raises(TypeError, match="give the settings in the Config"):
+        subcorn.run(config, workers=3)
+    # What the supervisor hands a worker comes back the same.
+    assert subcorn.Config.from_json(config.to_json()) == config
