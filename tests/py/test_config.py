@@ -394,3 +394,29 @@ def test_config_is_public_and_checks_types():
         subcorn.run(config, workers=3)
     # What the supervisor hands a worker comes back the same.
     assert subcorn.Config.from_json(config.to_json()) == config
+
+
+def test_a_list_setting_is_a_repeatable_flag_an_array_and_a_separated_variable():
+    """No setting is a list yet; the ones coming (--bind, --static, --header)
+    get this from their declaration alone."""
+    import argparse
+    import dataclasses
+
+    from subcorn.settings import setting, settings_of
+
+    @dataclasses.dataclass
+    class Declared:
+        static: list[str] = setting(default_factory=list, help="serve these",
+                                    env_separator=";")
+
+    (s,) = settings_of(Declared)
+    assert (s.kind, s.option, s.env, s.file_keys) == (list, "--static", ("SUBCORN_STATIC",),
+                                                      ("static",))
+    parser = argparse.ArgumentParser()
+    cli._add(parser, s)
+    assert vars(parser.parse_args([])) == {}
+    assert parser.parse_args(["--static", "/a:x", "--static", "/b:y"]).static == ["/a:x", "/b:y"]
+    assert s.from_text("/a:x; /b:y") == ["/a:x", "/b:y"]
+    assert s.from_data(["/a:x"]) == ["/a:x"] and s.from_data("/a:x") == ["/a:x"]
+    with pytest.raises(ValueError, match="expected a list of strings"):
+        s.from_data([1, 2])
