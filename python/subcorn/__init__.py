@@ -1,7 +1,8 @@
 """subcorn: an application server for Python web apps with a C++ engine.
 
 It runs many copies of an ASGI app in one process, each in its own
-sub-interpreter with its own GIL. Run it with ``subcorn module:app``.
+sub-interpreter with its own GIL. Run it with ``subcorn module:app``, or
+from Python with ``subcorn.run("module:app", workers=4)``.
 """
 
 import os
@@ -23,4 +24,14 @@ def __getattr__(name):
         from subcorn._native import ClientDisconnected
 
         return ClientDisconnected
+    # subcorn.run(app, **settings) and the settings as one object (imported
+    # when asked for: `import subcorn` stays cheap in every interpreter).
+    if name == "run":
+        from subcorn._run import run
+
+        return run
+    if name in ("Config", "ConfigError"):
+        from subcorn import config
+
+        return getattr(config, name)
     raise AttributeError(f"module 'subcorn' has no attribute {name!r}")

@@ -41,13 +41,12 @@ class SupervisorMetrics:
         log.info("Metrics on http://%s:%d/metrics (and /healthz, /readyz)", host, port)
         return cls(exporter, table_fd, mode, config.workers)
 
-    def worker_args(self, slot: int) -> tuple[list[str], tuple[int, ...]]:
+    def worker_settings(self, slot: int) -> tuple[dict[str, int], tuple[int, ...]]:
         """What a worker process for `slot` is started with: the table's fd,
         and the number of its first worker (processes mode: its slot; the one
         process of interpreters mode holds workers 0..N-1)."""
         first = slot if self._mode == Mode.PROCESSES else 0
-        return (["--metrics-fd", str(self._table_fd), "--metrics-slot", str(first)],
-                (self._table_fd,))
+        return {"metrics_fd": self._table_fd, "metrics_slot": first}, (self._table_fd,)
 
     def _workers_of(self, slot: int) -> range:
         return range(slot, slot + 1) if self._mode == Mode.PROCESSES else range(self._workers)

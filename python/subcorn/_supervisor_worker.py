@@ -1,19 +1,18 @@
 """One worker process as the supervisor sees it: the child, the socket it
 reports on, and what state it is in.
 
-A worker is the ordinary server started with `--supervised --fd N
---ready-fd M`: fd M is a socket on which it writes `ready` once all its
-workers serve, `retire` when it wants to be replaced (--max-requests) and
-`draining` once it stopped accepting (SIGTERM, SIGUSR1); SIGTERM makes it
-drain and exit 0. On the inherited listening socket it accepts only once the
-supervisor wrote `accept` on fd M (a reload's new generation waits until the
-old one drains). In processes mode it gets no listening socket but
-connections over `--handoff-fd` (another socket, the acceptor's).
-"""
+A worker is the engine started with the supervisor's settings (child_config,
+handed over as JSON in its environment). Its ready_fd is a socket on which it
+writes `ready` once all its workers serve, `retire` when it wants to be
+replaced (--max-requests) and `draining` once it stopped accepting (SIGTERM,
+SIGUSR1); SIGTERM makes it drain and exit 0. On the inherited listening
+socket it accepts only once the supervisor wrote `accept` on that socket (a
+reload's new generation waits until the old one drains). In processes mode
+it gets no listening socket but connections over its handoff_fd (another
+socket, the acceptor's)."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import enum
@@ -31,15 +30,10 @@ from subcorn.config import WORKER_ID_ENV, Config, Mode
 # (_supervisor_child.py).
 SUPERVISOR_PID_ENV = "SUBCORN_SUPERVISOR_PID"
 
-# Settings the supervisor decides per child rather than copying from the
-# Config: where to listen, how many workers of which kind, the hidden flags.
-_DECIDED_HERE = frozenset(
-    {"app", "host", "port", "uds", "fd", "workers", "mode", "supervised", "ready_fd",
-     "handoff_fd", "pid", "metrics_fd", "metrics_slot",
-     # --reload: the supervisor watches; a worker only answers its SIGHUP.
-     "reload", "reload_dirs", "reload_includes", "reload_excludes",
-     # A secret: in the child's environment instead (see child_env).
-     "ssl_keyfile_password"})
+# The worker's settings, as JSON: the supervisor's Config with what is
+# decided per child (_supervisor_child.main reads it and takes it out of the
+# environment before the app is imported).
+WORKER_CONFIG_ENV = "SUBCORN_WORKER_CONFIG"
 
 
 class State(enum.Enum):
@@ -48,32 +42,16 @@ class State(enum.Enum):
     STOPPING = "stopping"  # sent SIGTERM: draining, or giving up its start
 
 
-def child_args(config: Config, mode: Mode, workers: int, listen_fd: int | None) -> list[str]:
-    """The child's command-line arguments (all but --ready-fd), rebuilt from the
-    Config through the CLI's own parser, so a flag added there is passed on
-    without being listed here. Without `listen_fd` the child is handed its
-    connections (processes mode)."""
-    from subcorn.cli import build_parser  # the CLI imports the supervisor lazily
-
-    args = [config.app, "--supervised", "--mode", str(mode), "--workers", str(workers)]
-    if listen_fd is not None:
-        args += ["--fd", str(listen_fd)]
-    fields = {f.name for f in dataclasses.fields(config)}
-    for action in build_parser()._actions:
-        if action.option_strings and action.dest in fields and action.dest not in _DECIDED_HERE:
-            args += _flag(action, getattr(config, action.dest))
-    return args
-
-
-def _flag(action: argparse.Action, value: object) -> list[str]:
-    option = action.option_strings[0]
-    if isinstance(action, argparse.BooleanOptionalAction):
-        return [option if value else "--no-" + option.removeprefix("--")]
-    if action.nargs == 0:  # store_true and the like
-        return [option] if value else []
-    if isinstance(action, argparse._AppendAction):  # --header: once per value
-        return [part for item in value for part in (option, str(item))]
-    return [] if value is None else [option, str(value)]
+def child_config(config: Config, mode: Mode, workers: int, listen_fd: int | None) -> Config:
+    """What a worker process serves with: every setting as the supervisor
+    has it, but where it listens (the inherited socket; without `listen_fd`
+    it is handed its connections: processes mode), how many workers of which
+    kind, and none of what only the supervisor does (the pid file, memory,
+    --reload's watching: a worker only answers its SIGHUP)."""
+    return dataclasses.replace(config, supervised=True, mode=mode, workers=workers,
+                               fd=listen_fd, uds=None, pid=None, workers_max_rss=None,
+                               reload=False, reload_dirs=[], reload_includes=[],
+                               reload_excludes=[])
 
 
 def describe_exit(returncode: int) -> str:
@@ -115,16 +93,16 @@ class Worker:
     _buffer: bytes = b""
 
     @classmethod
-    def spawn(cls, slot: int, args: list[str], listen_fd: int | None,
+    def spawn(cls, slot: int, config: Config, listen_fd: int | None,
               secrets: dict[str, str] | None = None,
-              metrics: tuple[list[str], tuple[int, ...]] = ([], ())) -> Worker:
-        """Starts a worker; `secrets` go into its environment (a command line
-        is visible to every user); `metrics`: its --metrics-* arguments and
-        the descriptor they name."""
+              metrics: tuple[dict[str, int], tuple[int, ...]] = ({}, ())) -> Worker:
+        """Starts a worker with `config` (child_config), which goes into its
+        environment, as `secrets` do (a command line is visible to every
+        user); `metrics`: its metrics settings and the descriptor they name."""
         # The report channel, both ways: lines from the child, `accept` to it.
         reports, child_reports = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         read_end, write_end = reports.detach(), child_reports.detach()
-        extra = ["--ready-fd", str(write_end)]
+        pipes = {"ready_fd": write_end}
         passed: tuple[int, ...] = (write_end,)
         handoff, child_handoff = -1, -1
         if listen_fd is None:
@@ -132,19 +110,19 @@ class Worker:
             # message each); it writes `closed` back on it.
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             handoff, child_handoff = ours.detach(), theirs.detach()
-            extra += ["--handoff-fd", str(child_handoff)]
+            pipes["handoff_fd"] = child_handoff
             passed += (child_handoff,)
         else:
             passed += (listen_fd,)
-        extra += metrics[0]
         passed += metrics[1]
         env = dict(os.environ)
         env[SUPERVISOR_PID_ENV] = str(os.getpid())
         env[WORKER_ID_ENV] = str(slot)  # its number in log lines (processes mode)
         env.update(secrets or {})
+        env[WORKER_CONFIG_ENV] = dataclasses.replace(config, **pipes, **metrics[0]).to_json()
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "subcorn", *args, *extra],
+                [sys.executable, "-m", "subcorn._supervisor_child"],
                 pass_fds=passed, stdin=subprocess.DEVNULL, env=env,
                 # Its own process group: a Ctrl+C at the terminal reaches the
                 # supervisor alone, which then stops the workers with one

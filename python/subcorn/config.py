@@ -1,16 +1,20 @@
-"""Every setting of the server, typed, validated, with its default.
-
-This dataclass is the single source of truth: the CLI builds one from flags
-and SUBCORN_* environment variables, and the engine receives it as plain data.
+"""Every setting of the server, declared once as a field of Config: typed,
+with its default, help, variable, file key and check (settings.py says how).
+The engine receives it as plain data (engine_settings, shard_config).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import ipaddress
 import json
 import os
+
+from subcorn import _env_file
+from subcorn.settings import (ConfigError, Setting, at_least, between, more_than_zero,
+                              not_negative, setting, settings_of)
 
 
 class Lifespan(enum.StrEnum):
@@ -86,20 +90,12 @@ class LogFormat(enum.StrEnum):
 WORKER_ID_ENV = "SUBCORN_WORKER_ID"
 
 
-class ConfigError(ValueError):
-    """A setting that cannot work; the CLI prints it and exits 1."""
-
-
-def check_forwarded_allow_ips(value: str | list[str] | None) -> str:
+def check_forwarded_allow_ips(value: str) -> str:
     """--forwarded-allow-ips as one comma-separated string, each item checked:
     an address or a network (CIDR; host bits ignored), "*", or "unix:" (a
-    peer on a unix socket). None takes uvicorn's FORWARDED_ALLOW_IPS
-    variable, else 127.0.0.1. (The engine reads the same list again,
+    peer on a unix socket). (The engine reads the same list again,
     src/http/address_set.h.)"""
-    if value is None:
-        value = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-    items = value if isinstance(value, list) else value.split(",")
-    items = [item.strip() for item in items if item.strip()]
+    items = [item.strip() for item in value.split(",") if item.strip()]
     for item in items:
         if item in ("*", "unix:"):
             continue
@@ -110,8 +106,8 @@ def check_forwarded_allow_ips(value: str | list[str] | None) -> str:
                 raise ValueError(item)
             ipaddress.ip_network(item, strict=False)
         except ValueError:
-            raise ConfigError(f"--forwarded-allow-ips: not an address, a network (CIDR), \"*\" "
-                              f"or \"unix:\": {item!r}") from None
+            raise ValueError(f"takes addresses, networks (CIDR), \"*\" and \"unix:\", "
+                             f"not {item!r}") from None
     return ",".join(items)
 
 
@@ -128,173 +124,271 @@ def default_workers() -> int:
     return os.process_cpu_count() or 1
 
 
+def _import_string(value: str) -> str:
+    module, sep, attr = value.partition(":")
+    if not sep or not module or not attr:
+        raise ValueError(f'Import string "{value}" must be in format "<module>:<attribute>".')
+    return value
+
+
+def _root_path(value: str) -> str:
+    if value and not value.startswith("/"):
+        raise ValueError(f'must start with "/", not "{value}"')
+    return value.rstrip("/")
+
+
+def _existing_file(value: str) -> str:
+    if not os.path.isfile(value):
+        raise ValueError(f"{value}: no such file")
+    return value
+
+
+def _existing_dirs(value: list[str]) -> list[str]:
+    for directory in value:
+        if not os.path.isdir(directory):
+            raise ValueError(f"{directory}: no such directory")
+    return value
+
+
+def _header_lines(value: list[str]) -> list[str]:
+    for header in value:
+        if ":" not in header:
+            raise ValueError(f"{header!r}: expected NAME:VALUE")
+    return value
+
+
+def _log_file(value: str) -> str:
+    return value if value == "-" else os.path.abspath(value)
+
+
+_TIMEOUT = not_negative
+_PORT = between(0, 65535)
+_HTTP2_NUMBER = between(1, 2**31 - 1)  # RFC 9113 6.5.2: a larger window is an error
+
+
 @dataclasses.dataclass
 class Config:
-    app: str
-    factory: bool = False
-    host: str = "127.0.0.1"
-    port: int = 8000
-    uds: str | None = None
-    fd: int | None = None
-    workers: int = dataclasses.field(default_factory=default_workers)
-    threads: int = 1
-    mode: Mode = Mode.AUTO
-    app_dir: str = "."
-    lifespan: Lifespan = Lifespan.AUTO
-    interface: Interface = Interface.AUTO
-    root_path: str = ""
-    timeout_keep_alive: float = 5.0
-    timeout_request_header: float = 10.0
-    timeout_graceful_shutdown: float = 30.0
-    timeout_request_body: float = 60.0
-    timeout_request: float | None = None
-    timeout_after_disconnect: float = 3.0
-    limit_concurrency: int | None = None
-    limit_max_connections: int | None = None
-    limit_request_line: int = 8190
-    limit_request_fields: int = 100
-    limit_request_field_size: int = 8190
-    limit_request_body: int = 1024 * 1024 * 1024
-    backlog: int = 2048
-    pid: str | None = None
-    ws: WebSocket = WebSocket.AUTO
-    ws_max_size: int = 16 * 1024 * 1024
-    ws_max_queue: int = 32
-    ws_ping_interval: float | None = 20.0
-    ws_ping_timeout: float | None = 20.0
-    ws_per_message_deflate: bool = True
-    http: HttpVersion = HttpVersion.AUTO
-    http2_max_concurrent_streams: int = 100
-    http2_initial_window_size: int = 1024 * 1024
-    http2_max_header_list_size: int = 64 * 1024
-    http2_keep_alive_interval: float | None = None
-    log_level: LogLevel = LogLevel.INFO
-    access_log: bool = True
-    proxy_headers: bool = True
-    # None: uvicorn's FORWARDED_ALLOW_IPS variable, else 127.0.0.1.
-    forwarded_allow_ips: str | list[str] | None = None
-    proxy_protocol: bool = False
-    access_log_format: str | None = None  # gunicorn's atoms; None: uvicorn's line
-    access_log_file: str | None = None    # None or "-": stdout
-    log_format: LogFormat = LogFormat.TEXT
-    log_config: str | None = None         # a logging dictConfig (JSON, YAML) or INI file
-    max_requests: int = 0
-    max_requests_jitter: int = 0
-    ssl_certfile: str | None = None
-    ssl_keyfile: str | None = None
-    ssl_keyfile_password: str | None = None
-    ssl_ca_certs: str | None = None
-    ssl_cert_reqs: CertReqs = CertReqs.NONE
-    ssl_ciphers: str | None = None
-    ssl_min_version: TlsVersion = TlsVersion.TLS_1_2
-    ssl_handshake_timeout: float = 10.0
-    ssl_reload: bool = False
+    """Every setting, each declared once (settings.setting): the command
+    line, the SUBCORN_* variables, the config file, --print-config and
+    subcorn.run are derived from these fields."""
+
+    app: str = setting(help="the app as module:attribute, e.g. main:app", positional=True,
+                       check=_import_string)
+    factory: bool = setting(False, "APP is a factory: call it to get the app", switch=True,
+                            shown_default="")
+    host: str = setting("127.0.0.1", "bind to this address")
+    port: int = setting(8000, "bind to this port", check=_PORT)
+    uds: str | None = setting(None, "bind to this unix domain socket")
+    fd: int | None = setting(None, "serve on this inherited socket file descriptor")
+    workers: int = setting(default_factory=default_workers, help="number of worker interpreters",
+                           shown_default="the CPU count", check=at_least(1))
+    mode: Mode = setting(Mode.AUTO, "interpreters: one process, a sub-interpreter per worker; "
+                         "processes: a process per worker; auto: interpreters when the app loads "
+                         "in a sub-interpreter, else processes")
+    max_requests: int = setting(0, "replace a worker after it served this many requests",
+                                aliases=("--limit-max-requests",), shown_default="never",
+                                check=not_negative)
+    max_requests_jitter: int = setting(0, "add a random 0..N to --max-requests per worker",
+                                       check=not_negative)
+    # The supervisor's own: a worker process is never given it.
+    workers_max_rss: int | None = setting(
+        None, "replace a worker process whose resident memory exceeds MB megabytes",
+        metavar="MB", check=at_least(1))
+    threads: int = setting(1, "WSGI: threads per worker interpreter, so a view that waits on a "
+                           "database does not hold up the others", check=at_least(1))
+    app_dir: str = setting(".", "look for APP in this directory (and its pyproject.toml's "
+                           "[tool.subcorn])", shown_default="current directory",
+                           check=os.path.abspath)
+    env_file: str | None = setting(
+        None, "set the environment variables of this file (KEY=VALUE lines) before the app is "
+        "imported; variables already set keep their value", metavar="PATH",
+        check=_env_file.checked)
+    lifespan: Lifespan = setting(Lifespan.AUTO, "lifespan protocol")
+    interface: Interface = setting(Interface.AUTO,
+                                   "how to call the app: auto tells ASGI from WSGI")
+    root_path: str = setting("", "the path the app is mounted at behind a proxy (ASGI root_path)",
+                             check=_root_path)
+    timeout_keep_alive: float = setting(
+        5.0, "close idle keep-alive connections after this many seconds", check=_TIMEOUT)
+    timeout_request_header: float = setting(
+        10.0, "answer 408 when a request head takes longer than this", check=_TIMEOUT)
+    timeout_graceful_shutdown: float = setting(
+        30.0, "on SIGINT/SIGTERM, let requests finish for this long", check=_TIMEOUT)
+    timeout_request_body: float = setting(
+        60.0, "longest wait between two reads of a request body: then 408, or http.disconnect "
+        "to an ASGI app waiting in receive()", check=_TIMEOUT)
+    timeout_request: float | None = setting(
+        None, "answer 504 (or close, once the response started) and cancel the app when a "
+        "request takes longer than this", shown_default="no limit", check=more_than_zero)
+    timeout_after_disconnect: float = setting(
+        3.0, "cancel an ASGI request's task this long after its client left", check=_TIMEOUT)
+    limit_concurrency: int | None = setting(
+        None, "answer 503 to requests beyond this many at once", check=at_least(1))
+    limit_max_connections: int | None = setting(
+        None, "answer 503 and close connections beyond this many open at once",
+        shown_default="no limit but the process's file descriptors", check=at_least(1))
+    limit_request_line: int = setting(
+        8190, "longest request line in bytes, then 414; 0: no limit but the 64 KiB head",
+        check=not_negative)
+    limit_request_fields: int = setting(
+        100, "most header fields in a request, then 431; 0: no limit", check=not_negative)
+    limit_request_field_size: int = setting(
+        8190, "longest header field (name and value) in bytes, then 431; 0: no limit",
+        check=not_negative)
+    limit_request_body: int = setting(
+        1024 * 1024 * 1024, "largest request body in bytes, then 413; 0: no limit",
+        shown_default="1073741824, 1 GiB", check=not_negative)
+    backlog: int = setting(2048, "listen backlog", check=at_least(1))
+    log_level: LogLevel = setting(LogLevel.INFO, "log level")
+    pid: str | None = setting(None, "write the server's process id to FILE once it is bound, "
+                              "and remove the file on exit (gunicorn's -p/--pid)",
+                              aliases=("-p",), metavar="FILE")
+    ws: WebSocket = setting(WebSocket.AUTO, "WebSocket: auto serves it (uvicorn's implementation "
+                            "names mean the same); none hands upgrade requests to the app as "
+                            "plain HTTP")
+    ws_max_size: int = setting(
+        16 * 1024 * 1024, "largest WebSocket message in bytes, after decompression; a larger "
+        "one closes the connection with 1009", check=at_least(1))
+    ws_max_queue: int = setting(
+        32, "WebSocket messages received but not yet taken by the app; beyond it the server "
+        "stops reading that socket", check=at_least(1))
+    ws_ping_interval: float | None = setting(
+        20.0, "send a WebSocket ping this often, in seconds; 0 for none", check=not_negative)
+    ws_ping_timeout: float | None = setting(
+        20.0, "close a WebSocket whose peer has not answered a ping within this many seconds; "
+        "0 for never", check=not_negative)
+    ws_per_message_deflate: bool = setting(
+        True, "offer permessage-deflate compression to WebSocket clients")
+    ssl_certfile: str | None = setting(
+        None, "serve HTTPS (and WSS) with this certificate: PEM, its chain after it",
+        metavar="FILE")
+    ssl_keyfile: str | None = setting(None, "the certificate's private key, PEM",
+                                      shown_default="in --ssl-certfile", metavar="FILE")
+    ssl_keyfile_password: str | None = setting(
+        None, "the password of an encrypted --ssl-keyfile (better given as "
+        "SUBCORN_SSL_KEYFILE_PASSWORD: a command line is visible to everyone)")
+    ssl_ca_certs: str | None = setting(
+        None, "CA certificates (PEM) that client certificates must chain to", metavar="FILE")
+    ssl_cert_reqs: CertReqs = setting(
+        CertReqs.NONE, "client certificates: none, optional (checked when shown) or required; "
+        "uvicorn's 0, 1, 2 mean the same")
+    ssl_ciphers: str | None = setting(
+        None, "TLS 1.2 ciphers, in OpenSSL's syntax; TLS 1.3 suites stay OpenSSL's",
+        shown_default="OpenSSL's")
+    ssl_min_version: TlsVersion = setting(TlsVersion.TLS_1_2, "the oldest TLS version accepted")
+    ssl_handshake_timeout: float = setting(
+        10.0, "close a connection whose TLS handshake takes longer than this many seconds",
+        check=more_than_zero)
+    ssl_reload: bool = setting(
+        False, "watch the certificate, key and CA files and use them for new connections when "
+        "they change; a broken set is refused and logged")
+    http: HttpVersion = setting(
+        HttpVersion.AUTO, "HTTP versions served: auto serves HTTP/1.1 and HTTP/2 (prior "
+        "knowledge, h2c upgrade, ALPN h2 over TLS); 1 or 2 serves only that one")
+    http2_max_concurrent_streams: int = setting(
+        100, "HTTP/2 streams one connection may have open at once; more are refused",
+        metavar="N", check=_HTTP2_NUMBER)
+    http2_initial_window_size: int = setting(
+        1024 * 1024, "request body one HTTP/2 stream may send before its app reads some "
+        "(flow control)", metavar="BYTES", check=_HTTP2_NUMBER)
+    http2_max_header_list_size: int = setting(
+        64 * 1024, "decoded header bytes one HTTP/2 request may have; more gets 431",
+        metavar="BYTES", check=between(1024, 2**31 - 1))
+    http2_keep_alive_interval: float | None = setting(
+        None, "send an HTTP/2 PING this often and close a connection that has not answered the "
+        "previous one; 0 or unset for none", shown_default="none", metavar="SECONDS",
+        check=not_negative)
+    proxy_headers: bool = setting(
+        True, "from a peer in --forwarded-allow-ips, take the client, scheme and host from "
+        "X-Forwarded-For/-Proto/-Host/-Port or Forwarded")
+    forwarded_allow_ips: str = setting(
+        "127.0.0.1", "the trusted proxies: comma-separated addresses and networks (CIDR), '*' "
+        "for all, 'unix:' for a peer on a unix socket (also uvicorn's $FORWARDED_ALLOW_IPS)",
+        metavar="LIST", env=("SUBCORN_FORWARDED_ALLOW_IPS", "FORWARDED_ALLOW_IPS"),
+        check=check_forwarded_allow_ips)
+    proxy_protocol: bool = setting(
+        False, "every connection begins with a PROXY protocol header (v1 or v2, as HAProxy and "
+        "AWS NLB send it) from a peer in --forwarded-allow-ips; without one it is closed")
     # --metrics: Prometheus metrics, /healthz and /readyz on their own port,
     # served by the supervisor's engine thread (docs/metrics.md).
-    metrics: bool = False
-    metrics_host: str = "127.0.0.1"
-    metrics_port: int = 9000
+    metrics: bool = setting(False, "serve Prometheus metrics at /metrics, and /healthz and "
+                            "/readyz, on their own port")
+    metrics_host: str = setting("127.0.0.1", "the metrics port's address")
+    metrics_port: int = setting(9000, "the metrics port, never the app's", check=_PORT)
+    access_log: bool = setting(True, "log every request", switch=True)
+    access_log_format: str | None = setting(
+        None, "the access line in gunicorn's atoms, e.g. '%(h)s %(l)s %(u)s %(t)s \"%(r)s\" "
+        "%(s)s %(b)s \"%(f)s\" \"%(a)s\" %(D)s' (and %(worker)s, %(protocol)s, %(client)s; see "
+        "docs/logging.md)", shown_default="uvicorn's line", metavar="FORMAT")
+    access_log_file: str | None = setting(
+        None, "write access lines to this file ('-': stdout), reopened on SIGUSR1",
+        shown_default="stdout", metavar="PATH", check=_log_file)
+    log_format: LogFormat = setting(
+        LogFormat.TEXT, "text (uvicorn's lines) or json (one object per line, access and error "
+        "records)")
+    log_config: str | None = setting(
+        None, "a logging configuration: dictConfig as .json or .yaml, else an INI file for "
+        "fileConfig; applied in the supervisor and in every interpreter", metavar="FILE",
+        check=_existing_file)
     # --reload (development, docs/development.md): the supervisor watches
-    # files and has the new code served in place. None: the defaults
+    # files and has the new code served in place. Empty lists: the defaults
     # (--app-dir; *.py; .*, .py[cod], .sw.*, ~*); given patterns add to them.
-    reload: bool = False
-    reload_dirs: list[str] | None = None
-    reload_includes: list[str] | None = None
-    reload_excludes: list[str] | None = None
-    # --- default response fields (issue 11 item 10): --header, --server-header,
-    # --date-header; the engine checks the fields (src/http/response_defaults.h)
-    headers: list[str] = dataclasses.field(default_factory=list)  # "NAME:VALUE" each
-    server_header: bool = True
-    date_header: bool = True
-    # --- end of the default response fields
-    # Set by the supervisor for its children (hidden flags).
-    supervised: bool = False
-    ready_fd: int | None = None
-    handoff_fd: int | None = None  # processes mode: connections come from the supervisor
-    metrics_fd: int | None = None  # --metrics: the table the shards count in
-    metrics_slot: int = 0          # --metrics: the worker number of this process's first shard
+    # The names are uvicorn.run's keywords; the flags are uvicorn's.
+    reload: bool = setting(
+        False, "serve the new code when a watched file changes: in interpreters mode the "
+        "interpreters are replaced in place (same process and socket), in processes mode the "
+        "worker processes", switch=True)
+    reload_dirs: list[str] = setting(
+        default_factory=list, help="watch this directory (repeatable)",
+        aliases=("--reload-dir",), metavar="DIR", shown_default="--app-dir",
+        check=_existing_dirs)
+    reload_includes: list[str] = setting(
+        default_factory=list, help="also watch files matching GLOB, e.g. '*.html' (repeatable; "
+        "*.py always, unless excluded)", aliases=("--reload-include",), metavar="GLOB",
+        shown_default="")
+    reload_excludes: list[str] = setting(
+        default_factory=list, help="ignore files (and directories) matching GLOB (repeatable; "
+        "also always '.*', '.py[cod]', '.sw.*', '~*' unless included)",
+        aliases=("--reload-exclude",), metavar="GLOB", shown_default="")
+    # Default response fields (docs/headers.md); the engine checks the
+    # fields again (src/http/response_defaults.h) at start.
+    headers: list[str] = setting(
+        default_factory=list, help="add this field to every response unless the app sets its own "
+        "(repeatable; 'server:NAME' replaces the Server value)", aliases=("--header",),
+        metavar="NAME:VALUE", shown_default="", check=_header_lines)
+    server_header: bool = setting(True, "send 'server: subcorn' unless the app sets Server")
+    date_header: bool = setting(True, "send Date unless the app sets it")
+    # Decided by the supervisor for each worker process it starts (never a
+    # flag, a variable or a file key: see _supervisor_worker.child_config).
+    supervised: bool = setting(False, hidden=True)
+    ready_fd: int | None = setting(None, hidden=True)
+    handoff_fd: int | None = setting(None, hidden=True)  # processes mode: connections come from the supervisor
+    metrics_fd: int | None = setting(None, hidden=True)  # --metrics: the table the shards count in
+    metrics_slot: int = setting(0, hidden=True)  # --metrics: the worker number of this process's first shard
 
     def __post_init__(self) -> None:
-        # Flags arrive as plain strings; the enums are the checked form.
-        self.mode = Mode(self.mode)
-        self.lifespan = Lifespan(self.lifespan)
-        self.interface = Interface(self.interface)
-        self.log_level = LogLevel(self.log_level)
-        try:
-            self.log_format = LogFormat(self.log_format)
-        except ValueError:
-            raise ConfigError(f"--log-format must be text or json, not {self.log_format!r}") from None
-        if self.log_config and not os.path.isfile(self.log_config):
-            raise ConfigError(f"--log-config {self.log_config}: no such file")
-        if self.access_log_file and self.access_log_file != "-":
-            self.access_log_file = os.path.abspath(self.access_log_file)
-        self.ws = WebSocket(self.ws)
-        self.http = HttpVersion(self.http)
-        try:
-            self.ssl_cert_reqs = CertReqs(self.ssl_cert_reqs)
-        except ValueError:
-            raise ConfigError(f"--ssl-cert-reqs must be none, optional or required (or 0, 1, 2), "
-                              f"not {self.ssl_cert_reqs!r}") from None
-        try:
-            self.ssl_min_version = TlsVersion(self.ssl_min_version)
-        except ValueError:
-            raise ConfigError(f"--ssl-min-version must be TLSv1.2 or TLSv1.3, "
-                              f"not {self.ssl_min_version!r}") from None
+        # Every value of its setting's type, through its check (enums from
+        # their strings, paths made absolute), then what settings need of
+        # each other.
+        for s in _settings():
+            try:
+                value = s.from_data(getattr(self, s.name))
+            except ValueError as exc:
+                raise ConfigError(f"{s.option}: {exc}") from None
+            setattr(self, s.name, s.checked(value))
         self._check_tls()
-        self.forwarded_allow_ips = check_forwarded_allow_ips(self.forwarded_allow_ips)
         self._check_metrics()
         self._check_reload()
-        module, sep, attr = self.app.partition(":")
-        if not sep or not module or not attr:
-            raise ConfigError(
-                f'Import string "{self.app}" must be in format "<module>:<attribute>".'
-            )
-        if self.threads < 1:
-            raise ConfigError(f"--threads must be at least 1, not {self.threads}")
-        if self.workers < 1:
-            raise ConfigError(f"--workers must be at least 1, not {self.workers}")
-        if not 0 <= self.port <= 65535:
-            raise ConfigError(f"--port must be between 0 and 65535, not {self.port}")
-        if self.limit_concurrency is not None and self.limit_concurrency < 1:
-            raise ConfigError("--limit-concurrency must be at least 1")
-        if self.limit_max_connections is not None and self.limit_max_connections < 1:
-            raise ConfigError("--limit-max-connections must be at least 1")
-        for name in ("limit_request_line", "limit_request_fields", "limit_request_field_size",
-                     "limit_request_body"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"--{name.replace('_', '-')} must not be negative (0: no limit)")
-        if self.timeout_request is not None and self.timeout_request <= 0:
-            raise ConfigError("--timeout-request must be more than 0")
-        if self.max_requests < 0 or self.max_requests_jitter < 0:
-            raise ConfigError("--max-requests and --max-requests-jitter must not be negative")
         if self.supervised and self.mode == Mode.PROCESSES and self.workers != 1:
             raise ConfigError("a worker process in processes mode runs exactly one worker")
-        if self.ws_max_size < 1:
-            raise ConfigError("--ws-max-size must be at least 1")
-        if self.ws_max_queue < 1:
-            raise ConfigError("--ws-max-queue must be at least 1")
-        for name in ("ws_ping_interval", "ws_ping_timeout"):
-            if getattr(self, name) is not None and getattr(self, name) < 0:
-                raise ConfigError(f"--{name.replace('_', '-')} must not be negative")
-        if not 1 <= self.http2_max_concurrent_streams <= 2**31 - 1:
-            raise ConfigError("--http2-max-concurrent-streams must be between 1 and 2147483647")
-        # RFC 9113 6.5.2: SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1 is an error.
-        if not 1 <= self.http2_initial_window_size <= 2**31 - 1:
-            raise ConfigError("--http2-initial-window-size must be between 1 and 2147483647")
-        if not 1024 <= self.http2_max_header_list_size <= 2**31 - 1:
-            raise ConfigError("--http2-max-header-list-size must be between 1024 and 2147483647")
-        if self.http2_keep_alive_interval is not None and self.http2_keep_alive_interval < 0:
-            raise ConfigError("--http2-keep-alive-interval must not be negative")
-        if self.backlog < 1:
-            raise ConfigError("--backlog must be at least 1")
-        for name in ("timeout_keep_alive", "timeout_request_header", "timeout_graceful_shutdown",
-                     "timeout_request_body", "timeout_after_disconnect"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"--{name.replace('_', '-')} must not be negative")
-        if self.root_path and not self.root_path.startswith("/"):
-            raise ConfigError(f'--root-path must start with "/", not "{self.root_path}"')
-        self.root_path = self.root_path.rstrip("/")
-        self.app_dir = os.path.abspath(self.app_dir)
+
+    def to_json(self) -> str:
+        """Every setting as JSON: what the supervisor hands a worker process."""
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        return cls(**json.loads(text))
 
     def _check_tls(self) -> None:
         """What the TLS flags need of each other (the files themselves are
@@ -308,12 +402,15 @@ class Config:
         if self.ssl_cert_reqs != CertReqs.NONE and not self.ssl_ca_certs:
             raise ConfigError(f"--ssl-cert-reqs {self.ssl_cert_reqs} needs --ssl-ca-certs (the CAs "
                               "that client certificates must chain to)")
-        if self.ssl_handshake_timeout <= 0:
-            raise ConfigError("--ssl-handshake-timeout must be more than 0")
+
+    def _check_reload(self) -> None:
+        if self.reload:
+            return
+        for name in ("reload_dirs", "reload_includes", "reload_excludes"):
+            if getattr(self, name):
+                raise ConfigError(f"--{name.replace('_', '-').removesuffix('s')} needs --reload")
 
     def _check_metrics(self) -> None:
-        if not 0 <= self.metrics_port <= 65535:
-            raise ConfigError(f"--metrics-port must be between 0 and 65535, not {self.metrics_port}")
         # The supervisor checked this against the address it binds; a worker
         # process is given no address of its own.
         if not self.metrics or self.supervised or self.uds or self.fd is not None:
@@ -324,16 +421,6 @@ class Config:
         if self.metrics_port == self.port and self.port != 0 and same_host:
             raise ConfigError(f"--metrics-port {self.metrics_port} is the app's port on "
                               f"{self.metrics_host}: the metrics need a port of their own")
-
-    def _check_reload(self) -> None:
-        if not self.reload:
-            for name in ("reload_dirs", "reload_includes", "reload_excludes"):
-                if getattr(self, name):
-                    raise ConfigError(f"--{name.replace('_', '-').removesuffix('s')} needs --reload")
-            return
-        for directory in self.reload_dirs or ():
-            if not os.path.isdir(directory):
-                raise ConfigError(f"--reload-dir {directory}: no such directory")
 
     @property
     def tls(self) -> bool:
@@ -440,9 +527,12 @@ class Config:
         check_response_headers() read them."""
         fields = []
         for header in self.headers:
-            name, colon, value = header.partition(":")
-            if not colon:
-                raise ConfigError(f"--header {header!r}: expected NAME:VALUE")
+            name, _, value = header.partition(":")  # the setting's check saw the colon
             fields.append((name.strip(), value.strip(" \t")))
         return {"headers": fields, "server_header": self.server_header,
                 "date_header": self.date_header}
+
+
+@functools.cache
+def _settings() -> list[Setting]:
+    return settings_of(Config)

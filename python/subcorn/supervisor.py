@@ -32,7 +32,7 @@ from subcorn import _logging, _reload
 from subcorn._supervisor_metrics import SupervisorMetrics
 from subcorn._supervisor_listen import (SERVICE_UNAVAILABLE, Acceptor, BindError, Listener,
                                         ThrottledReport, open_listener, raise_open_file_limit)
-from subcorn._supervisor_worker import State, Worker, child_args, describe_exit, rss_bytes
+from subcorn._supervisor_worker import State, Worker, child_config, describe_exit, rss_bytes
 from subcorn.config import Config, Mode
 
 # A worker that served this long before it died was not crash-looping: the
@@ -236,8 +236,8 @@ class Supervisor:
         # (plain text would be garbage to a TLS client).
         self.refusal = b"" if config.tls else SERVICE_UNAVAILABLE
         per_child = 1 if self.mode == Mode.PROCESSES else config.workers
-        self.child_args = child_args(config, self.mode, per_child,
-                                     None if self.handoff else self.listen_fd)
+        self.child_config = child_config(config, self.mode, per_child,
+                                         None if self.handoff else self.listen_fd)
         count = config.workers if self.mode == Mode.PROCESSES else 1
         self.slots = [Slot(i) for i in range(count)]
         self.workers: set[Worker] = set()  # every child not reaped yet
@@ -348,9 +348,9 @@ class Supervisor:
 
     def _spawn(self, slot: Slot, batch: Batch) -> Worker | None:
         try:
-            worker = Worker.spawn(slot.index, self.child_args,
+            worker = Worker.spawn(slot.index, self.child_config,
                                   None if self.handoff else self.listen_fd, self.child_secrets,
-                                  self.metrics.worker_args(slot.index) if self.metrics else ([], ()))
+                                  self.metrics.worker_settings(slot.index) if self.metrics else ({}, ()))
         except (OSError, subprocess.SubprocessError) as exc:
             log.error("Could not start a worker process: %s", exc)  # EMFILE, ENOMEM...
             return None
@@ -786,17 +786,15 @@ class Supervisor:
 
 
 def tls_secrets(config: Config) -> dict[str, str]:
-    """What every worker process gets in its environment for TLS: the key's
-    password, and session ticket keys made once here, so that a session one
-    worker began resumes on any other, and on the workers of a reload."""
+    """What every worker process gets in its environment for TLS (the key's
+    password is in its settings, also in its environment): session ticket
+    keys made once here, so that a session one worker began resumes on any
+    other, and on the workers of a reload."""
     if not config.tls:
         return {}
-    from subcorn.cli import KEYFILE_PASSWORD_ENV, TICKET_KEYS_ENV
+    from subcorn.cli import TICKET_KEYS_ENV
 
-    secrets = {TICKET_KEYS_ENV: os.urandom(80).hex()}  # name 16, HMAC key 32, AES key 32
-    if config.ssl_keyfile_password:
-        secrets[KEYFILE_PASSWORD_ENV] = config.ssl_keyfile_password
-    return secrets
+    return {TICKET_KEYS_ENV: os.urandom(80).hex()}  # name 16, HMAC key 32, AES key 32
 
 
 def _ignore(signum: int, frame: object) -> None:

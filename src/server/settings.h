@@ -1,6 +1,8 @@
 // The engine's settings: plain data, filled from the Python Config by
-// module.cpp (python/subcorn/config.py is the single source of truth for
-// names, defaults and validation; the values here only say what "off" is).
+// module.cpp. python/subcorn/config.py declares every setting once (name,
+// default, validation); Config.engine_settings() always passes every key
+// below, so these initialisers are never what a server runs with: they
+// only keep a Settings made in C++ (the unit tests) in a sane state.
 #pragma once
 
 #include <string>

@@ -6,6 +6,7 @@ subcorn only: uvicorn restarts its process instead."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -118,9 +119,12 @@ def test_a_change_replaces_the_interpreters_in_place(server, tmp_path):
     # (Shown relative to the current directory when below it: here it is not.)
     assert len(re.findall(rf"Detected changes in '{app}': reloading", s.stderr)) == 1
     assert s.stderr.count("Started worker process") == 1
-    # The supervisor watches; the worker process is not given the flags.
-    with open(f"/proc/{pid}/cmdline", "rb") as f:
-        assert not [a for a in f.read().split(b"\0") if a.startswith(b"--reload")]
+    # The supervisor watches; the worker process is not given the flags
+    # (its settings are the supervisor's Config, as JSON in its environment).
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        environ = dict(item.decode().split("=", 1) for item in f.read().split(b"\0") if item)
+    handed = json.loads(environ["SUBCORN_WORKER_CONFIG"])
+    assert handed["reload"] is False and handed["reload_dirs"] == []
 
 
 # The second interpreter to import a version takes 1.5 s longer than the first.

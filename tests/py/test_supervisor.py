@@ -11,12 +11,13 @@ import signal
 import socket
 import threading
 import time
+import tomllib
 from dataclasses import dataclass, field
 from typing import Self
 
 import pytest
 
-from harness import IncompleteResponse, RawConn, Response, run_failing
+from harness import IncompleteResponse, RawConn, Response, run_cli, run_failing
 
 pytestmark = pytest.mark.subcorn_only
 
@@ -236,22 +237,36 @@ def test_processes_mode_runs_one_child_per_worker(server):
     assert "processes mode" in s.stderr
 
 
-def test_worker_gets_every_flag(server):
+def test_worker_gets_the_supervisors_settings(server):
+    """The worker process is handed the supervisor's settings as they are
+    (its Config as JSON in its environment), never rebuilt into a command
+    line: every one is the same as `--print-config` shows for the same
+    flags, but where it listens and what only the supervisor does."""
     flags = ["--root-path", "/api", "--no-access-log", "--limit-concurrency", "7",
              "--timeout-keep-alive", "9", "--lifespan", "off", "--threads", "2",
              "--max-requests", "1000", "--workers-max-rss", "4096"]
     s = server(APP, *flags, workers=3)
     pid = get(s, "/api/")["pid"]
     with open(f"/proc/{pid}/cmdline", "rb") as f:
-        argv = [a.decode() for a in f.read().split(b"\0")]
-    for flag, value in [("--root-path", "/api"), ("--limit-concurrency", "7"),
-                        ("--timeout-keep-alive", "9.0"), ("--lifespan", "off"),
-                        ("--threads", "2"), ("--max-requests", "1000"), ("--workers", "3"),
-                        ("--mode", "interpreters")]:
-        assert argv[argv.index(flag) + 1] == value, (flag, argv)
-    assert "--no-access-log" in argv and "--supervised" in argv
-    assert "--workers-max-rss" not in argv, "the supervisor's own flag"
-    assert "--host" not in argv and "--port" not in argv, "the socket is inherited (--fd)"
+        argv = [a.decode() for a in f.read().split(b"\0") if a]
+    assert argv[1:] == ["-m", "subcorn._supervisor_child"], argv
+    # /proc shows the environment the process started with (the worker took
+    # the variable out of os.environ before the app was imported).
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        environ = dict(item.decode().split("=", 1) for item in f.read().split(b"\0") if item)
+    handed = json.loads(environ["SUBCORN_WORKER_CONFIG"])
+    printed = tomllib.loads(run_cli([*s.args, "--print-config"]).stdout)
+    decided = {"workers": 3, "mode": "interpreters", "workers_max_rss": None, "pid": None,
+               "uds": None}
+    assert handed["fd"] is not None, "the socket is inherited"
+    for name, value in printed.items():
+        if name not in decided and name != "fd":
+            assert handed[name] == value, (name, handed[name], value)
+    for name, value in decided.items():
+        assert handed[name] == value, (name, handed[name])
+    assert handed["supervised"] and handed["ready_fd"] is not None
+    assert handed["root_path"] == "/api" and handed["timeout_keep_alive"] == 9.0
+    assert handed["access_log"] is False and handed["limit_concurrency"] == 7
 
 
 # ---------------------------------------------------------------- deaths
