@@ -65,6 +65,8 @@ def _flag(action: argparse.Action, value: object) -> list[str]:
         return [option if value else "--no-" + option.removeprefix("--")]
     if action.nargs == 0:  # store_true and the like
         return [option] if value else []
+    if isinstance(value, list):  # a repeatable flag (--static): once per item
+        return [part for item in value for part in (option, str(item))]
     return [] if value is None else [option, str(value)]
 
 

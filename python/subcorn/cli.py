@@ -64,6 +64,23 @@ class _BoolValueFlag(argparse.BooleanOptionalAction):
         setattr(namespace, self.dest, value)
 
 
+# --- static files (--static, --static-max-age; docs/static.md) ---
+class _StaticMounts(argparse.Action):
+    """--static, repeatable: the flags given replace SUBCORN_STATIC's list
+    (comma-separated) rather than add to it."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[override]
+        given = getattr(namespace, self.dest)
+        mounts = [] if given is self.default or given is None else given
+        setattr(namespace, self.dest, [*mounts, values])
+
+
+def _static_default() -> list[str] | None:
+    value = os.environ.get("SUBCORN_STATIC")
+    return [item.strip() for item in value.split(",") if item.strip()] if value else None
+# --- end static files ---
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="subcorn",
@@ -262,6 +279,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-config", default=_default("log_config"), metavar="FILE",
                    help="a logging configuration: dictConfig as .json or .yaml, else an INI file "
                         "for fileConfig; applied in the supervisor and in every interpreter")
+    # --- static files ---
+    p.add_argument("--static", action=_StaticMounts, default=_static_default(),
+                   metavar="URL_PREFIX:DIR",
+                   help="serve the files of DIR under URL_PREFIX from the engine, never the app "
+                        "(repeatable; the longest prefix wins; see docs/static.md)")
+    p.add_argument("--static-max-age", type=int, default=_default("static_max_age"),
+                   metavar="SECONDS",
+                   help="Cache-Control: public, max-age=SECONDS on static files; -1: no "
+                        "Cache-Control (default: %(default)s)")
+    # --- end static files ---
     p.add_argument("--version", action="version", version=f"subcorn {__version__}",
                    help="print the version and exit")
     return p

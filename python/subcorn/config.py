@@ -194,6 +194,14 @@ class Config:
     metrics: bool = False
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9000
+    # --- static files: --static URL_PREFIX:DIR (repeatable), served by the
+    # engine (docs/static.md); an hour of caching by default: long enough
+    # that a page's assets are not asked for again while it is used, short
+    # enough that a changed file reaches every client the same day (the
+    # ETag makes the revalidation after it a 304).
+    static: list[str] | None = None
+    static_max_age: int = 3600
+    # --- end static files ---
     # Set by the supervisor for its children (hidden flags).
     supervised: bool = False
     ready_fd: int | None = None
@@ -230,6 +238,7 @@ class Config:
         self._check_tls()
         self.forwarded_allow_ips = check_forwarded_allow_ips(self.forwarded_allow_ips)
         self._check_metrics()
+        self._check_static()
         module, sep, attr = self.app.partition(":")
         if not sep or not module or not attr:
             raise ConfigError(
@@ -310,6 +319,33 @@ class Config:
         if self.metrics_port == self.port and self.port != 0 and same_host:
             raise ConfigError(f"--metrics-port {self.metrics_port} is the app's port on "
                               f"{self.metrics_host}: the metrics need a port of their own")
+
+    # --- static files ---
+    def _check_static(self) -> None:
+        """Each --static as URL_PREFIX:DIR with DIR an existing directory, made
+        absolute (a worker process may start elsewhere); each prefix once."""
+        mounts: list[str] = []
+        for spec in self.static or []:
+            prefix, sep, directory = spec.partition(":")
+            bad_character = any(c in "?#" or c.isspace() or not c.isprintable() for c in prefix)
+            if not sep or not directory or not prefix.startswith("/") or bad_character:
+                raise ConfigError(f"--static {spec!r}: expected URL_PREFIX:DIR, the prefix a URL "
+                                  f"path beginning with /")
+            prefix = prefix.rstrip("/") or "/"
+            directory = os.path.abspath(directory)
+            if not os.path.isdir(directory):
+                raise ConfigError(f"--static {spec}: {directory} is not a directory")
+            if any(mount.partition(":")[0] == prefix for mount in mounts):
+                raise ConfigError(f"--static {spec}: the prefix {prefix} is given twice")
+            mounts.append(f"{prefix}:{directory}")
+        self.static = mounts or None
+        if self.static_max_age < -1:
+            raise ConfigError("--static-max-age must be 0 or more (or -1: no Cache-Control)")
+
+    def static_mounts(self) -> list[tuple[str, str]]:
+        return [(prefix, directory) for prefix, _, directory in
+                (mount.partition(":") for mount in self.static or [])]
+    # --- end static files ---
 
     @property
     def tls(self) -> bool:
@@ -408,4 +444,7 @@ class Config:
             "proxy_headers": self.proxy_headers,
             "forwarded_allow_ips": self.forwarded_allow_ips,
             "proxy_protocol": self.proxy_protocol,
+            # --- static files ---
+            "static": self.static_mounts(),
+            "static_max_age": self.static_max_age,
         }

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "http/address_set.h"
 #include "io/tls.h"
@@ -70,6 +72,10 @@ struct Settings {
   int metrics_slot = 0;      // the worker number of this process's first shard
   bool log_info = true;      // --log-level info or lower: say what the server does
   std::string shard_config;  // JSON given to subcorn._shard.run in every shard
+  // --- --static (server/static_files.h) ---
+  std::vector<std::pair<std::string, std::string>> static_mounts;  // (URL prefix, DIR)
+  long static_max_age = -1;  // seconds of Cache-Control: public, max-age; negative: none
+  // --- end --static ---
 };
 
 }  // namespace subcorn::server
