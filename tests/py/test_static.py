@@ -356,6 +356,18 @@ def test_processes_mode_and_relative_dir(server, tree):
         assert get(s, "/static/hello.txt").body == b"hello, static world\n"
 
 
+@pytest.mark.parametrize("threads", ["1", "4"])
+def test_under_a_wsgi_app(server, tree, threads):
+    # The same route before any app: a WSGI app on the shard thread or on
+    # worker threads (--threads) never sees a static request either.
+    s = server("wsgi_apps:environ_echo", "--interface", "wsgi", "--threads", threads,
+               "--static", f"/static:{tree}")
+    r = get(s, "/static/big.bin", [("Range", "bytes=10-19")])
+    assert (r.status, r.body) == (206, pattern(BIG)[10:20])
+    assert get(s, "/static/hello.txt").body == b"hello, static world\n"
+    assert get(s, "/elsewhere").status == 200
+
+
 def test_tls_copy_path(server, tree, tmp_path):
     tls = make_tls(tmp_path / "tls")
     s = static_server(server, tree, *tls.server_flags)
