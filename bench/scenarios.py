@@ -3,7 +3,7 @@
 import json
 from dataclasses import dataclass
 
-from bench import servers
+from bench import servers, static_files
 from bench.apps import items
 from bench.load_ws import WsLoad
 
@@ -221,6 +221,12 @@ def h2_scenario(name: str, wire: servers.Wire, about: str) -> Scenario:
     )
 
 
+# Each server's own static files, from one directory (bench/static_files.py).
+STATIC_DIR = str(static_files.DIR)
+STATIC_TARGETS = (Target("subcorn", static_dir=STATIC_DIR), Target("granian", static_dir=STATIC_DIR),
+                  Target("nginx", static_dir=STATIC_DIR))  # fmt: skip
+
+
 SCENARIOS = {
     "hello": hello_scenario(
         "hello",
@@ -311,6 +317,27 @@ SCENARIOS = {
         "h2-tls", Wire.H2,
         "HTTP/2 over TLS (ALPN offering only `h2`; the certificate is made at run time)",
     ),  # fmt: skip
+    "static": Scenario(
+        name="static",
+        apps={"asgi": "bench.apps.hello:app"},
+        targets=STATIC_TARGETS,
+        workers=(1,),
+        connections=64,
+        # As in hello: the server has core 0 to itself, wrk core 1.
+        server_cpus="0",
+        wrk_cpus="1",
+        check_body=exact_body(static_files.CONTENT),
+        path=static_files.URL,
+        setup="bench.static_files",
+        about=(
+            "1 worker, 64 keep-alive connections, `wrk -t1 -c64` asking for one 50 KB file "
+            f"(`GET {static_files.URL}`, no Accept-Encoding); the server pinned to core 0 and "
+            "wrk to core 1. Each server serves it with its own static files, the app never "
+            "called: subcorn `--static /static:DIR` (sendfile), granian "
+            "`--static-path-route /static --static-path-mount DIR`, nginx "
+            "`location /static/ { alias DIR/; sendfile on; }`."
+        ),
+    ),
     "https": hello_scenario(
         "https",
         HTTPS_TARGETS,
