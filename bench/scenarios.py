@@ -182,9 +182,11 @@ HTTPS_TARGETS = (SUBCORN, SUBCORN_CLEARTEXT, BASE_CLEARTEXT, GRANIAN, Target("uv
 
 def hello_scenario(
     name: str, targets: tuple[Target, ...], about: str, wire: servers.Wire = Wire.HTTP1,
-    streams: int = 1, cpu_goal_peer: Target | None = None,
+    streams: int = 1, cpu_goal_peer: Target | None = None, path: str = "/",
+    body: bytes = b"hello", setup: str | None = None,
 ) -> Scenario:  # fmt: skip
-    """The hello app on 1 worker and 64 connections: the server's own cost per request."""
+    """The hello app on 1 worker and 64 connections: the server's own cost per request
+    (or, with `path` and `body`, of what the server answers there without the app)."""
     return Scenario(
         name=name,
         apps={"asgi": "bench.apps.hello:app"},
@@ -195,11 +197,13 @@ def hello_scenario(
         # server's throughput is not limited by sharing a core with it.
         server_cpus="0",
         wrk_cpus="1",
-        check_body=exact_body(b"hello"),
+        check_body=exact_body(body),
         about=about,
         wire=wire,
         streams=streams,
         cpu_goal_peer=cpu_goal_peer,
+        path=path,
+        setup=setup,
     )
 
 
@@ -317,17 +321,11 @@ SCENARIOS = {
         "h2-tls", Wire.H2,
         "HTTP/2 over TLS (ALPN offering only `h2`; the certificate is made at run time)",
     ),  # fmt: skip
-    "static": Scenario(
-        name="static",
-        apps={"asgi": "bench.apps.hello:app"},
-        targets=STATIC_TARGETS,
-        workers=(1,),
-        connections=64,
-        # As in hello: the server has core 0 to itself, wrk core 1.
-        server_cpus="0",
-        wrk_cpus="1",
-        check_body=exact_body(static_files.CONTENT),
+    "static": hello_scenario(
+        "static",
+        STATIC_TARGETS,
         path=static_files.URL,
+        body=static_files.CONTENT,
         setup="bench.static_files",
         about=(
             "1 worker, 64 keep-alive connections, `wrk -t1 -c64` asking for one 50 KB file "
