@@ -156,20 +156,18 @@ std::optional<long long> parse_http_date(std::string_view text) noexcept {
 }
 
 void format_imf_fixdate(long long unix_seconds, char* out) noexcept {
-  static constexpr char kDays[] = "SunMonTueWedThuFriSat";
-  static constexpr char kMonths[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
   std::time_t t = static_cast<std::time_t>(unix_seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
   int year = tm.tm_year + 1900;
   char* p = out;
-  for (int i = 0; i < 3; ++i) *p++ = kDays[tm.tm_wday * 3 + i];
+  for (char c : kDayNames[tm.tm_wday]) *p++ = c;
   *p++ = ',';
   *p++ = ' ';
   put2(p, tm.tm_mday);
   p += 2;
   *p++ = ' ';
-  for (int i = 0; i < 3; ++i) *p++ = kMonths[tm.tm_mon * 3 + i];
+  for (char c : kMonthNames[tm.tm_mon]) *p++ = c;
   *p++ = ' ';
   put2(p, (year / 100) % 100);
   put2(p + 2, year % 100);
