@@ -233,10 +233,14 @@ class Target:
     # The static scenario: the directory the server serves under /static with
     # its own static files (subcorn --static, granian's static route, nginx).
     static_dir: str | None = None
+    # subcorn's --mode (the close table's processes-mode row); unset, its default
+    mode: str | None = None
 
     @property
     def label(self) -> str:
         parts = [self.server, self.worker or (self.interface or "").upper()]
+        if self.mode is not None:
+            parts.append(f"--mode {self.mode}")
         if self.worker == "gthread":
             parts.append(f"({GTHREAD_THREADS} threads)")
         if self.ws not in (None, WS_ON):
@@ -276,6 +280,8 @@ def command(
             # extension refusing sub-interpreters) fails the run instead of
             # measuring something else.
             explicit = ["--interface", interface, "--mode", "interpreters"] if interface else []
+            if target.mode is not None:
+                explicit = [*explicit[:2], "--mode", target.mode]
             metrics = (["--metrics", "--metrics-port", str(free_port())]
                        if target.server == METRICS_NAME else [])
             # HTTP/2 needs no flag: subcorn speaks it by prior knowledge and ALPN.

@@ -202,6 +202,13 @@ class Config:
     static: list[str] | None = None
     static_max_age: int = 3600
     # --- end static files ---
+    # --reload (development, docs/development.md): the supervisor watches
+    # files and has the new code served in place. None: the defaults
+    # (--app-dir; *.py; .*, .py[cod], .sw.*, ~*); given patterns add to them.
+    reload: bool = False
+    reload_dirs: list[str] | None = None
+    reload_includes: list[str] | None = None
+    reload_excludes: list[str] | None = None
     # Set by the supervisor for its children (hidden flags).
     supervised: bool = False
     ready_fd: int | None = None
@@ -239,6 +246,7 @@ class Config:
         self.forwarded_allow_ips = check_forwarded_allow_ips(self.forwarded_allow_ips)
         self._check_metrics()
         self._check_static()
+        self._check_reload()
         module, sep, attr = self.app.partition(":")
         if not sep or not module or not attr:
             raise ConfigError(
@@ -346,6 +354,16 @@ class Config:
         return [(prefix, directory) for prefix, _, directory in
                 (mount.partition(":") for mount in self.static or [])]
     # --- end static files ---
+
+    def _check_reload(self) -> None:
+        if not self.reload:
+            for name in ("reload_dirs", "reload_includes", "reload_excludes"):
+                if getattr(self, name):
+                    raise ConfigError(f"--{name.replace('_', '-').removesuffix('s')} needs --reload")
+            return
+        for directory in self.reload_dirs or ():
+            if not os.path.isdir(directory):
+                raise ConfigError(f"--reload-dir {directory}: no such directory")
 
     @property
     def tls(self) -> bool:
