@@ -185,7 +185,7 @@ HTTPS_TARGETS = (SUBCORN, SUBCORN_CLEARTEXT, BASE_CLEARTEXT, GRANIAN, Target("uv
 def hello_scenario(
     name: str, targets: tuple[Target, ...], about: str, wire: servers.Wire = Wire.HTTP1,
     streams: int = 1, cpu_goal_peer: Target | None = None, path: str = "/",
-    body: bytes = b"hello", setup: str | None = None,
+    body: bytes = b"hello", setup: str | None = None, baseline: Target = SUBCORN,
 ) -> Scenario:  # fmt: skip
     """The hello app on 1 worker and 64 connections: the server's own cost per request
     (or, with `path` and `body`, of what the server answers there without the app)."""
@@ -206,6 +206,7 @@ def hello_scenario(
         cpu_goal_peer=cpu_goal_peer,
         path=path,
         setup=setup,
+        baseline=baseline,
     )
 
 
@@ -363,6 +364,7 @@ SCENARIOS = {
         path=static_files.URL,
         body=static_files.CONTENT,
         setup="bench.static_files",
+        baseline=STATIC_TARGETS[0],  # subcorn's row (with its --static)
         about=(
             "1 worker, 64 keep-alive connections, `wrk -t1 -c64` asking for one 50 KB file "
             f"(`GET {static_files.URL}`, no Accept-Encoding); the server pinned to core 0 and "
