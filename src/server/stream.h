@@ -37,7 +37,6 @@
 #include "server/access_log.h"
 #include "server/forwarded_info.h"
 #include "server/request_slot.h"
-#include "server/static_files.h"
 
 namespace subcorn::server {
 
