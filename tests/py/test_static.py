@@ -161,6 +161,18 @@ def test_longest_prefix_wins(server, tree):
     assert get(s, "/static/deeper").status == 404
 
 
+def test_from_the_environment_and_replaced_by_flags(server, tree):
+    other = tree.parent / "other"
+    env = {"SUBCORN_STATIC": f"/static:{tree},/other:{other}", "SUBCORN_STATIC_MAX_AGE": "5"}
+    s = server(APP, env=env)
+    assert get(s, "/static/hello.txt").header("cache-control") == "public, max-age=5"
+    assert get(s, "/other/a.txt").body == b"from other\n"
+    # A flag replaces the variable's list rather than adding to it.
+    s = server(APP, "--static", f"/other:{other}", env=env)
+    assert get(s, "/other/a.txt").body == b"from other\n"
+    assert get(s, "/static/hello.txt").body == b"app /static/hello.txt"
+
+
 def test_query_strings_are_ignored(server, tree):
     s = static_server(server, tree)
     assert get(s, "/static/hello.txt?v=123").body == b"hello, static world\n"
