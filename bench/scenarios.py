@@ -3,7 +3,7 @@
 import json
 from dataclasses import dataclass
 
-from bench import servers
+from bench import servers, static_files
 from bench.apps import items
 from bench.load_ws import WsLoad
 
@@ -184,9 +184,11 @@ HTTPS_TARGETS = (SUBCORN, SUBCORN_CLEARTEXT, BASE_CLEARTEXT, GRANIAN, Target("uv
 
 def hello_scenario(
     name: str, targets: tuple[Target, ...], about: str, wire: servers.Wire = Wire.HTTP1,
-    streams: int = 1, cpu_goal_peer: Target | None = None,
+    streams: int = 1, cpu_goal_peer: Target | None = None, path: str = "/",
+    body: bytes = b"hello", setup: str | None = None, baseline: Target = SUBCORN,
 ) -> Scenario:  # fmt: skip
-    """The hello app on 1 worker and 64 connections: the server's own cost per request."""
+    """The hello app on 1 worker and 64 connections: the server's own cost per request
+    (or, with `path` and `body`, of what the server answers there without the app)."""
     return Scenario(
         name=name,
         apps={"asgi": "bench.apps.hello:app"},
@@ -197,11 +199,14 @@ def hello_scenario(
         # server's throughput is not limited by sharing a core with it.
         server_cpus="0",
         wrk_cpus="1",
-        check_body=exact_body(b"hello"),
+        check_body=exact_body(body),
         about=about,
         wire=wire,
         streams=streams,
         cpu_goal_peer=cpu_goal_peer,
+        path=path,
+        setup=setup,
+        baseline=baseline,
     )
 
 
@@ -222,6 +227,11 @@ def h2_scenario(name: str, wire: servers.Wire, about: str) -> Scenario:
         ),
     )
 
+
+# Each server's own static files, from one directory (bench/static_files.py).
+STATIC_DIR = str(static_files.DIR)
+STATIC_TARGETS = (Target("subcorn", static_dir=STATIC_DIR), Target("granian", static_dir=STATIC_DIR),
+                  Target("nginx", static_dir=STATIC_DIR))  # fmt: skip
 
 # Connection-per-request: subcorn in both modes (processes mode's connections
 # go through the supervisor's acceptor) against gunicorn, whose workers each
@@ -348,6 +358,22 @@ SCENARIOS = {
         "h2-tls", Wire.H2,
         "HTTP/2 over TLS (ALPN offering only `h2`; the certificate is made at run time)",
     ),  # fmt: skip
+    "static": hello_scenario(
+        "static",
+        STATIC_TARGETS,
+        path=static_files.URL,
+        body=static_files.CONTENT,
+        setup="bench.static_files",
+        baseline=STATIC_TARGETS[0],  # subcorn's row (with its --static)
+        about=(
+            "1 worker, 64 keep-alive connections, `wrk -t1 -c64` asking for one 50 KB file "
+            f"(`GET {static_files.URL}`, no Accept-Encoding); the server pinned to core 0 and "
+            "wrk to core 1. Each server serves it with its own static files, the app never "
+            "called: subcorn `--static /static:DIR` (sendfile), granian "
+            "`--static-path-route /static --static-path-mount DIR`, nginx "
+            "`location /static/ { alias DIR/; sendfile on; }`."
+        ),
+    ),
     "https": hello_scenario(
         "https",
         HTTPS_TARGETS,

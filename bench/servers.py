@@ -151,7 +151,8 @@ class Wire(enum.Enum):
 
 
 def nginx_config(
-    workdir: Path, workers: int, port: int, wire: Wire = Wire.HTTP1, tls: TlsFiles | None = None
+    workdir: Path, workers: int, port: int, wire: Wire = Wire.HTTP1, tls: TlsFiles | None = None,
+    static_dir: str | None = None,
 ) -> Path:
     # keepalive_requests is raised from nginx's default of 1000 so nginx, like
     # the Python servers, never closes a keep-alive connection mid-run (over
@@ -162,6 +163,11 @@ def nginx_config(
         assert tls is not None
         protocol += [f"ssl_certificate {tls.certfile};", f"ssl_certificate_key {tls.keyfile};"]
     server_lines = "".join(f"\n        {line}" for line in protocol)
+    # The static scenario: files from a directory, with sendfile as nginx is
+    # set up to serve them (its default is off).
+    static = (f"\n        location /static/ {{\n            alias {static_dir}/;\n"
+              f"            sendfile on;\n            tcp_nopush on;\n        }}"
+              if static_dir else "")
     conf = workdir / "nginx.conf"
     conf.write_text(f"""\
 worker_processes {workers};
@@ -177,7 +183,7 @@ http {{
         location / {{
             default_type text/plain;
             return 200 "hello";
-        }}
+        }}{static}
     }}
 }}
 """)
@@ -224,6 +230,9 @@ class Target:
     # Unset, the scenario's protocol; set, this row's own (the https table's
     # regression row: subcorn over cleartext HTTP/1.1 in the same run).
     wire: Wire | None = None
+    # The static scenario: the directory the server serves under /static with
+    # its own static files (subcorn --static, granian's static route, nginx).
+    static_dir: str | None = None
     # subcorn's --mode (the close table's processes-mode row); unset, its default
     mode: str | None = None
 
@@ -279,8 +288,9 @@ def command(
             # BENCH_SUBCORN_ACCESS_LOG=1: the access log on (its cost, before
             # and after a change to it; the line goes to the server's log).
             access = [] if os.environ.get("BENCH_SUBCORN_ACCESS_LOG") else ["--no-access-log"]
+            static = ["--static", f"/static:{target.static_dir}"] if target.static_dir else []
             return [PYTHON, "-m", "subcorn", app, *explicit, "--workers", str(workers), *addr,
-                    *ssl_flags, *access, *metrics, *quiet]  # fmt: skip
+                    *ssl_flags, *access, *metrics, *static, *quiet]  # fmt: skip
         case "granian", None | "asgi" | "wsgi":
             # --http 1: wrk speaks HTTP/1.1 only, so skip granian's h2 sniffing;
             # --http 2 for h2load, which speaks only HTTP/2 (prior knowledge or ALPN).
@@ -291,8 +301,10 @@ def command(
             ws = [] if target.ws else ["--no-ws"]
             http = "2" if wire.http2 else "1"
             ssl = ["--ssl-certificate", cert, "--ssl-keyfile", key] if cert else []
+            static = (["--static-path-route", "/static", "--static-path-mount", target.static_dir]
+                      if target.static_dir else [])
             return [str(_venv_python()), "-m", "granian", "--interface", interface or "asgi",
-                    "--workers", str(workers), *ws, "--http", http, *ssl, *addr,
+                    "--workers", str(workers), *ws, "--http", http, *ssl, *addr, *static,
                     "--no-access-log", *quiet, app]  # fmt: skip
         case "uvicorn", None | "asgi" | "wsgi":
             # uvicorn 0.53 still has --interface wsgi (a deprecated thread-pool
@@ -316,7 +328,7 @@ def command(
             return [PYTHON, "-m", "gunicorn", *worker, "-w", str(workers),
                     "--bind", f"{HOST}:{port}", *quiet, app]  # fmt: skip
         case "nginx", None:
-            conf = nginx_config(workdir, workers, port, wire, tls)
+            conf = nginx_config(workdir, workers, port, wire, tls, target.static_dir)
             # -e: the error log before the config is read, else nginx tries /var/log/nginx.
             return ["nginx", "-p", str(workdir), "-c", str(conf),
                     "-e", str(workdir / "nginx-error.log")]  # fmt: skip

@@ -14,6 +14,7 @@
 #include "metrics/exporter.h"
 #include "py/gil.h"
 #include "py/module_state.h"
+#include "py/ref.h"
 #include "http/access_log_format.h"
 #include "server/server.h"
 #include "server/shard.h"
@@ -67,6 +68,24 @@ bool get_bytes(PyObject* d, const char* key, std::string* out) {
   Py_ssize_t size = 0;
   if (PyBytes_AsStringAndSize(v, &data, &size) < 0) return false;
   out->assign(data, static_cast<size_t>(size));
+  return true;
+}
+
+// --static: a list of (URL prefix, DIR) pairs of str.
+bool get_static_mounts(PyObject* d, std::vector<std::pair<std::string, std::string>>* out) {
+  PyObject* v = PyDict_GetItemString(d, "static");
+  if (!v || v == Py_None) return true;
+  subcorn::py::Ref items = subcorn::py::Ref::steal(PySequence_Fast(v, "static must be a list of pairs"));
+  if (!items) return false;
+  for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(items.get()); ++i) {
+    PyObject* prefix = nullptr;
+    PyObject* dir = nullptr;
+    if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(items.get(), i), "UU", &prefix, &dir)) return false;
+    const char* prefix_text = PyUnicode_AsUTF8(prefix);
+    const char* dir_text = prefix_text ? PyUnicode_AsUTF8(dir) : nullptr;
+    if (!dir_text) return false;
+    out->emplace_back(prefix_text, dir_text);
+  }
   return true;
 }
 
@@ -197,6 +216,8 @@ bool read_settings(PyObject* d, Settings* s) {
          get_bool(d, "ssl_reload", &s->ssl_reload) &&
          get_bool(d, "proxy_headers", &s->proxy_headers) &&
          get_bool(d, "proxy_protocol", &s->proxy_protocol) &&
+         get_static_mounts(d, &s->static_mounts) &&
+         get_number(d, "static_max_age", &s->static_max_age) &&
          read_forwarded_allow_ips(d, &s->forwarded_allow_ips) &&
          read_response_defaults(d, &s->response_defaults);
 }

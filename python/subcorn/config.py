@@ -143,6 +143,26 @@ def _existing_file(value: str) -> str:
     return value
 
 
+def _static_mounts(value: list[str]) -> list[str]:
+    """Each --static as URL_PREFIX:DIR with DIR an existing directory, made
+    absolute (a worker process may start elsewhere); each prefix once."""
+    mounts: list[str] = []
+    for spec in value:
+        prefix, sep, directory = spec.partition(":")
+        bad_character = any(c in "?#" or c.isspace() or not c.isprintable() for c in prefix)
+        if not sep or not directory or not prefix.startswith("/") or bad_character:
+            raise ValueError(f"{spec!r}: expected URL_PREFIX:DIR, the prefix a URL path "
+                             f"beginning with /")
+        prefix = prefix.rstrip("/") or "/"
+        directory = os.path.abspath(directory)
+        if not os.path.isdir(directory):
+            raise ValueError(f"{spec}: {directory} is not a directory")
+        if any(mount.partition(":")[0] == prefix for mount in mounts):
+            raise ValueError(f"{spec}: the prefix {prefix} is given twice")
+        mounts.append(f"{prefix}:{directory}")
+    return mounts
+
+
 def _existing_dirs(value: list[str]) -> list[str]:
     for directory in value:
         if not os.path.isdir(directory):
@@ -330,6 +350,17 @@ class Config:
         None, "a logging configuration: dictConfig as .json or .yaml, else an INI file for "
         "fileConfig; applied in the supervisor and in every interpreter", metavar="FILE",
         check=_existing_file)
+    # Static files, served by the engine (docs/static.md). An hour of caching
+    # by default: long enough that a page's assets are not asked for again
+    # while it is used, short enough that a changed file reaches every client
+    # the same day (the ETag makes the revalidation after it a 304).
+    static: list[str] = setting(
+        default_factory=list, help="serve the files of DIR under URL_PREFIX from the engine, "
+        "never the app (repeatable; the longest prefix wins; see docs/static.md)",
+        metavar="URL_PREFIX:DIR", shown_default="", check=_static_mounts)
+    static_max_age: int = setting(
+        3600, "Cache-Control: public, max-age=SECONDS on static files; -1: no Cache-Control",
+        metavar="SECONDS", check=at_least(-1))
     # --reload (development, docs/development.md): the supervisor watches
     # files and has the new code served in place. Empty lists: the defaults
     # (--app-dir; *.py; .*, .py[cod], .sw.*, ~*); given patterns add to them.
@@ -520,7 +551,13 @@ class Config:
             "forwarded_allow_ips": self.forwarded_allow_ips,
             "proxy_protocol": self.proxy_protocol,
             **self.response_header_settings(),
+            "static": self.static_mounts(),
+            "static_max_age": self.static_max_age,
         }
+
+    def static_mounts(self) -> list[tuple[str, str]]:
+        return [(prefix, directory) for prefix, _, directory in
+                (mount.partition(":") for mount in self.static)]
 
     def response_header_settings(self) -> dict[str, object]:
         """--header, --server-header, --date-header as the engine's serve() and

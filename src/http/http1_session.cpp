@@ -56,9 +56,9 @@ const char* Http1Session::body(std::string& out, std::string_view data, bool mor
   return mistake;
 }
 
-const char* Http1Session::file(std::string& out, int64_t count, std::string_view date,
+const char* Http1Session::file(std::string& out, int64_t count, bool more, std::string_view date,
                                int64_t* send) {
-  const char* mistake = writer_.file(out, count, false, date, send);
+  const char* mistake = writer_.file(out, count, more, date, send);
   if (!mistake && writer_.complete() && !writer_.keep_alive()) keep_alive_ = false;
   return mistake;
 }

@@ -62,7 +62,7 @@ class Http1Session {
   const char* start(int status);
   const char* header(std::string_view name, std::string_view value) { return writer_.header(name, value); }
   const char* body(std::string& out, std::string_view data, bool more, std::string_view date);
-  const char* file(std::string& out, int64_t count, std::string_view date, int64_t* send);
+  const char* file(std::string& out, int64_t count, bool more, std::string_view date, int64_t* send);
   void file_end(std::string& out) { writer_.file_end(out); }
   const ResponseWriter& writer() const noexcept { return writer_; }
 

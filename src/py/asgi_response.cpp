@@ -53,19 +53,22 @@ bool send_response_start(ModuleState* st, Exchange* ex, PyObject* message,
   });
 }
 
-bool send_response_body(ModuleState* st, Exchange* ex, PyObject* message,
-                        const ResponseMessageNames& names, Exchange::Sent* sent) {
+bool body_message_allowed(Exchange* ex, const char* start_type, const char* type) {
   if (!ex->response_started()) {
-    PyErr_Format(PyExc_RuntimeError, "Expected ASGI message '%s', but got '%s'.", names.start,
-                 names.body);
+    PyErr_Format(PyExc_RuntimeError, "Expected ASGI message '%s', but got '%s'.", start_type, type);
     return false;
   }
   if (ex->response_complete()) {
     PyErr_Format(PyExc_RuntimeError,
-                 "Unexpected ASGI message '%s' sent, after response already completed.",
-                 names.body);
+                 "Unexpected ASGI message '%s' sent, after response already completed.", type);
     return false;
   }
+  return true;
+}
+
+bool send_response_body(ModuleState* st, Exchange* ex, PyObject* message,
+                        const ResponseMessageNames& names, Exchange::Sent* sent) {
+  if (!body_message_allowed(ex, names.start, names.body)) return false;
   // Strong references: more_body's __bool__ is the app's code, which could
   // drop the body from the dict.
   Ref body = Ref::borrow(PyDict_GetItemWithError(message, st->s_body));

@@ -39,6 +39,11 @@ struct ResponseMessageNames {
 bool send_response_start(ModuleState* st, Exchange* ex, PyObject* message,
                          const ResponseMessageNames& names);
 
+// What every body message (http.response.body, pathsend, zerocopysend)
+// checks first: the response has started and is not complete. False with
+// RuntimeError set, naming `type`, when it is not so.
+bool body_message_allowed(Exchange* ex, const char* start_type, const char* type);
+
 // A body message. False with an error set on failure; else *sent says whether
 // the bytes went out, wait for the client (Blocked) or found it gone.
 bool send_response_body(ModuleState* st, Exchange* ex, PyObject* message,

@@ -280,12 +280,15 @@ Ref build_http_scope(AppContext& ctx, PyObject* scope_template,
   Ref method = Ref::steal(PyUnicode_FromStringAndSize(head.method.data(), head.method.size()));
   if (!method || PyDict_SetItem(scope.get(), st->s_method, method.get()) < 0) return {};
   if (conn.secure && PyDict_SetItem(scope.get(), st->s_scheme, st->s_https) < 0) return {};
-  // Fresh per request (middleware may add to it): HTTP/2 frames trailers and
-  // 103 Early Hints (HTTP/1.1 does not offer them); TLS says who the peer
-  // is (the tls dict is the connection's, shared by its requests).
+  // Fresh per request (middleware may add to it): the engine sends files
+  // itself (pathsend, zerocopysend: py/asgi_file_send.h); HTTP/2 frames
+  // trailers and 103 Early Hints (HTTP/1.1 does not offer them); TLS says
+  // who the peer is (the tls dict is the connection's, shared by its
+  // requests).
   bool http2 = head.version_major == 2;
-  if (http2 || conn.tls) {
-    Ref extensions = Ref::steal(PyDict_New());
+  {
+    Ref extensions = Ref::steal(Py_BuildValue("{O:{},O:{}}", st->s_http_response_pathsend,
+                                              st->s_http_response_zerocopysend));
     if (!extensions || PyDict_SetItem(scope.get(), st->s_extensions, extensions.get()) < 0)
       return {};
     PyObject* e = extensions.get();

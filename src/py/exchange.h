@@ -44,8 +44,11 @@ class Exchange {
   // Blocked: written to the buffer, but the client reads slowly; the exchange
   // calls cycle_wake_send() when the buffer drains. `error` is set on misuse.
   virtual Sent send_body(std::string_view data, bool more, const char** error) = 0;
-  // Sends `count` bytes of `file` from `offset` with sendfile().
-  virtual Sent send_file(io::UniqueFd file, long long offset, long long count,
+  // Sends `count` bytes of `file` from `offset` with sendfile() (over
+  // HTTP/2: read into DATA). `more`: body parts follow (ASGI zerocopysend's
+  // more_body); the next part waits until these bytes are out, so a part
+  // with `more` returns Blocked while they are not.
+  virtual Sent send_file(io::UniqueFd file, long long offset, long long count, bool more,
                          const char** error) = 0;
   // Response bytes written but not sent yet (a WSGI write() bounds it).
   virtual size_t output_buffered() const = 0;

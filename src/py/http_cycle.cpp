@@ -1,6 +1,7 @@
 #include "py/http_cycle.h"
 
 #include "py/app_task.h"
+#include "py/asgi_file_send.h"
 #include "py/asgi_response.h"
 #include "py/awaitables.h"
 
@@ -59,10 +60,9 @@ PyObject* cycle_receive(PyObject* self, PyObject*) {
 
 constexpr ResponseMessageNames kHttpResponse = {"http.response.start", "http.response.body"};
 
-PyObject* send_response_body(CycleObject* c, PyObject* message) {
-  Exchange::Sent sent = Exchange::Sent::Done;
-  if (!py::send_response_body(c->base.st, c->base.ex, message, kHttpResponse, &sent))
-    return nullptr;
+// What send() returns once a body part went to the exchange: a completed
+// awaitable, or a Future resolved when the client has read enough (Blocked).
+PyObject* after_body_part(CycleObject* c, Exchange::Sent sent) {
   if (sent == Exchange::Sent::Blocked && c->base.ex) {
     PyObject* fut = PyObject_CallNoArgs(c->base.ctx->create_future.get());
     if (!fut) return nullptr;
@@ -73,6 +73,20 @@ PyObject* send_response_body(CycleObject* c, PyObject* message) {
     return fut;
   }
   return ready_new(c->base.st, Py_None);
+}
+
+// http.response.body, and the file extensions' messages (py/asgi_file_send.h).
+template <typename Send>
+PyObject* send_body_part(CycleObject* c, PyObject* message, Send send) {
+  Exchange::Sent sent = Exchange::Sent::Done;
+  if (!send(c->base.st, c->base.ex, message, &sent)) return nullptr;
+  return after_body_part(c, sent);
+}
+
+PyObject* send_response_body(CycleObject* c, PyObject* message) {
+  return send_body_part(c, message, [](ModuleState* st, Exchange* ex, PyObject* m, Exchange::Sent* sent) {
+    return py::send_response_body(st, ex, m, kHttpResponse, sent);
+  });
 }
 
 // The message's `key` as a bool (absent: false); -1 with an error set.
@@ -145,6 +159,10 @@ PyObject* cycle_send(PyObject* self, PyObject* message) {
       return send_trailers(c, message);
     if (PyUnicode_Compare(type, st->s_http_response_early_hint) == 0)
       return send_early_hint(c, message);
+    if (PyUnicode_Compare(type, st->s_http_response_pathsend) == 0)
+      return send_body_part(c, message, send_pathsend);
+    if (PyUnicode_Compare(type, st->s_http_response_zerocopysend) == 0)
+      return send_body_part(c, message, send_zerocopysend);
   }
   PyErr_Format(PyExc_RuntimeError, "Unexpected ASGI message '%S' sent.", type);
   return nullptr;

@@ -34,6 +34,11 @@ namespace subcorn::py {
   X(http_response_body, "http.response.body")     \
   X(http_response_trailers, "http.response.trailers") \
   X(http_response_early_hint, "http.response.early_hint") \
+  X(http_response_pathsend, "http.response.pathsend") \
+  X(http_response_zerocopysend, "http.response.zerocopysend") \
+  X(file, "file")                                 \
+  X(offset, "offset")                             \
+  X(count, "count")                               \
   X(trailers, "trailers")                         \
   X(more_trailers, "more_trailers")               \
   X(links, "links")                               \

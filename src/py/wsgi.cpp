@@ -296,7 +296,8 @@ int try_send_file(AppContext& ctx, StartResponseObject* sr, PyObject* result) {
   io::UniqueFd copy(::dup(fd));
   if (!copy) return 0;
   const char* err = nullptr;
-  sr->ex->send_file(std::move(copy), offset, static_cast<long long>(st.st_size) - offset, &err);
+  sr->ex->send_file(std::move(copy), offset, static_cast<long long>(st.st_size) - offset, false,
+                   &err);
   if (err) {
     PyErr_SetString(PyExc_RuntimeError, err);
     return -1;

@@ -81,7 +81,7 @@ class Connection final : public StreamHost, public WsHost, public Http2Carrier {
   py::Exchange::Sent stream_send_body(Stream& s, std::string_view data, bool more,
                                       const char** error) override;
   py::Exchange::Sent stream_send_file(Stream& s, io::UniqueFd file, long long offset,
-                                      long long count, const char** error) override;
+                                      long long count, bool more, const char** error) override;
   size_t stream_output_buffered(const Stream&) const override { return out_.size() - out_pos_; }
   http::ResponseWriter::State stream_response_state(const Stream&) const override {
     return session_.writer().state();

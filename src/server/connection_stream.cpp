@@ -8,6 +8,14 @@
 #include "server/shard.h"
 
 namespace subcorn::server {
+namespace {
+
+// A part sent while a file part before it is still going out would
+// overtake it (the file's bytes go after everything buffered).
+constexpr const char* FILE_IN_FLIGHT =
+    "Body sent before the file part before it went out (await each send()).";
+
+}  // namespace
 
 const char* Connection::stream_start_response(Stream&, int status) { return session_.start(status); }
 
@@ -81,6 +89,10 @@ py::Exchange::Sent Connection::stream_send_body(Stream& s, std::string_view data
                                                 const char** error) {
   // Closed, or already answered by the server itself (408...): nobody listens.
   if (closed() || s.app_state() == Stream::AppState::None) return py::Exchange::Sent::Gone;
+  if (file_) {
+    *error = FILE_IN_FLIGHT;
+    return py::Exchange::Sent::Done;
+  }
   const char* mistake = nullptr;
   py::Exchange::Sent sent = send_response_body(data, more, &mistake);
   if (mistake) {
@@ -97,10 +109,14 @@ py::Exchange::Sent Connection::stream_send_body(Stream& s, std::string_view data
 }
 
 py::Exchange::Sent Connection::stream_send_file(Stream& s, io::UniqueFd file, long long offset,
-                                                long long count, const char** error) {
+                                                long long count, bool more, const char** error) {
   if (closed() || s.app_state() == Stream::AppState::None) return py::Exchange::Sent::Gone;
+  if (file_) {
+    *error = FILE_IN_FLIGHT;
+    return py::Exchange::Sent::Done;
+  }
   int64_t send = 0;
-  if (const char* mistake = session_.file(out_, count, shard_.date(), &send)) {
+  if (const char* mistake = session_.file(out_, count, more, shard_.date(), &send)) {
     *error = mistake;
     return py::Exchange::Sent::Done;
   }
@@ -111,8 +127,11 @@ py::Exchange::Sent Connection::stream_send_file(Stream& s, io::UniqueFd file, lo
   } else {
     session_.file_end(out_);
   }
-  response_finished();
-  return flush() ? py::Exchange::Sent::Done : py::Exchange::Sent::Gone;
+  if (!more) response_finished();
+  if (!flush()) return py::Exchange::Sent::Gone;
+  // More parts follow: the next may only be written once the file is out
+  // (flush() wakes the sender then, through notify_output).
+  return more && file_ ? py::Exchange::Sent::Blocked : py::Exchange::Sent::Done;
 }
 
 // Sends from the pending file; false when the socket is full or closed.

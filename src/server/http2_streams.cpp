@@ -47,6 +47,7 @@ struct Http2Streams::Entry {
   io::UniqueFd file;              // a file part being read into DATA
   int64_t file_offset = 0;
   int64_t file_left = 0;
+  bool file_more = false;         // body parts follow the file's bytes (zerocopysend)
   int status = 0;                 // the response's, for the access log
   py::Fields trailers;            // gathered across more_trailers
   enum class Phase { Open, Reset, Closed } phase = Phase::Open;
@@ -413,6 +414,11 @@ py::Exchange::Sent Http2Streams::stream_send_body(Stream& s, std::string_view da
                                                   const char** error) {
   Entry& e = entry_of(s);
   if (e.phase != Entry::Phase::Open) return py::Exchange::Sent::Gone;
+  if (e.file) {
+    // Its bytes would overtake the file's that are not read into DATA yet.
+    *error = "Body sent before the file part before it went out (await each send()).";
+    return py::Exchange::Sent::Done;
+  }
   if (const char* mistake = session_.body(s.id, data, more)) {
     *error = mistake;
     return py::Exchange::Sent::Done;
@@ -426,26 +432,32 @@ py::Exchange::Sent Http2Streams::stream_send_body(Stream& s, std::string_view da
   return py::Exchange::Sent::Done;
 }
 
-// The file's bytes become DATA as the stream drains; the response is
-// complete for the app at once, as over HTTP/1.1.
+// The file's bytes become DATA as the stream drains; a last part completes
+// the response for the app at once, as over HTTP/1.1. One with `more`
+// makes the next part wait (Blocked) until its bytes are all in DATA.
 py::Exchange::Sent Http2Streams::stream_send_file(Stream& s, io::UniqueFd file, long long offset,
-                                                  long long count, const char** error) {
+                                                  long long count, bool more, const char** error) {
   Entry& e = entry_of(s);
   if (e.phase != Entry::Phase::Open) return py::Exchange::Sent::Gone;
-  e.file = std::move(file);
-  e.file_offset = offset;
-  e.file_left = count;
+  if (e.file) {
+    *error = "Body sent before the file part before it went out (await each send()).";
+    return py::Exchange::Sent::Done;
+  }
   // The first part starts the response (and checks the app's framing).
-  if (const char* mistake = session_.body(s.id, {}, count > 0)) {
-    e.file.reset();
+  if (const char* mistake = session_.body(s.id, {}, count > 0 || more)) {
     *error = mistake;
     return py::Exchange::Sent::Done;
   }
-  response_sent(e, 0);
+  e.file = std::move(file);
+  e.file_offset = offset;
+  e.file_left = count;
+  e.file_more = more;
+  if (!more) response_sent(e, 0);
   if (count > 0) send_file_part(e);
   else e.file.reset();
   pump();
-  return e.phase == Entry::Phase::Open ? py::Exchange::Sent::Done : py::Exchange::Sent::Gone;
+  if (e.phase != Entry::Phase::Open) return py::Exchange::Sent::Gone;
+  return more && e.file ? py::Exchange::Sent::Blocked : py::Exchange::Sent::Done;
 }
 
 void Http2Streams::send_file_part(Entry& e) {
@@ -464,7 +476,8 @@ void Http2Streams::send_file_part(Entry& e) {
     }
     e.file_offset += n;
     e.file_left -= n;
-    session_.body(e.stream.id, std::string_view(buffer, static_cast<size_t>(n)), e.file_left > 0);
+    session_.body(e.stream.id, std::string_view(buffer, static_cast<size_t>(n)),
+                  e.file_left > 0 || e.file_more);
   }
   if (e.file_left == 0) e.file.reset();
 }

@@ -97,7 +97,7 @@ class Http2Streams final : public StreamHost, public http::Http2Handler {
   py::Exchange::Sent stream_send_body(Stream& s, std::string_view data, bool more,
                                       const char** error) override;
   py::Exchange::Sent stream_send_file(Stream& s, io::UniqueFd file, long long offset,
-                                      long long count, const char** error) override;
+                                      long long count, bool more, const char** error) override;
   size_t stream_output_buffered(const Stream& s) const override;
   http::ResponseWriter::State stream_response_state(const Stream& s) const override;
   void stream_body_wanted(Stream&) override {}  // HTTP/2 clients do not wait for 100

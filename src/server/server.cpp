@@ -126,6 +126,7 @@ io::TlsContext Server::tls_context() const {
 
 bool Server::bind(std::string* error) {
   if (!open_access_log(error)) return false;
+  if (!static_files_.open(settings_.static_mounts, settings_.static_max_age, error)) return false;
   if (settings_.tls.enabled()) {
     io::TlsContext context = io::TlsContext::load(tls_config(), error);
     if (!context) return false;

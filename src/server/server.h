@@ -30,6 +30,7 @@
 #include "server/idle_connection.h"
 #include "metrics/table.h"
 #include "server/settings.h"
+#include "server/static_files.h"
 #include "server/throttled_report.h"
 
 namespace subcorn::server {
@@ -85,6 +86,8 @@ class Server {
   void log(LogLevel level, std::string_view message, const LogContext& context = {}) const {
     engine_log(settings_.log_json, level, message, context);
   }
+  // --static: opened by bind(), read by every shard.
+  const StaticFiles& static_files() const noexcept { return static_files_; }
   // --metrics: the supervisor's table, which the shards count in; null without.
   metrics::Table* metrics_table() noexcept { return metrics_ ? &metrics_ : nullptr; }
 
@@ -192,6 +195,7 @@ class Server {
   mutable std::mutex tls_mutex_;  // guards tls_: read by shard threads, replaced here
   io::TlsContext tls_;
   metrics::Table metrics_;
+  StaticFiles static_files_;
   io::FileStamps certificate_files_;
   double next_certificate_check_ = std::numeric_limits<double>::infinity();
 };

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "http/address_set.h"
 #include "http/response_defaults.h"
@@ -75,6 +77,9 @@ struct Settings {
   std::string shard_config;  // JSON given to subcorn._shard.run in every shard
   // --header, --server-header, --date-header: the fields every response gets
   http::ResponseDefaults response_defaults;
+  // --static (server/static_files.h)
+  std::vector<std::pair<std::string, std::string>> static_mounts;  // (URL prefix, DIR)
+  long static_max_age = -1;  // seconds of Cache-Control: public, max-age; negative: none
 };
 
 }  // namespace subcorn::server

@@ -79,6 +79,7 @@ Shard::Shard(Server& server, int index, int slot) : server_(server), index_(inde
 Shard::~Shard() { join(); }
 
 const Settings& Shard::settings() const noexcept { return server_.settings(); }
+const StaticFiles& Shard::static_files() const noexcept { return server_.static_files(); }
 io::TlsContext Shard::tls_context() const { return server_.tls_context(); }
 bool Shard::access_log_enabled() const noexcept { return server_.settings().access_log; }
 const http::AccessLogFormat& Shard::access_format() const noexcept { return server_.access_format(); }

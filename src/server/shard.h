@@ -25,6 +25,7 @@
 #include "server/idle_connection.h"
 #include "server/request_slot.h"
 #include "server/settings.h"
+#include "server/static_files.h"
 #include "server/throttled_report.h"
 
 namespace subcorn::server {
@@ -106,6 +107,8 @@ class Shard {
   py::WorkerThreads& workers() noexcept { return workers_; }
   // How the app runs for a request (ASGI, WSGI, --threads).
   const AppAdapter& adapter() const noexcept { return adapter_; }
+  // --static: the requests the engine answers from files (the server's).
+  const StaticFiles& static_files() const noexcept;
   // The ASGI scope's template, or the WSGI environ's.
   PyObject* scope_template() const noexcept { return scope_template_.get(); }
   PyObject* ws_scope_template() const noexcept { return ws_scope_template_.get(); }

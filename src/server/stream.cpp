@@ -60,7 +60,17 @@ int64_t Stream::take_duration_ns() {
 void Stream::start(const http::RequestHead& head, const py::ConnectionInfo& info) {
   head_ = &head;
   app_ = AppState::Starting;
-  shard_.adapter().start(*this, head, forwarded_.resolve(head, info, shard_.settings().forwarded_allow_ips));
+  const py::ConnectionInfo& resolved = forwarded_.resolve(head, info, shard_.settings().forwarded_allow_ips);
+  // --static: a request under a prefix is the engine's to answer, whole,
+  // before any app would start; it finishes here as an app that answered
+  // at once would.
+  if (const StaticFiles& files = shard_.static_files(); files.covers(head)) {
+    std::string failure = files.answer(*this, head);
+    if (!failure.empty()) shard_.log_error(failure, &head, host_.stream_client());
+    app_finished(!failure.empty() && !response_complete());
+  } else {
+    shard_.adapter().start(*this, head, resolved);
+  }
   if (app_ == AppState::Starting) {
     app_ = AppState::Running;
     return;

@@ -51,7 +51,7 @@ class StreamHost {
   virtual py::Exchange::Sent stream_send_body(Stream& s, std::string_view data, bool more,
                                               const char** error) = 0;
   virtual py::Exchange::Sent stream_send_file(Stream& s, io::UniqueFd file, long long offset,
-                                              long long count, const char** error) = 0;
+                                              long long count, bool more, const char** error) = 0;
   virtual size_t stream_output_buffered(const Stream& s) const = 0;
   virtual http::ResponseWriter::State stream_response_state(const Stream& s) const = 0;
   // The app waits for the body: the moment for "100 Continue".
@@ -146,9 +146,10 @@ class Stream final : public py::Exchange {
   const char* start_response(int status) override { return host_.stream_start_response(*this, status); }
   const char* add_header(std::string_view name, std::string_view value) override;
   Sent send_body(std::string_view data, bool more, const char** error) override;
-  Sent send_file(io::UniqueFd file, long long offset, long long count, const char** error) override {
+  Sent send_file(io::UniqueFd file, long long offset, long long count, bool more,
+                 const char** error) override {
     if (count > 0) tally.body_bytes += static_cast<uint64_t>(count);
-    return host_.stream_send_file(*this, std::move(file), offset, count, error);
+    return host_.stream_send_file(*this, std::move(file), offset, count, more, error);
   }
   RequestLabel request_label() const override;
   int worker_id() const override;

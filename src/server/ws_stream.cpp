@@ -113,7 +113,7 @@ py::Exchange::Sent WsStream::send_body(std::string_view data, bool more, const c
   return host_.ws_http_body(data, more, error);
 }
 
-py::Exchange::Sent WsStream::send_file(io::UniqueFd, long long, long long, const char** error) {
+py::Exchange::Sent WsStream::send_file(io::UniqueFd, long long, long long, bool, const char** error) {
   *error = "a WebSocket denial response cannot send a file";
   return Sent::Done;
 }

@@ -137,7 +137,7 @@ class WsStream final : public py::WsExchange {
     return host_.ws_http_header(name, value);
   }
   Sent send_body(std::string_view data, bool more, const char** error) override;
-  Sent send_file(io::UniqueFd, long long, long long, const char** error) override;
+  Sent send_file(io::UniqueFd, long long, long long, bool, const char** error) override;
   size_t output_buffered() const override { return host_.ws_output_buffered(); }
   bool response_started() const override;
   bool response_complete() const override;

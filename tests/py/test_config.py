@@ -40,7 +40,8 @@ def resolve(argv: list[str], environ: dict[str, str] | None = None) -> _sources.
 def sample(s, tmp_path) -> object:
     """A value that is not the setting's default and passes its own check."""
     special = {"app": "sample_module:sample_app", "forwarded_allow_ips": "10.0.0.0/8",
-               "reload_dirs": [str(tmp_path)], "headers": ["x-one: 1", "x-two: 2"]}
+               "reload_dirs": [str(tmp_path)], "headers": ["x-one: 1", "x-two: 2"],
+               "static": [f"/one:{tmp_path}", f"/two:{tmp_path}"]}
     if s.name in special:
         return special[s.name]
     default = s.default_value()
