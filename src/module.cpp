@@ -33,9 +33,20 @@ ModuleState* state_of(PyObject* module) {
 
 // ---- reading the settings dict ------------------------------------------------
 
-bool get_string(PyObject* d, const char* key, std::string* out) {
+// Every key the engine reads must be in the dict: config.py's
+// engine_settings() passes each setting, so a missing one is a name that
+// drifted apart, said at once (KeyError) rather than served with the C++
+// initialiser, which would be a second default. None means "not set".
+PyObject* required(PyObject* d, const char* key) {
   PyObject* v = PyDict_GetItemString(d, key);
-  if (!v || v == Py_None) return true;
+  if (!v) PyErr_Format(PyExc_KeyError, "the engine's settings lack %s", key);
+  return v;
+}
+
+bool get_string(PyObject* d, const char* key, std::string* out) {
+  PyObject* v = required(d, key);
+  if (!v) return false;
+  if (v == Py_None) return true;
   const char* s = PyUnicode_AsUTF8(v);
   if (!s) return false;
   *out = s;
@@ -44,8 +55,9 @@ bool get_string(PyObject* d, const char* key, std::string* out) {
 
 template <typename T>
 bool get_number(PyObject* d, const char* key, T* out) {
-  PyObject* v = PyDict_GetItemString(d, key);
-  if (!v || v == Py_None) return true;
+  PyObject* v = required(d, key);
+  if (!v) return false;
+  if (v == Py_None) return true;
   double x = PyFloat_AsDouble(v);
   if (x == -1.0 && PyErr_Occurred()) return false;
   *out = static_cast<T>(x);
@@ -53,8 +65,9 @@ bool get_number(PyObject* d, const char* key, T* out) {
 }
 
 bool get_bool(PyObject* d, const char* key, bool* out) {
-  PyObject* v = PyDict_GetItemString(d, key);
-  if (!v || v == Py_None) return true;
+  PyObject* v = required(d, key);
+  if (!v) return false;
+  if (v == Py_None) return true;
   int b = PyObject_IsTrue(v);
   if (b < 0) return false;
   *out = b != 0;
@@ -193,7 +206,6 @@ bool read_settings(PyObject* d, Settings* s) {
          get_number(d, "timeout_keep_alive", &s->timeout_keep_alive) &&
          get_number(d, "timeout_request_header", &s->timeout_request_header) &&
          get_number(d, "timeout_graceful_shutdown", &s->timeout_graceful_shutdown) &&
-         get_number(d, "timeout_shutdown_watchdog", &s->timeout_shutdown_watchdog) &&
          get_bool(d, "ws", &s->websocket) && get_number(d, "ws_max_size", &s->ws_max_size) &&
          get_number(d, "ws_max_queue", &s->ws_max_queue) &&
          get_number(d, "ws_ping_interval", &s->ws_ping_interval) &&

@@ -543,7 +543,7 @@ void Server::begin_shutdown(const char* why) {
   accepting_ = Accepting::Off;
   listener_.fd.reset();
   watchdog_deadline_ = monotonic_seconds() + settings_.timeout_graceful_shutdown +
-                       settings_.timeout_shutdown_watchdog;
+                       SHUTDOWN_WATCHDOG_MARGIN;
   for (auto& shard : shards_) shard->request_stop(replaced_);
   // Nothing is accepted here any more, and each shard sees its stop before
   // it reads another request (Shard::on_poll): the supervisor may let the

@@ -45,6 +45,9 @@ struct RunResult {
 
 class Server {
  public:
+  // Beyond --timeout-graceful-shutdown, what lifespan shutdown and atexit
+  // hooks get before the watchdog ends the process (docs/limits.md).
+  static constexpr double SHUTDOWN_WATCHDOG_MARGIN = 15.0;
   explicit Server(Settings settings);
   ~Server();
 

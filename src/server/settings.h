@@ -41,7 +41,6 @@ struct Settings {
   double timeout_keep_alive = 5.0;      // idle keep-alive connections close
   double timeout_request_header = 10.0; // a request head must arrive within this
   double timeout_graceful_shutdown = 30.0;
-  double timeout_shutdown_watchdog = 15.0; // beyond the grace period, for lifespan and atexit
   bool websocket = true;               // --ws auto: upgrade requests become WebSockets (ASGI)
   long long ws_max_size = 16 * 1024 * 1024;  // bytes of one message; beyond it close 1009
   long ws_max_queue = 32;               // messages not yet taken by the app; beyond it stop reading
