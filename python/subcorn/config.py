@@ -371,21 +371,21 @@ class Config:
         "worker processes", switch=True)
     reload_dirs: list[str] = setting(
         default_factory=list, help="watch this directory (repeatable)",
-        aliases=("--reload-dir",), metavar="DIR", shown_default="--app-dir",
+        flag="--reload-dir", metavar="DIR", shown_default="--app-dir",
         check=_existing_dirs)
     reload_includes: list[str] = setting(
         default_factory=list, help="also watch files matching GLOB, e.g. '*.html' (repeatable; "
-        "*.py always, unless excluded)", aliases=("--reload-include",), metavar="GLOB",
+        "*.py always, unless excluded)", flag="--reload-include", metavar="GLOB",
         shown_default="")
     reload_excludes: list[str] = setting(
         default_factory=list, help="ignore files (and directories) matching GLOB (repeatable; "
         "also always '.*', '.py[cod]', '.sw.*', '~*' unless included)",
-        aliases=("--reload-exclude",), metavar="GLOB", shown_default="")
+        flag="--reload-exclude", metavar="GLOB", shown_default="")
     # Default response fields (docs/headers.md); the engine checks the
     # fields again (src/http/response_defaults.h) at start.
     headers: list[str] = setting(
         default_factory=list, help="add this field to every response unless the app sets its own "
-        "(repeatable; 'server:NAME' replaces the Server value)", aliases=("--header",),
+        "(repeatable; 'server:NAME' replaces the Server value)", flag="--header",
         metavar="NAME:VALUE", shown_default="", check=_header_lines)
     server_header: bool = setting(True, "send 'server: subcorn' unless the app sets Server")
     date_header: bool = setting(True, "send Date unless the app sets it")

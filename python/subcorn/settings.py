@@ -54,6 +54,7 @@ class _Declared:
     switch: bool
     positional: bool
     env_separator: str
+    flag: str | None
 
 
 def setting(default: Any = dataclasses.MISSING, help: str = "", *,
@@ -61,7 +62,7 @@ def setting(default: Any = dataclasses.MISSING, help: str = "", *,
             aliases: Iterable[str] = (), env: Iterable[str] | None = None,
             metavar: str | None = None, shown_default: str | None = None,
             check: Check | None = None, hidden: bool = False, switch: bool = False,
-            positional: bool = False, env_separator: str = ",") -> Any:
+            positional: bool = False, env_separator: str = ",", flag: str | None = None) -> Any:
     """Declares the Config field it is assigned to as a setting.
 
     help:          the --help text, without the default (added from `default`,
@@ -77,9 +78,11 @@ def setting(default: Any = dataclasses.MISSING, help: str = "", *,
                    for a flag that could be followed by the app)
     positional:    the command line takes it without a flag (the app)
     env_separator: a list's items in its variable (a file gives a TOML array)
+    flag:          the main command-line spelling when it is not the name's
+                   (uvicorn's singular --reload-dir for the list reload_dirs)
     """
     declared = _Declared(help, tuple(aliases), None if env is None else tuple(env), metavar,
-                         shown_default, check, hidden, switch, positional, env_separator)
+                         shown_default, check, hidden, switch, positional, env_separator, flag)
     return dataclasses.field(default=default, default_factory=default_factory,
                              metadata={"setting": declared})
 
@@ -102,7 +105,7 @@ class Setting:
     @property
     def option(self) -> str:
         """The main flag, as messages name the setting."""
-        return "--" + self.name.replace("_", "-")
+        return self.declared.flag or "--" + self.name.replace("_", "-")
 
     @property
     def flags(self) -> list[str]:
@@ -125,7 +128,7 @@ class Setting:
         if self.hidden:
             return ()
         keys = [self.name, self.name.replace("_", "-")]
-        for alias in self.declared.aliases:
+        for alias in (self.option, *self.declared.aliases):
             if alias.startswith("--"):
                 keys += [alias[2:], alias[2:].replace("-", "_")]
         return tuple(dict.fromkeys(keys))
