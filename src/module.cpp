@@ -8,6 +8,7 @@
 #include <exception>
 #include <optional>
 #include <memory>
+#include <vector>
 
 #include "metrics/exporter.h"
 #include "py/gil.h"
@@ -67,6 +68,22 @@ bool get_bytes(PyObject* d, const char* key, std::string* out) {
   return true;
 }
 
+// listen_fds: the sockets the supervisor bound, a list of ints.
+bool get_fd_list(PyObject* d, const char* key, std::vector<int>* out) {
+  PyObject* v = PyDict_GetItemString(d, key);
+  if (!v || v == Py_None) return true;
+  if (!PyList_Check(v)) {
+    PyErr_Format(PyExc_TypeError, "%s must be a list of file descriptors", key);
+    return false;
+  }
+  for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v); ++i) {
+    int fd = PyLong_AsInt(PyList_GET_ITEM(v, i));
+    if (fd == -1 && PyErr_Occurred()) return false;
+    out->push_back(fd);
+  }
+  return true;
+}
+
 // The TLS settings (config.py has checked them: cert_reqs is none, optional
 // or required). ALPN is the Server's to choose.
 bool read_tls(PyObject* d, subcorn::io::TlsConfig* tls) {
@@ -105,9 +122,8 @@ bool read_settings(PyObject* d, Settings* s) {
     PyErr_SetString(PyExc_TypeError, "serve() takes a dict of settings");
     return false;
   }
-  return get_string(d, "app", &s->app) && get_string(d, "host", &s->host) &&
-         get_number(d, "port", &s->port) && get_string(d, "uds", &s->uds) &&
-         get_number(d, "fd", &s->fd) && get_number(d, "workers", &s->workers) &&
+  return get_string(d, "app", &s->app) && get_fd_list(d, "listen_fds", &s->listen_fds) &&
+         get_number(d, "workers", &s->workers) &&
          get_number(d, "threads", &s->threads) &&
          get_bool(d, "main_interpreter", &s->main_interpreter) &&
          get_number(d, "ready_fd", &s->ready_fd) && get_number(d, "handoff_fd", &s->handoff_fd) &&

@@ -1,8 +1,8 @@
 """One worker process as the supervisor sees it: the child, the pipe it
 reports on, and what state it is in.
 
-A worker is the ordinary server started with `--supervised --fd N
---ready-fd M`: it serves on the inherited listening socket and writes
+A worker is the ordinary server started with `--supervised --listen-fds N,...
+--ready-fd M`: it serves on the inherited listening sockets and writes
 `ready` to fd M once all its workers serve, and `retire` when it wants to be
 replaced (--max-requests). SIGTERM makes it drain and exit 0.
 """
@@ -30,8 +30,8 @@ SUPERVISOR_PID_ENV = "SUBCORN_SUPERVISOR_PID"
 # Settings the supervisor decides per child rather than copying from the
 # Config: where to listen, how many workers of which kind, the hidden flags.
 _DECIDED_HERE = frozenset(
-    {"app", "host", "port", "uds", "fd", "workers", "mode", "supervised", "ready_fd",
-     "handoff_fd", "pid", "metrics_fd", "metrics_slot",
+    {"app", "host", "port", "uds", "fd", "bind", "uds_permissions", "listen_fds", "workers",
+     "mode", "supervised", "ready_fd", "handoff_fd", "pid", "metrics_fd", "metrics_slot",
      # A secret: in the child's environment instead (see child_env).
      "ssl_keyfile_password"})
 
@@ -42,16 +42,17 @@ class State(enum.Enum):
     STOPPING = "stopping"  # sent SIGTERM: draining, or giving up its start
 
 
-def child_args(config: Config, mode: Mode, workers: int, listen_fd: int | None) -> list[str]:
+def child_args(config: Config, mode: Mode, workers: int,
+               listen_fds: tuple[int, ...] | None) -> list[str]:
     """The child's command-line arguments (all but --ready-fd), rebuilt from the
     Config through the CLI's own parser, so a flag added there is passed on
-    without being listed here. Without `listen_fd` the child is handed its
+    without being listed here. Without `listen_fds` the child is handed its
     connections (processes mode)."""
     from subcorn.cli import build_parser  # the CLI imports the supervisor lazily
 
     args = [config.app, "--supervised", "--mode", str(mode), "--workers", str(workers)]
-    if listen_fd is not None:
-        args += ["--fd", str(listen_fd)]
+    if listen_fds is not None:
+        args += ["--listen-fds", ",".join(map(str, listen_fds))]
     fields = {f.name for f in dataclasses.fields(config)}
     for action in build_parser()._actions:
         if action.option_strings and action.dest in fields and action.dest not in _DECIDED_HERE:
@@ -107,14 +108,14 @@ class Worker:
     _buffer: bytes = b""
 
     @classmethod
-    def spawn(cls, slot: int, args: list[str], listen_fd: int | None,
+    def spawn(cls, slot: int, args: list[str], listen_fds: tuple[int, ...] | None,
               secrets: dict[str, str] | None = None,
               metrics: tuple[list[str], tuple[int, ...]] = ([], ())) -> Worker:
         """Starts a worker; `secrets` go into its environment (a command line
         is visible to every user); `metrics`: its --metrics-* arguments and
         the descriptor they name."""
         channel = None
-        if listen_fd is None:
+        if listen_fds is None:
             # Connections go to the child as fds over a SEQPACKET socket (one
             # message each), and its reports come back on the same socket.
             channel, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -124,7 +125,7 @@ class Worker:
         else:
             read_end, write_end = os.pipe()  # both close-on-exec; pass_fds opens one to the child
             extra = ["--ready-fd", str(write_end)]
-            passed = (listen_fd, write_end)
+            passed = (*listen_fds, write_end)
         extra += metrics[0]
         passed += metrics[1]
         env = dict(os.environ)

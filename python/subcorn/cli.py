@@ -43,6 +43,28 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+# --- binds (issue 11) ---
+def _env_list(name: str) -> list[str]:
+    """SUBCORN_<NAME> split on whitespace, for a repeatable flag."""
+    return os.environ.get(f"SUBCORN_{name.upper()}", "").split()
+
+
+class _AppendFlag(argparse.Action):
+    """A repeatable flag whose first use on the command line replaces the
+    environment's list (argparse's "append" would add to it)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[override]
+        given = getattr(namespace, "_given_" + self.dest, False)
+        items = list(getattr(namespace, self.dest) or []) if given else []
+        setattr(namespace, self.dest, [*items, values])
+        setattr(namespace, "_given_" + self.dest, True)
+
+
+def _fd_list(text: str) -> list[int]:
+    return [int(fd) for fd in text.split(",") if fd]
+# --- end binds ---
+
+
 class _BoolValueFlag(argparse.BooleanOptionalAction):
     """--flag, --no-flag, and uvicorn's `--flag BOOLEAN` (true/false, 1/0, yes/no)."""
 
@@ -82,6 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--uds", default=_default("uds"), help="bind to this unix domain socket")
     p.add_argument("--fd", type=int, default=_default("fd"),
                    help="serve on this inherited socket file descriptor")
+    # --- binds (issue 11) ---
+    p.add_argument("-b", "--bind", action=_AppendFlag, default=_env_list("bind"),
+                   metavar="ADDRESS",
+                   help="serve on ADDRESS, repeatable: HOST:PORT, [IPv6]:PORT, HOST (port 8000), "
+                        "unix:PATH or fd://N; given, it replaces --host/--port/--uds/--fd "
+                        "(SUBCORN_BIND: addresses separated by spaces)")
+    p.add_argument("--uds-permissions", default=_default("uds_permissions"), metavar="MODE",
+                   help="the mode of every unix socket bound, octal: 660 or 0o660 "
+                        "(default: 666)")
+    p.add_argument("--listen-fds", type=_fd_list, default=None, help=argparse.SUPPRESS)
+    # --- end binds ---
     p.add_argument("--workers", type=int, default=_default("workers"),
                    help="number of worker interpreters (default: CPU count, %(default)s)")
     p.add_argument("--mode", choices=[m.value for m in Mode], default=_default("mode"),

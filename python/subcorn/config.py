@@ -12,6 +12,8 @@ import ipaddress
 import json
 import os
 
+from subcorn import _bind
+
 
 class Lifespan(enum.StrEnum):
     AUTO = "auto"
@@ -136,6 +138,11 @@ class Config:
     port: int = 8000
     uds: str | None = None
     fd: int | None = None
+    # --- binds (issue 11): every --bind address, served by the same workers;
+    # the mode of every unix socket bound (python/subcorn/_bind.py).
+    bind: list[str] = dataclasses.field(default_factory=list)
+    uds_permissions: str | int = 0o666
+    # --- end binds
     workers: int = dataclasses.field(default_factory=default_workers)
     threads: int = 1
     mode: Mode = Mode.AUTO
@@ -200,6 +207,7 @@ class Config:
     handoff_fd: int | None = None  # processes mode: connections come from the supervisor
     metrics_fd: int | None = None  # --metrics: the table the shards count in
     metrics_slot: int = 0          # --metrics: the worker number of this process's first shard
+    listen_fds: list[int] | None = None  # the sockets the supervisor bound, inherited
 
     def __post_init__(self) -> None:
         # Flags arrive as plain strings; the enums are the checked form.
@@ -227,6 +235,7 @@ class Config:
         except ValueError:
             raise ConfigError(f"--ssl-min-version must be TLSv1.2 or TLSv1.3, "
                               f"not {self.ssl_min_version!r}") from None
+        self._check_binds()
         self._check_tls()
         self.forwarded_allow_ips = check_forwarded_allow_ips(self.forwarded_allow_ips)
         self._check_metrics()
@@ -282,6 +291,22 @@ class Config:
         self.root_path = self.root_path.rstrip("/")
         self.app_dir = os.path.abspath(self.app_dir)
 
+    def _check_binds(self) -> None:
+        for text in self.bind:
+            try:
+                _bind.parse(text)
+            except _bind.BindSyntaxError as exc:
+                raise ConfigError(str(exc)) from None
+        try:
+            self.uds_permissions = _bind.parse_permissions(self.uds_permissions)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def listen_addresses(self) -> tuple[list[_bind.Address], list[str]]:
+        """What the supervisor binds, and the flags --bind left unused."""
+        given = (self.host, self.port) != (_FIELD_DEFAULTS["host"], _FIELD_DEFAULTS["port"])
+        return _bind.addresses(self.bind, self.host, self.port, self.uds, self.fd, given)
+
     def _check_tls(self) -> None:
         """What the TLS flags need of each other (the files themselves are
         checked by the engine's check_tls, at start)."""
@@ -302,14 +327,17 @@ class Config:
             raise ConfigError(f"--metrics-port must be between 0 and 65535, not {self.metrics_port}")
         # The supervisor checked this against the address it binds; a worker
         # process is given no address of its own.
-        if not self.metrics or self.supervised or self.uds or self.fd is not None:
+        if not self.metrics or self.supervised:
             return
         wildcard = ("0.0.0.0", "::", "")
-        same_host = (self.metrics_host == self.host or self.metrics_host in wildcard
-                     or self.host in wildcard)
-        if self.metrics_port == self.port and self.port != 0 and same_host:
-            raise ConfigError(f"--metrics-port {self.metrics_port} is the app's port on "
-                              f"{self.metrics_host}: the metrics need a port of their own")
+        for address in self.listen_addresses()[0]:
+            if address.kind != _bind.Kind.TCP:
+                continue
+            same_host = (self.metrics_host == address.host or self.metrics_host in wildcard
+                         or address.host in wildcard)
+            if self.metrics_port == address.port and address.port != 0 and same_host:
+                raise ConfigError(f"--metrics-port {self.metrics_port} is the app's port on "
+                                  f"{self.metrics_host}: the metrics need a port of their own")
 
     @property
     def tls(self) -> bool:
@@ -357,10 +385,7 @@ class Config:
         """The settings the C++ engine reads (src/server/settings.h)."""
         return {
             "app": self.app,
-            "host": self.host,
-            "port": self.port,
-            "uds": self.uds,
-            "fd": self.fd,
+            "listen_fds": list(self.listen_fds or []),
             "workers": self.workers,
             "threads": self.threads,
             "backlog": self.backlog,
@@ -409,3 +434,7 @@ class Config:
             "forwarded_allow_ips": self.forwarded_allow_ips,
             "proxy_protocol": self.proxy_protocol,
         }
+
+
+# Config's defaults, to tell a given --host/--port from the default one.
+_FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)}

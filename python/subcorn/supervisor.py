@@ -1,11 +1,13 @@
-"""The supervisor: a small parent process that owns the listening socket,
+"""The supervisor: a small parent process that owns the listening sockets,
 starts the worker process(es), replaces one that dies, recycles and reloads
 them, and stops them on SIGINT/SIGTERM. docs/supervisor.md tells the story.
 
 In interpreters mode it supervises one child that holds every shard; in
 processes mode, one child per worker. Everything happens on one thread in one
 select loop: signals arrive through signal.set_wakeup_fd, the children speak
-on a pipe each (`ready`, `retire`), timers are a short heap.
+on a pipe each (`ready`, `retire`), timers are a short heap. Under systemd it
+serves the sockets a .socket unit passed and tells the manager when it is
+ready, reloading and stopping (Type=notify), and pings its watchdog.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from subcorn import _logging
+from subcorn import _logging, _systemd
 from subcorn._supervisor_metrics import SupervisorMetrics
 from subcorn._supervisor_listen import (CONNECTION_ERRORS, SERVICE_UNAVAILABLE, BindError,
-                                        Listener, ThrottledReport, open_listener,
+                                        Listener, ThrottledReport, close_all, open_listeners,
                                         raise_open_file_limit, refuse)
 from subcorn._supervisor_worker import State, Worker, child_args, describe_exit, rss_bytes
 from subcorn.config import Config, Mode
@@ -60,11 +62,17 @@ def run(config: Config, *, workers_max_rss: int | None = None) -> int:
     _logging.setup(str(config.log_level), str(config.log_format), config.log_config)
     log.info("Started server process [%d]", os.getpid())
     open_file_limit = raise_open_file_limit()
+    # Read once and taken out of the environment: the workers and the app's
+    # own children must not see systemd's variables.
+    systemd_fds = _systemd.take_listen_fds()
+    notifier = _systemd.Notifier.from_environment()
     try:
-        listener = open_listener(config)
+        listeners = open_listeners(config, systemd_fds)
     except BindError as exc:
         log.error("%s", exc)
+        notifier.close()
         return 1
+    _say_unused_addresses(config, bool(systemd_fds))
     pid_file = None
     metrics: SupervisorMetrics | str | None = None
     try:
@@ -78,18 +86,29 @@ def run(config: Config, *, workers_max_rss: int | None = None) -> int:
             except OSError as exc:
                 log.error("Cannot write the pid file %s: %s", config.pid, exc.strerror or exc)
                 return 1
-        return Supervisor(config, listener, workers_max_rss, open_file_limit, metrics).run()
+        return Supervisor(config, listeners, workers_max_rss, open_file_limit, metrics,
+                          notifier).run()
     finally:
         if isinstance(metrics, SupervisorMetrics):
             metrics.close()
         if pid_file is not None:
             pid_file.remove()
-        listener.close()
-        listener.remove_file()
+        close_all(listeners)
+        notifier.close()
+
+
+def _say_unused_addresses(config: Config, activated: bool) -> None:
+    """The address flags that are given but not served, once at start."""
+    addresses, ignored = config.listen_addresses()
+    if activated and (config.bind or config.uds or config.fd is not None):
+        log.warning("Serving the sockets systemd passed (LISTEN_FDS): %s not used",
+                    ", ".join(a.text for a in addresses))
+    elif ignored:
+        log.warning("--bind given: %s not used", " and ".join(ignored))
 
 
 class PidFile:
-    """--pid FILE: this process's id, written once the socket is bound (so a
+    """--pid FILE: this process's id, written once every socket is bound (so a
     script that waits for the file finds a server that accepts) and removed
     on exit unless another process has written its own id there since."""
 
@@ -200,12 +219,13 @@ class Slot:
 
 
 class Supervisor:
-    def __init__(self, config: Config, listener: Listener, workers_max_rss: int | None,
-                 open_file_limit: int = -1, metrics: SupervisorMetrics | None = None) -> None:
+    def __init__(self, config: Config, listeners: list[Listener], workers_max_rss: int | None,
+                 open_file_limit: int = -1, metrics: SupervisorMetrics | None = None,
+                 notifier: _systemd.Notifier | None = None) -> None:
         self.config = config
         self.metrics = metrics
-        self.listener = listener
-        self.listen_fd = listener.fd
+        self.listeners = listeners
+        self.notifier = notifier or _systemd.Notifier(None, None)
         self.mode = concrete_mode(config)
         # Processes mode: the supervisor accepts and hands each connection to
         # the worker process holding the fewest (the kernel, left to itself,
@@ -226,8 +246,8 @@ class Supervisor:
         # (plain text would be garbage to a TLS client).
         self.refusal = b"" if config.tls else SERVICE_UNAVAILABLE
         per_child = 1 if self.mode == Mode.PROCESSES else config.workers
-        self.child_args = child_args(config, self.mode, per_child,
-                                     None if self.handoff else self.listen_fd)
+        self.listen_fds = None if self.handoff else tuple(listener.fd for listener in listeners)
+        self.child_args = child_args(config, self.mode, per_child, self.listen_fds)
         count = config.workers if self.mode == Mode.PROCESSES else 1
         self.slots = [Slot(i) for i in range(count)]
         self.workers: set[Worker] = set()  # every child not reaped yet
@@ -254,6 +274,7 @@ class Supervisor:
         old_handlers = {sig: signal.signal(sig, _ignore) for sig in handled}
         try:
             self._start_batch("startup")
+            self._ping_watchdog()
             if self.max_rss:
                 self.timers.call_later(RSS_POLL_INTERVAL, self._check_rss)
             while self.workers or not self.stopping:
@@ -281,11 +302,19 @@ class Supervisor:
                   "each one's main interpreter)"
         else:
             how = "interpreters mode (one process, own-GIL sub-interpreters)"
-        address = self.listener.address
-        if self.config.tls:
-            address = address.replace("http://", "https://", 1)
         log.info("Serving %s with %d worker%s in %s on %s", self.config.app, n,
-                 "" if n == 1 else "s", how, address)
+                 "" if n == 1 else "s", how, self._addresses())
+
+    def _addresses(self) -> str:
+        return ", ".join(listener.address(self.config.tls) for listener in self.listeners)
+
+    def _ping_watchdog(self) -> None:
+        """WATCHDOG=1 every half WatchdogSec, from this loop: a supervisor
+        stuck anywhere misses it, and systemd restarts the service."""
+        interval = self.notifier.watchdog_interval
+        if interval:
+            self.notifier.watchdog()
+            self.timers.call_later(interval, self._ping_watchdog)
 
     def _on_signals(self, wakeup: socket.socket) -> None:
         try:
@@ -318,8 +347,7 @@ class Supervisor:
 
     def _spawn(self, slot: Slot, batch: Batch) -> Worker | None:
         try:
-            worker = Worker.spawn(slot.index, self.child_args,
-                                  None if self.handoff else self.listen_fd, self.child_secrets,
+            worker = Worker.spawn(slot.index, self.child_args, self.listen_fds, self.child_secrets,
                                   self.metrics.worker_args(slot.index) if self.metrics else ([], ()))
         except (OSError, subprocess.SubprocessError) as exc:
             log.error("Could not start a worker process: %s", exc)  # EMFILE, ENOMEM...
@@ -371,27 +399,30 @@ class Supervisor:
     def _resume_accepting(self) -> None:
         if (self.handoff and not self.accepting and not self.stopping
                 and self.accept_backoff is None and self._targets()):
-            if not self.started_listening:
-                self.listener.sock.listen(self.config.backlog)
-                self.listener.sock.setblocking(False)
-                self.started_listening = True
-            self.selector.register(self.listener.sock, selectors.EVENT_READ, self._on_accept)
+            for listener in self.listeners:
+                if not self.started_listening:
+                    listener.sock.listen(self.config.backlog)
+                    listener.sock.setblocking(False)
+                self.selector.register(listener.sock, selectors.EVENT_READ,
+                                       lambda listener=listener: self._on_accept(listener))
+            self.started_listening = True
             self.accepting = True
 
     def _pause_accepting(self) -> None:
         # Connections wait in the kernel's backlog until a worker is ready.
         if self.accepting:
-            self.selector.unregister(self.listener.sock)
+            for listener in self.listeners:
+                self.selector.unregister(listener.sock)
             self.accepting = False
 
-    def _on_accept(self) -> None:
+    def _on_accept(self, listener: Listener) -> None:
         for _ in range(ACCEPTS_PER_WAKE):
             targets = self._targets()
             if not targets:
                 self._pause_accepting()
                 return
             try:
-                conn, _ = self.listener.sock.accept()
+                conn, _ = listener.sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -514,9 +545,13 @@ class Supervisor:
             log.info("Reload complete: %d new worker process%s serving", len(batch.workers),
                      "" if len(batch.workers) == 1 else "es")
         elif batch.kind == "startup":
-            log.info("subcorn running on %s (Press CTRL+C to quit)", self.config.address)
+            log.info("subcorn running on %s (Press CTRL+C to quit)", self._addresses())
         self.started = True
         self._resume_accepting()
+        # Only now: the workers answer (interpreters mode), the supervisor
+        # accepts for them (processes mode).
+        if batch.kind != "replace":
+            self.notifier.ready(f"Serving on {self._addresses()}")
         if self.metrics:
             self.metrics.ready(True)
         for worker in old:
@@ -626,6 +661,11 @@ class Supervisor:
         for slot in self.slots:
             if slot.current is None and slot.pending is None and slot.restart is None:
                 self._schedule_restart(slot, failed=False, why="No worker process serves")
+        if batch.kind == "reload":
+            # The manager waits for READY=1 after RELOADING=1: the previous
+            # generation still serves, so the service is ready again.
+            self.notifier.ready(f"Reload failed: the previous workers serve on "
+                                f"{self._addresses()}")
 
     # ------------------------------------------------------------ reload
 
@@ -646,6 +686,7 @@ class Supervisor:
                 return
         log.info("Reloading (SIGHUP): starting %d new worker process%s", len(self.slots),
                  "" if len(self.slots) == 1 else "es")
+        self.notifier.reloading("Reloading (SIGHUP)")
         # A newer reload supersedes whatever was starting: it brings the
         # newest code, and replaces every slot anyway.
         for slot in self.slots:
@@ -674,13 +715,16 @@ class Supervisor:
         if self.stopping:
             return
         self.stopping = True
+        self.notifier.stopping("Draining")
         if self.metrics:
             self.metrics.ready(False)
         self.timers.cancel_all()
-        # Stop holding the socket: once the workers have closed theirs (they
+        self._ping_watchdog()  # until the last worker has drained
+        # Stop holding the sockets: once the workers have closed theirs (they
         # do when they start to drain), new connections are refused.
         self._pause_accepting()
-        self.listener.close()
+        for listener in self.listeners:
+            listener.close()
         for worker in self.workers:
             worker.terminate()
         grace = self.config.timeout_graceful_shutdown + ENGINE_WATCHDOG + KILL_MARGIN
