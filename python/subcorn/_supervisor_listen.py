@@ -178,8 +178,8 @@ def _check_distinct(listeners: list[Listener], address: _bind.Address) -> None:
         if port == other_port and (host == other_host or "::" in (host, other_host)
                                    or "0.0.0.0" in (host, other_host) and
                                    other.sock.family == new.family):
-            raise BindError(f"could not bind to {address.text}: {_host_port(host, port)} is "
-                            f"already in the list ({other.address()})")
+            raise BindError(f"could not bind to {address.text}: the same port as "
+                            f"{other.address()}, bound already")
 
 
 def _open(address: _bind.Address, uds_permissions: int) -> Listener:
