@@ -27,6 +27,8 @@ def take_listen_fds() -> list[tuple[int, str]]:
     pid = os.environ.pop("LISTEN_PID", None)
     count = os.environ.pop("LISTEN_FDS", None)
     names_text = os.environ.pop("LISTEN_FDNAMES", None)
+    # systemd 258+ also names our pidfd's inode: LISTEN_PID already says it is us.
+    os.environ.pop("LISTEN_PIDFDID", None)
     if pid is None or count is None:
         return []
     try:
