@@ -171,6 +171,8 @@ def _check_distinct(listeners: list[Listener], address: _bind.Address) -> None:
     if new.family == socket.AF_UNIX:
         return
     host, port = new.getsockname()[:2]
+    if port == 0:  # an inherited socket not bound yet: the kernel picks at listen()
+        return
     for other in listeners[:-1]:
         if other.sock.family == socket.AF_UNIX:
             continue

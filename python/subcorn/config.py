@@ -304,8 +304,13 @@ class Config:
 
     def listen_addresses(self) -> tuple[list[_bind.Address], list[str]]:
         """What the supervisor binds, and the flags --bind left unused."""
-        given = (self.host, self.port) != (_FIELD_DEFAULTS["host"], _FIELD_DEFAULTS["port"])
-        return _bind.addresses(self.bind, self.host, self.port, self.uds, self.fd, given)
+        return _bind.addresses(self.bind, self.host, self.port, self.uds, self.fd,
+                               self.address_flags_given)
+
+    @property
+    def address_flags_given(self) -> bool:
+        """Whether --host or --port was given (other than their defaults)."""
+        return (self.host, self.port) != (_FIELD_DEFAULTS["host"], _FIELD_DEFAULTS["port"])
 
     def _check_tls(self) -> None:
         """What the TLS flags need of each other (the files themselves are

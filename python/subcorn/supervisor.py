@@ -100,7 +100,8 @@ def run(config: Config, *, workers_max_rss: int | None = None) -> int:
 def _say_unused_addresses(config: Config, activated: bool) -> None:
     """The address flags that are given but not served, once at start."""
     addresses, ignored = config.listen_addresses()
-    if activated and (config.bind or config.uds or config.fd is not None):
+    if activated and (config.bind or config.uds or config.fd is not None
+                      or config.address_flags_given):
         log.warning("Serving the sockets systemd passed (LISTEN_FDS): %s not used",
                     ", ".join(a.text for a in addresses))
     elif ignored:
