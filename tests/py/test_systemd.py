@@ -122,7 +122,10 @@ def test_socket_activation_serves_every_passed_socket(activate, short_dir, mode)
     assert unix["server"] == [path, None]
     # The app (and whatever it starts) does not see systemd's variables.
     assert tcp["systemd_variables"] == [] and unix["systemd_variables"] == []
-    # The names systemd gave them are in the log.
+    # The names systemd gave them are in the log (once every worker serves).
+    deadline = time.monotonic() + 20
+    while "subcorn running on" not in a.output and time.monotonic() < deadline:
+        time.sleep(0.05)
     serving = next(line for line in a.output.splitlines() if "subcorn running on" in line)
     assert f"http://127.0.0.1:{port} (systemd socket 'web')" in serving, serving
     assert f"unix:{path} (systemd socket 'api')" in serving, serving
