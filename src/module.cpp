@@ -351,7 +351,7 @@ PyObject* shard_stop_requested(PyObject*, PyObject* handle) {
 PyMethodDef methods[] = {
     {"serve", serve, METH_O,
      "serve(settings: dict) -> (exit_code, error, interpreters_left)\n\n"
-     "Binds, starts the shards and serves until SIGINT/SIGTERM."},
+     "Listens on the inherited listen_fds, starts the shards and serves until SIGINT/SIGTERM."},
     {"check_access_log_format", check_access_log_format, METH_O,
      "check_access_log_format(format: str) -> str | None\n\n"
      "Compiles an --access-log-format: the one-line error, or None when it is usable."},
