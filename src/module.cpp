@@ -102,6 +102,23 @@ bool get_static_mounts(PyObject* d, std::vector<std::pair<std::string, std::stri
   return true;
 }
 
+// listen_fds: the sockets the supervisor bound, a list of ints.
+bool get_fd_list(PyObject* d, const char* key, std::vector<int>* out) {
+  PyObject* v = required(d, key);
+  if (!v) return false;
+  if (v == Py_None) return true;
+  if (!PyList_Check(v)) {
+    PyErr_Format(PyExc_TypeError, "%s must be a list of file descriptors", key);
+    return false;
+  }
+  for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v); ++i) {
+    int fd = PyLong_AsInt(PyList_GET_ITEM(v, i));
+    if (fd == -1 && PyErr_Occurred()) return false;
+    out->push_back(fd);
+  }
+  return true;
+}
+
 // The TLS settings (config.py has checked them: cert_reqs is none, optional
 // or required). ALPN is the Server's to choose.
 bool read_tls(PyObject* d, subcorn::io::TlsConfig* tls) {
@@ -185,9 +202,8 @@ bool read_settings(PyObject* d, Settings* s) {
     PyErr_SetString(PyExc_TypeError, "serve() takes a dict of settings");
     return false;
   }
-  return get_string(d, "app", &s->app) && get_string(d, "host", &s->host) &&
-         get_number(d, "port", &s->port) && get_string(d, "uds", &s->uds) &&
-         get_number(d, "fd", &s->fd) && get_number(d, "workers", &s->workers) &&
+  return get_string(d, "app", &s->app) && get_fd_list(d, "listen_fds", &s->listen_fds) &&
+         get_number(d, "workers", &s->workers) &&
          get_number(d, "threads", &s->threads) &&
          get_bool(d, "main_interpreter", &s->main_interpreter) &&
          get_number(d, "ready_fd", &s->ready_fd) && get_number(d, "handoff_fd", &s->handoff_fd) &&
@@ -528,7 +544,7 @@ PyObject* shard_stop_requested(PyObject*, PyObject* handle) {
 PyMethodDef methods[] = {
     {"serve", serve, METH_O,
      "serve(settings: dict) -> (exit_code, error, interpreters_left)\n\n"
-     "Binds, starts the shards and serves until SIGINT/SIGTERM."},
+     "Listens on the inherited listen_fds, starts the shards and serves until SIGINT/SIGTERM."},
     {"check_access_log_format", check_access_log_format, METH_O,
      "check_access_log_format(format: str) -> str | None\n\n"
      "Compiles an --access-log-format: the one-line error, or None when it is usable."},

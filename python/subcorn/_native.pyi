@@ -8,7 +8,8 @@ class ClientDisconnected(OSError):
     """A WebSocket's send() after the connection closed (ASGI 2.4)."""
 
 def serve(settings: dict[str, Any], /) -> tuple[int, str, bool]:
-    """Binds, runs the shards until SIGINT/SIGTERM and their drain.
+    """Listens on settings["listen_fds"] (sockets the supervisor bound), runs
+    the shards until SIGINT/SIGTERM and their drain.
     Returns (exit_code, error message, interpreters_left)."""
 
 def check_tls(settings: dict[str, Any], /) -> str | None:

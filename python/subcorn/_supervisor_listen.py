@@ -1,8 +1,10 @@
-"""The supervisor's listening socket: bound (or adopted) once, in the parent,
-and handed to every worker process it starts.
+"""The supervisor's listening sockets: every --bind address (or the --host,
+--uds or --fd one, or the sockets systemd passed), bound (or adopted) once,
+in the parent, and handed to every worker process it starts.
 
-The parent binds but does not listen(): each worker calls listen() on the
-socket it inherits (src/io/socket.cpp adopt_listener). So at the first start
+All are bound before anything else starts, and the first that cannot be is
+one line naming it. The parent binds but does not listen(): each worker calls
+listen() on the sockets it inherits (src/io/socket.cpp adopt_listener). So at the first start
 connections are refused until a worker serves, as they are without a
 supervisor, and once listening the socket stays so across worker restarts:
 connections made while no worker accepts wait in the backlog instead of
@@ -24,6 +26,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from subcorn import _bind, _systemd
 from subcorn.config import Config
 
 # The engine's prebuilt answer to a connection it will not serve
@@ -126,18 +129,23 @@ class Listener:
     sock: socket.socket
     # A unix socket file this process created, removed when it exits.
     unix_path: str | None = None
+    # The name systemd gave a socket it passed (FileDescriptorName=).
+    systemd_name: str | None = None
 
     @property
     def fd(self) -> int:
         return self.sock.fileno()
 
-    @property
-    def address(self) -> str:
+    def address(self, tls: bool = False) -> str:
         """Where clients connect, for the log (the real port when --port 0)."""
+        name = f" (systemd socket {self.systemd_name!r})" if self.systemd_name else ""
         if self.sock.family == socket.AF_UNIX:
-            return f"unix:{self.sock.getsockname()}"
+            path = self.sock.getsockname()
+            if isinstance(path, bytes):  # abstract: "@name", as systemd writes it
+                path = "@" + path[1:].decode(errors="replace")
+            return f"unix:{path}{name}"
         host, port = self.sock.getsockname()[:2]
-        return f"http://{_host_port(host, port)}"
+        return f"{'https' if tls else 'http'}://{_host_port(host, port)}{name}"
 
     def close(self) -> None:
         """Stops holding the socket; workers that still have it keep serving."""
@@ -149,12 +157,61 @@ class Listener:
                 os.unlink(self.unix_path)
 
 
-def open_listener(config: Config) -> Listener:
-    if config.fd is not None:
-        return _adopt(config.fd)
-    if config.uds:
-        return _bind_unix(config.uds)
-    return _bind_tcp(config.host, config.port)
+def open_listeners(config: Config, systemd_fds: list[tuple[int, str]]) -> list[Listener]:
+    """Every socket to serve: the ones systemd passed (`systemd_fds`, from
+    _systemd.take_listen_fds), else every address the config names. All or
+    none: when one fails, the ones bound before it are closed."""
+    listeners: list[Listener] = []
+    try:
+        if systemd_fds:
+            for fd, name in systemd_fds:
+                listener = _adopt(fd, f"the socket systemd passed as fd {fd} ({name!r})")
+                listener.systemd_name = name
+                listeners.append(listener)
+            return listeners
+        for address in config.listen_addresses()[0]:
+            listener = _open(address, config.uds_permissions)
+            listeners.append(listener)
+            _check_distinct(listeners, address)
+        return listeners
+    except BindError:
+        close_all(listeners)
+        raise
+
+
+def close_all(listeners: list[Listener]) -> None:
+    for listener in listeners:
+        listener.close()
+        listener.remove_file()
+
+
+def _check_distinct(listeners: list[Listener], address: _bind.Address) -> None:
+    """The supervisor binds without listening, and the kernel lets two such
+    sockets share a port (SO_REUSEADDR): a second bind of the same port
+    would fail only in the worker's listen(). Said here instead."""
+    new = listeners[-1].sock
+    if new.family == socket.AF_UNIX:
+        return
+    host, port = new.getsockname()[:2]
+    if port == 0:  # an inherited socket not bound yet: the kernel picks at listen()
+        return
+    for other in listeners[:-1]:
+        if other.sock.family == socket.AF_UNIX:
+            continue
+        other_host, other_port = other.sock.getsockname()[:2]
+        if port == other_port and (host == other_host or "::" in (host, other_host)
+                                   or "0.0.0.0" in (host, other_host) and
+                                   other.sock.family == new.family):
+            raise BindError(f"could not bind to {address.text}: the same port as "
+                            f"{other.address()}, bound already")
+
+
+def _open(address: _bind.Address, uds_permissions: int) -> Listener:
+    if address.kind == _bind.Kind.FD:
+        return _adopt(address.fd, f"fd://{address.fd}")
+    if address.kind == _bind.Kind.UNIX:
+        return _bind_unix(address.path, uds_permissions)
+    return _bind_tcp(address.host, address.port)
 
 
 def _host_port(host: str, port: int) -> str:
@@ -172,14 +229,15 @@ def _reason(exc: OSError) -> str:
     return os.strerror(exc.errno) if exc.errno else str(exc)
 
 
-def _adopt(fd: int) -> Listener:
+def _adopt(fd: int, what: str) -> Listener:
     try:
         sock = socket.socket(fileno=fd)
     except OSError as exc:
-        raise BindError(f"file descriptor {fd} is not a socket: {_reason(exc)}") from None
-    if sock.type != socket.SOCK_STREAM:
+        raise BindError(f"could not use {what}: not a socket ({_reason(exc)})") from None
+    if sock.type != socket.SOCK_STREAM or sock.family not in (
+            socket.AF_INET, socket.AF_INET6, socket.AF_UNIX):
         sock.detach()  # not ours to close
-        raise BindError(f"file descriptor {fd} is not a stream socket")
+        raise BindError(f"could not use {what}: not a TCP or unix stream socket")
     return Listener(sock)
 
 
@@ -205,16 +263,37 @@ def _bind_tcp(host: str, port: int) -> Listener:
     raise BindError(f"could not bind to {_host_port(host, port)}: {_reason(last)}")
 
 
-def _bind_unix(path: str) -> Listener:
-    # A socket file left by an earlier run would make bind fail: replace it,
-    # but never delete anything that is not a socket.
+def _bind_unix(path: str, permissions: int) -> Listener:
+    # A socket file left by a server that died would make bind fail: replace
+    # it, but never one a live server listens on, nor anything that is not
+    # a socket.
     if _is_socket_file(path):
-        os.unlink(path)
+        if _someone_listens(path):
+            raise BindError(f"could not bind to unix:{path}: a server is listening on it")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.bind(path)
+        os.chmod(path, permissions)
     except OSError as exc:
         sock.close()
-        raise BindError(f"could not bind to unix socket {path}: {_reason(exc)}") from None
-    os.chmod(path, 0o666)
+        raise BindError(f"could not bind to unix:{path}: {_reason(exc)}") from None
     return Listener(sock, unix_path=path)
+
+
+def _someone_listens(path: str) -> bool:
+    """Whether a connection to the socket file is accepted (or waits in a
+    full backlog): refused means nobody holds it any more."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.setblocking(False)
+        try:
+            probe.connect(path)
+        except (ConnectionRefusedError, FileNotFoundError):
+            return False
+        except BlockingIOError:  # EAGAIN: the backlog is full, so it is alive
+            return True
+        except OSError as exc:  # EACCES and the like: not ours to take over
+            raise BindError(f"could not bind to unix:{path}: a socket file is there and "
+                            f"cannot be checked ({_reason(exc)})") from None
+        return True

@@ -42,14 +42,16 @@ class State(enum.Enum):
     STOPPING = "stopping"  # sent SIGTERM: draining, or giving up its start
 
 
-def child_config(config: Config, mode: Mode, workers: int, listen_fd: int | None) -> Config:
+def child_config(config: Config, mode: Mode, workers: int,
+                 listen_fds: tuple[int, ...] | None) -> Config:
     """What a worker process serves with: every setting as the supervisor
-    has it, but where it listens (the inherited socket; without `listen_fd`
+    has it, but where it listens (the inherited sockets; without `listen_fds`
     it is handed its connections: processes mode), how many workers of which
     kind, and none of what only the supervisor does (the pid file, memory,
     --reload's watching: a worker only answers its SIGHUP)."""
     return dataclasses.replace(config, supervised=True, mode=mode, workers=workers,
-                               fd=listen_fd, uds=None, pid=None, workers_max_rss=None,
+                               listen_fds=[str(fd) for fd in listen_fds or ()], bind=[], fd=None, uds=None,
+                               pid=None, workers_max_rss=None,
                                reload=False, reload_dirs=[], reload_includes=[],
                                reload_excludes=[])
 
@@ -93,7 +95,7 @@ class Worker:
     _buffer: bytes = b""
 
     @classmethod
-    def spawn(cls, slot: int, config: Config, listen_fd: int | None,
+    def spawn(cls, slot: int, config: Config, listen_fds: tuple[int, ...] | None,
               secrets: dict[str, str] | None = None,
               metrics: tuple[dict[str, int], tuple[int, ...]] = ({}, ())) -> Worker:
         """Starts a worker with `config` (child_config), which goes into its
@@ -105,7 +107,7 @@ class Worker:
         pipes = {"ready_fd": write_end}
         passed: tuple[int, ...] = (write_end,)
         handoff, child_handoff = -1, -1
-        if listen_fd is None:
+        if listen_fds is None:
             # Connections go to the child as fds over a SEQPACKET socket (one
             # message each); it writes `closed` back on it.
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -113,7 +115,7 @@ class Worker:
             pipes["handoff_fd"] = child_handoff
             passed += (child_handoff,)
         else:
-            passed += (listen_fd,)
+            passed += listen_fds
         passed += metrics[1]
         env = dict(os.environ)
         env[SUPERVISOR_PID_ENV] = str(os.getpid())

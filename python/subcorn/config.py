@@ -12,6 +12,8 @@ import ipaddress
 import json
 import os
 
+from subcorn import _bind
+
 from subcorn import _env_file
 from subcorn.settings import (ConfigError, Setting, at_least, between, more_than_zero,
                               not_negative, setting, settings_of)
@@ -163,6 +165,24 @@ def _static_mounts(value: list[str]) -> list[str]:
     return mounts
 
 
+def _bind_addresses(value: list[str]) -> list[str]:
+    for text in value:
+        try:
+            _bind.parse(text)
+        except _bind.BindSyntaxError as exc:
+            # The message names the flag and the address already.
+            raise ValueError(str(exc).removeprefix("--bind ")) from None
+    return value
+
+
+def _octal_mode(value: str) -> str:
+    try:
+        return oct(_bind.parse_permissions(value))
+    except ValueError:
+        raise ValueError(f"takes an octal mode such as 660 or 0o660, between 0 and 0o777, "
+                         f"not {value!r}") from None
+
+
 def _existing_dirs(value: list[str]) -> list[str]:
     for directory in value:
         if not os.path.isdir(directory):
@@ -200,6 +220,13 @@ class Config:
     port: int = setting(8000, "bind to this port", check=_PORT)
     uds: str | None = setting(None, "bind to this unix domain socket")
     fd: int | None = setting(None, "serve on this inherited socket file descriptor")
+    bind: list[str] = setting(
+        default_factory=list, help="serve on ADDRESS, repeatable: HOST:PORT, [IPv6]:PORT, HOST "
+        "(port 8000), unix:PATH or fd://N; given, it replaces --host/--port/--uds/--fd",
+        aliases=("-b",), metavar="ADDRESS", shown_default="", env_separator=" ",
+        check=_bind_addresses)
+    uds_permissions: str = setting("666", "the mode of every unix socket bound, octal: 660, "
+                                   "0660 or 0o660", metavar="MODE", check=_octal_mode)
     workers: int = setting(default_factory=default_workers, help="number of worker interpreters",
                            shown_default="the CPU count", check=at_least(1))
     mode: Mode = setting(Mode.AUTO, "interpreters: one process, a sub-interpreter per worker; "
@@ -396,6 +423,7 @@ class Config:
     handoff_fd: int | None = setting(None, hidden=True)  # processes mode: connections come from the supervisor
     metrics_fd: int | None = setting(None, hidden=True)  # --metrics: the table the shards count in
     metrics_slot: int = setting(0, hidden=True)  # --metrics: the worker number of this process's first shard
+    listen_fds: list[str] = setting(default_factory=list, hidden=True)  # the sockets the supervisor bound (fd numbers), inherited
 
     def __post_init__(self) -> None:
         # Every value of its setting's type, through its check (enums from
@@ -442,16 +470,29 @@ class Config:
                 raise ConfigError(f"--{name.replace('_', '-').removesuffix('s')} needs --reload")
 
     def _check_metrics(self) -> None:
-        # The supervisor checked this against the address it binds; a worker
+        # The supervisor checked this against the addresses it binds; a worker
         # process is given no address of its own.
-        if not self.metrics or self.supervised or self.uds or self.fd is not None:
+        if not self.metrics or self.supervised:
             return
         wildcard = ("0.0.0.0", "::", "")
-        same_host = (self.metrics_host == self.host or self.metrics_host in wildcard
-                     or self.host in wildcard)
-        if self.metrics_port == self.port and self.port != 0 and same_host:
-            raise ConfigError(f"--metrics-port {self.metrics_port} is the app's port on "
-                              f"{self.metrics_host}: the metrics need a port of their own")
+        for address in self.listen_addresses()[0]:
+            if address.kind != _bind.Kind.TCP:
+                continue
+            same_host = (self.metrics_host == address.host or self.metrics_host in wildcard
+                         or address.host in wildcard)
+            if self.metrics_port == address.port and address.port != 0 and same_host:
+                raise ConfigError(f"--metrics-port {self.metrics_port} is the app's port on "
+                                  f"{self.metrics_host}: the metrics need a port of their own")
+
+    def listen_addresses(self) -> tuple[list[_bind.Address], list[str]]:
+        """What the supervisor binds, and the flags --bind left unused."""
+        return _bind.addresses(self.bind, self.host, self.port, self.uds, self.fd,
+                               self.address_flags_given)
+
+    @property
+    def address_flags_given(self) -> bool:
+        """Whether --host or --port was given (other than their defaults)."""
+        return (self.host, self.port) != (_field_default("host"), _field_default("port"))
 
     @property
     def tls(self) -> bool:
@@ -499,10 +540,7 @@ class Config:
         """The settings the C++ engine reads (src/server/settings.h)."""
         return {
             "app": self.app,
-            "host": self.host,
-            "port": self.port,
-            "uds": self.uds,
-            "fd": self.fd,
+            "listen_fds": [int(fd) for fd in self.listen_fds],
             "workers": self.workers,
             "threads": self.threads,
             "backlog": self.backlog,
@@ -573,3 +611,8 @@ class Config:
 @functools.cache
 def _settings() -> list[Setting]:
     return settings_of(Config)
+
+
+def _field_default(name: str) -> object:
+    """A setting's declared default (to tell a given --host/--port from it)."""
+    return next(s for s in _settings() if s.name == name).default_value()

@@ -1,4 +1,4 @@
-"""The supervisor: a small parent process that owns the listening socket,
+"""The supervisor: a small parent process that owns the listening sockets,
 starts the worker process(es), replaces one that dies, recycles and reloads
 them, and stops them on SIGINT/SIGTERM. docs/supervisor.md tells the story.
 
@@ -8,6 +8,9 @@ select loop: signals arrive through signal.set_wakeup_fd, the children speak
 on a socket each (`ready`, `retire`, `draining`), timers are a short heap.
 In processes mode the accepting itself is the engine's, on a thread of its
 own (`Acceptor`); this loop only tells it which workers take connections.
+Under systemd it serves the sockets a .socket unit passed and tells the
+manager when it is ready, reloading and stopping (Type=notify), and pings its
+watchdog.
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from subcorn import _logging, _reload
+from subcorn import _logging, _reload, _systemd
 from subcorn._supervisor_metrics import SupervisorMetrics
 from subcorn._supervisor_listen import (SERVICE_UNAVAILABLE, Acceptor, BindError, Listener,
-                                        ThrottledReport, open_listener, raise_open_file_limit)
+                                        ThrottledReport, close_all, open_listeners,
+                                        raise_open_file_limit)
 from subcorn._supervisor_worker import State, Worker, child_config, describe_exit, rss_bytes
 from subcorn.config import Config, Mode
 
@@ -65,11 +69,17 @@ def run(config: Config, *, workers_max_rss: int | None = None) -> int:
     if config.reload and (why := _reload.missing_watcher()):
         log.error("%s", why)
         return 1
+    # Read once and taken out of the environment: the workers and the app's
+    # own children must not see systemd's variables.
+    systemd_fds = _systemd.take_listen_fds()
+    notifier = _systemd.Notifier.from_environment()
     try:
-        listener = open_listener(config)
+        listeners = open_listeners(config, systemd_fds)
     except BindError as exc:
         log.error("%s", exc)
+        notifier.close()
         return 1
+    _say_unused_addresses(config, bool(systemd_fds))
     pid_file = None
     metrics: SupervisorMetrics | str | None = None
     try:
@@ -83,18 +93,30 @@ def run(config: Config, *, workers_max_rss: int | None = None) -> int:
             except OSError as exc:
                 log.error("Cannot write the pid file %s: %s", config.pid, exc.strerror or exc)
                 return 1
-        return Supervisor(config, listener, workers_max_rss, open_file_limit, metrics).run()
+        return Supervisor(config, listeners, workers_max_rss, open_file_limit, metrics,
+                          notifier).run()
     finally:
         if isinstance(metrics, SupervisorMetrics):
             metrics.close()
         if pid_file is not None:
             pid_file.remove()
-        listener.close()
-        listener.remove_file()
+        close_all(listeners)
+        notifier.close()
+
+
+def _say_unused_addresses(config: Config, activated: bool) -> None:
+    """The address flags that are given but not served, once at start."""
+    addresses, ignored = config.listen_addresses()
+    if activated and (config.bind or config.uds or config.fd is not None
+                      or config.address_flags_given):
+        log.warning("Serving the sockets systemd passed (LISTEN_FDS): %s not used",
+                    ", ".join(a.text for a in addresses))
+    elif ignored:
+        log.warning("--bind given: %s not used", " and ".join(ignored))
 
 
 class PidFile:
-    """--pid FILE: this process's id, written once the socket is bound (so a
+    """--pid FILE: this process's id, written once every socket is bound (so a
     script that waits for the file finds a server that accepts) and removed
     on exit unless another process has written its own id there since."""
 
@@ -209,12 +231,13 @@ class Slot:
 
 
 class Supervisor:
-    def __init__(self, config: Config, listener: Listener, workers_max_rss: int | None,
-                 open_file_limit: int = -1, metrics: SupervisorMetrics | None = None) -> None:
+    def __init__(self, config: Config, listeners: list[Listener], workers_max_rss: int | None,
+                 open_file_limit: int = -1, metrics: SupervisorMetrics | None = None,
+                 notifier: _systemd.Notifier | None = None) -> None:
         self.config = config
         self.metrics = metrics
-        self.listener = listener
-        self.listen_fd = listener.fd
+        self.listeners = listeners
+        self.notifier = notifier or _systemd.Notifier(None, None)
         self.mode = concrete_mode(config)
         # Processes mode: the acceptor (a thread of the engine's) accepts and
         # hands each connection to the worker process holding the fewest (the
@@ -236,8 +259,8 @@ class Supervisor:
         # (plain text would be garbage to a TLS client).
         self.refusal = b"" if config.tls else SERVICE_UNAVAILABLE
         per_child = 1 if self.mode == Mode.PROCESSES else config.workers
-        self.child_config = child_config(config, self.mode, per_child,
-                                         None if self.handoff else self.listen_fd)
+        self.listen_fds = None if self.handoff else tuple(listener.fd for listener in listeners)
+        self.child_config = child_config(config, self.mode, per_child, self.listen_fds)
         count = config.workers if self.mode == Mode.PROCESSES else 1
         self.slots = [Slot(i) for i in range(count)]
         self.workers: set[Worker] = set()  # every child not reaped yet
@@ -273,7 +296,8 @@ class Supervisor:
                 self.selector.register(self.watcher, selectors.EVENT_READ, self._on_file_change)
             if self.handoff:
                 try:
-                    self.acceptor = Acceptor.start([self.listen_fd], self.refusal,
+                    self.acceptor = Acceptor.start([listener.fd for listener in self.listeners],
+                                                   self.refusal,
                                                    self.config.limit_max_connections or 0)
                 except OSError as exc:
                     log.error("%s", exc)
@@ -281,6 +305,7 @@ class Supervisor:
                 self.selector.register(self.acceptor.attention_fd, selectors.EVENT_READ,
                                        self._on_acceptor_news)
             self._start_batch("startup")
+            self._ping_watchdog()
             if self.max_rss:
                 self.timers.call_later(RSS_POLL_INTERVAL, self._check_rss)
             while self.workers or not self.stopping:
@@ -311,11 +336,19 @@ class Supervisor:
                   "each one's main interpreter)"
         else:
             how = "interpreters mode (one process, own-GIL sub-interpreters)"
-        address = self.listener.address
-        if self.config.tls:
-            address = address.replace("http://", "https://", 1)
         log.info("Serving %s with %d worker%s in %s on %s", self.config.app, n,
-                 "" if n == 1 else "s", how, address)
+                 "" if n == 1 else "s", how, self._addresses())
+
+    def _addresses(self) -> str:
+        return ", ".join(listener.address(self.config.tls) for listener in self.listeners)
+
+    def _ping_watchdog(self) -> None:
+        """WATCHDOG=1 every half WatchdogSec, from this loop: a supervisor
+        stuck anywhere misses it, and systemd restarts the service."""
+        interval = self.notifier.watchdog_interval
+        if interval:
+            self.notifier.watchdog()
+            self.timers.call_later(interval, self._ping_watchdog)
 
     def _on_signals(self, wakeup: socket.socket) -> None:
         try:
@@ -348,8 +381,7 @@ class Supervisor:
 
     def _spawn(self, slot: Slot, batch: Batch) -> Worker | None:
         try:
-            worker = Worker.spawn(slot.index, self.child_config,
-                                  None if self.handoff else self.listen_fd, self.child_secrets,
+            worker = Worker.spawn(slot.index, self.child_config, self.listen_fds, self.child_secrets,
                                   self.metrics.worker_settings(slot.index) if self.metrics else ({}, ()))
         except (OSError, subprocess.SubprocessError) as exc:
             log.error("Could not start a worker process: %s", exc)  # EMFILE, ENOMEM...
@@ -409,7 +441,8 @@ class Supervisor:
             return
         targets = [] if self.stopping else self._targets()
         if targets and not self.started_listening:
-            self.listener.sock.listen(self.config.backlog)
+            for listener in self.listeners:
+                listener.sock.listen(self.config.backlog)
             self.started_listening = True
         self.acceptor.set_targets([w.pid for w in targets])
 
@@ -559,7 +592,11 @@ class Supervisor:
             log.info("Reload complete: %d new worker process%s serving", len(batch.workers),
                      "" if len(batch.workers) == 1 else "es")
         elif batch.kind == "startup":
-            log.info("subcorn running on %s (Press CTRL+C to quit)", self.config.address)
+            log.info("subcorn running on %s (Press CTRL+C to quit)", self._addresses())
+        # Only now: the workers answer (interpreters mode), the acceptor
+        # hands over to them (processes mode).
+        if batch.kind != "replace":
+            self.notifier.ready(f"Serving on {self._addresses()}")
         if self.metrics:
             self.metrics.ready(True)
         for worker in batch.workers:
@@ -672,6 +709,11 @@ class Supervisor:
         for slot in self.slots:
             if slot.current is None and slot.pending is None and slot.restart is None:
                 self._schedule_restart(slot, failed=False, why="No worker process serves")
+        if batch.kind == "reload":
+            # The manager waits for READY=1 after RELOADING=1: the previous
+            # generation still serves, so the service is ready again.
+            self.notifier.ready(f"Reload failed: the previous workers serve on "
+                                f"{self._addresses()}")
 
     # ------------------------------------------------------------ --reload
 
@@ -732,6 +774,7 @@ class Supervisor:
                 return
         log.info("Reloading (%s): starting %d new worker process%s", why, len(self.slots),
                  "" if len(self.slots) == 1 else "es")
+        self.notifier.reloading("Reloading (SIGHUP)")
         # A newer reload supersedes whatever was starting: it brings the
         # newest code, and replaces every slot anyway.
         for slot in self.slots:
@@ -760,9 +803,11 @@ class Supervisor:
         if self.stopping:
             return
         self.stopping = True
+        self.notifier.stopping("Draining")
         if self.metrics:
             self.metrics.ready(False)
         self.timers.cancel_all()
+        self._ping_watchdog()  # until the last worker has drained
         for worker in self.workers:
             worker.terminate()
         # Stop holding the socket: once the workers have closed theirs (they
@@ -772,7 +817,8 @@ class Supervisor:
         # the supervisor is gone, which a worker would otherwise take as the
         # signal and finish before the SIGTERM came).
         self._stop_acceptor()
-        self.listener.close()
+        for listener in self.listeners:
+            listener.close()
         grace = self.config.timeout_graceful_shutdown + ENGINE_WATCHDOG + KILL_MARGIN
         self.timers.call_later(grace, self._kill_stragglers)
 

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -73,30 +72,6 @@ bool listen_tcp(const std::string& host, int port, int backlog, Listener* out, s
   freeaddrinfo(res);
   *error = "could not bind to " + describe(host, port) + ": " + errno_text(last_err);
   return false;
-}
-
-bool listen_unix(const std::string& path, int backlog, Listener* out, std::string* error) {
-  sockaddr_un addr{};
-  if (path.size() >= sizeof addr.sun_path) {
-    *error = "unix socket path is too long: " + path;
-    return false;
-  }
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  // A socket file left by an earlier run would make bind fail; replace it,
-  // but never delete anything that is not a socket.
-  struct stat st{};
-  if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path.c_str());
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd || bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      listen(fd.get(), backlog) != 0) {
-    int err = errno;
-    *error = "could not bind to unix socket " + path + ": " + errno_text(err);
-    return false;
-  }
-  chmod(path.c_str(), 0666);
-  *out = Listener{std::move(fd), true, path, 0};
-  return true;
 }
 
 bool adopt_listener(int fd, int backlog, Listener* out, std::string* error) {

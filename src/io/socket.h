@@ -12,6 +12,8 @@
 
 namespace subcorn::io {
 
+// A listening socket, and what kind it is (for the log line that says where
+// the server serves; a connection reads its own addresses from its socket).
 struct Listener {
   UniqueFd fd;
   bool unix_socket = false;
@@ -19,10 +21,10 @@ struct Listener {
   int port = 0;      // the bound port (resolved when 0 was asked for)
 };
 
-// Binds and listens. On failure returns false and sets `error`.
+// Binds and listens (the metrics port). On failure returns false and sets `error`.
 bool listen_tcp(const std::string& host, int port, int backlog, Listener* out, std::string* error);
-bool listen_unix(const std::string& path, int backlog, Listener* out, std::string* error);
-// Adopts an already bound (and possibly listening) socket, as with --fd.
+// Adopts an already bound (and possibly listening) socket: each one the
+// supervisor bound or took from systemd, or --fd.
 bool adopt_listener(int fd, int backlog, Listener* out, std::string* error);
 
 struct Peer {

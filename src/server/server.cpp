@@ -27,8 +27,10 @@ namespace {
 
 constexpr uint64_t TOKEN_SIGNAL = 1;
 constexpr uint64_t TOKEN_NOTIFY = 2;
-constexpr uint64_t TOKEN_LISTENER = 3;
+constexpr uint64_t TOKEN_HANDOFF = 3;
 constexpr uint64_t TOKEN_SUPERVISOR = 4;
+// Listener i is polled with token TOKEN_LISTENER_FIRST + i.
+constexpr uint64_t TOKEN_LISTENER_FIRST = 16;
 constexpr int ACCEPTS_PER_WAKE = 128;
 // How long accepting pauses when the process is out of file descriptors or
 // memory: long enough not to spin, short enough that a freed descriptor is
@@ -42,6 +44,12 @@ std::string address_text(const io::Listener& l, bool secure) {
   if (l.unix_socket) return "unix:" + l.host;
   std::string host = l.host.find(':') != std::string::npos ? "[" + l.host + "]" : l.host;
   return std::string(secure ? "https://" : "http://") + host + ":" + std::to_string(l.port);
+}
+
+std::string addresses_text(const std::vector<io::Listener>& listeners, bool secure) {
+  std::string text;
+  for (const io::Listener& l : listeners) text += (text.empty() ? "" : ", ") + address_text(l, secure);
+  return text;
 }
 
 // To the supervisor, when there is one: one line per event.
@@ -147,11 +155,20 @@ bool Server::bind(std::string* error) {
     metrics_ = metrics::Table::attach(settings_.metrics_fd, error);
     if (!metrics_) return false;
   }
-  // Handed connections by a supervisor: this process binds nothing.
+  // Handed connections by a supervisor: this process listens on nothing.
   if (handoff()) return true;
-  if (settings_.fd >= 0) return io::adopt_listener(settings_.fd, settings_.backlog, &listener_, error);
-  if (!settings_.uds.empty()) return io::listen_unix(settings_.uds, settings_.backlog, &listener_, error);
-  return io::listen_tcp(settings_.host, settings_.port, settings_.backlog, &listener_, error);
+  // The supervisor bound every address (or took systemd's sockets); this
+  // process listens on each.
+  if (settings_.listen_fds.empty()) {
+    *error = "no listening socket given (listen_fds is empty)";
+    return false;
+  }
+  for (int fd : settings_.listen_fds) {
+    io::Listener listener;
+    if (!io::adopt_listener(fd, settings_.backlog, &listener, error)) return false;
+    listeners_.push_back(std::move(listener));
+  }
+  return true;
 }
 
 void Server::notify() {
@@ -232,13 +249,18 @@ RunResult Server::run() {
           place_moved();
           break;
         }
-        case TOKEN_LISTENER:
-          accept_ready();
+        case TOKEN_HANDOFF:
+          receive_handed_over();
           break;
         case TOKEN_SUPERVISOR:
           read_supervisor_command();
           check_shards(result);
           break;
+        default: {
+          uint64_t index = events[i].data.u64 - TOKEN_LISTENER_FIRST;
+          if (index < listeners_.size()) accept_ready(listeners_[index]);
+          break;
+        }
       }
     }
   }
@@ -254,7 +276,6 @@ RunResult Server::run() {
     if (shard->interpreter_left_alive()) result.interpreters_left = true;
   }
   check_shards(result);
-  if (!settings_.uds.empty() && listener_.fd) unlink(settings_.uds.c_str());
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   return result;
 }
@@ -516,7 +537,7 @@ void Server::check_shards(RunResult& result) {
                                (ready == 1 ? "" : "s") + ").");
     // Under a supervisor, the supervisor says where it serves, once.
     if (settings_.log_info && settings_.ready_fd < 0)
-      log(LogLevel::Info, "subcorn running on " + address_text(listener_, settings_.tls.enabled()) +
+      log(LogLevel::Info, "subcorn running on " + addresses_text(listeners_, settings_.tls.enabled()) +
                                  " (Press CTRL+C to quit)");
   }
 }
@@ -539,9 +560,9 @@ void Server::begin_shutdown(const char* why) {
   // Stop accepting: new connections are refused from now on. Connections a
   // supervisor handed over before it asked us to stop are still taken.
   if (accepting_ != Accepting::Off && handoff()) receive_handed_over();
-  if (accepting_ == Accepting::Polling) poller_.remove(accept_fd());
+  stop_polling_accepts();
   accepting_ = Accepting::Off;
-  listener_.fd.reset();
+  listeners_.clear();
   watchdog_deadline_ = monotonic_seconds() + settings_.timeout_graceful_shutdown +
                        SHUTDOWN_WATCHDOG_MARGIN;
   for (auto& shard : shards_) shard->request_stop(replaced_);
@@ -651,7 +672,21 @@ void Server::connection_closed() {
 
 void Server::start_accepting() {
   accepting_ = Accepting::Polling;
-  poller_.add(accept_fd(), EPOLLIN, TOKEN_LISTENER);
+  if (handoff()) {
+    poller_.add(settings_.handoff_fd, EPOLLIN, TOKEN_HANDOFF);
+    return;
+  }
+  for (size_t i = 0; i < listeners_.size(); ++i)
+    poller_.add(listeners_[i].fd.get(), EPOLLIN, TOKEN_LISTENER_FIRST + i);
+}
+
+void Server::stop_polling_accepts() {
+  if (accepting_ != Accepting::Polling) return;
+  if (handoff()) {
+    poller_.remove(settings_.handoff_fd);
+    return;
+  }
+  for (const io::Listener& l : listeners_) poller_.remove(l.fd.get());
 }
 
 // Out of file descriptors or memory: polling the socket now would wake this
@@ -660,7 +695,7 @@ void Server::back_off(int error) {
   accept_error_ = error;
   deferred_accepts_.count();
   if (accepting_ != Accepting::Polling) return;
-  poller_.remove(accept_fd());
+  stop_polling_accepts();
   accepting_ = Accepting::BackingOff;
   resume_accepting_at_ = monotonic_seconds() + ACCEPT_BACKOFF;
 }
@@ -721,7 +756,7 @@ void Server::receive_handed_over() {
       return;
     }
     if (n <= 0) {  // the supervisor is gone
-      if (accepting_ == Accepting::Polling) poller_.remove(accept_fd());
+      stop_polling_accepts();
       accepting_ = Accepting::Off;
       begin_shutdown("the supervisor is gone");
       return;
@@ -730,13 +765,9 @@ void Server::receive_handed_over() {
   }
 }
 
-void Server::accept_ready() {
-  if (handoff()) {
-    receive_handed_over();
-    return;
-  }
+void Server::accept_ready(const io::Listener& listener) {
   for (int i = 0; i < ACCEPTS_PER_WAKE; ++i) {
-    int fd = io::accept_connection(listener_.fd.get(), listener_.unix_socket);
+    int fd = io::accept_connection(listener.fd.get(), listener.unix_socket);
     if (fd >= 0) {
       take_connection(fd);
     } else if (fd == -EAGAIN || fd == -EINTR) {

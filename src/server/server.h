@@ -1,6 +1,6 @@
 // Server: the process-wide part, run by the main interpreter's thread with its
-// GIL released. It binds the listening socket, starts the shards, accepts
-// every connection itself and hands each to the shard with the fewest
+// GIL released. It listens on the sockets the supervisor bound (one per
+// --bind, or systemd's), starts the shards, accepts every connection itself and hands each to the shard with the fewest
 // (ties go round-robin), so load spreads evenly instead of by the kernel's
 // hash; and it waits for SIGINT/SIGTERM, then drains the shards within the
 // grace period, under a watchdog that bounds the whole shutdown.
@@ -51,14 +51,14 @@ class Server {
   explicit Server(Settings settings);
   ~Server();
 
-  // Loads the TLS context (with --ssl-certfile) and binds the listening
-  // socket; false (and `error`, one line) when either cannot be done.
+  // Loads the TLS context (with --ssl-certfile) and listens on every socket
+  // in listen_fds; false (and `error`, one line) when either cannot be done.
   bool bind(std::string* error);
   // Serves until a signal has been handled and every shard finished.
   RunResult run();
 
   const Settings& settings() const noexcept { return settings_; }
-  const io::Listener& listener() const noexcept { return listener_; }
+  const std::vector<io::Listener>& listeners() const noexcept { return listeners_; }
 
   // From shard threads.
   void notify();          // a shard changed state
@@ -95,15 +95,16 @@ class Server {
   metrics::Table* metrics_table() noexcept { return metrics_ ? &metrics_ : nullptr; }
 
  private:
-  // Whether the accepting socket (the listener, or the supervisor's
-  // hand-over channel) is polled: not before a shard serves nor after
+  // Whether the accepting sockets (every listener, or the supervisor's
+  // hand-over channel) are polled: not before a shard serves nor after
   // shutdown began, and not while backing off for want of resources.
   enum class Accepting { Off, Polling, BackingOff };
 
-  void accept_ready();
+  void accept_ready(const io::Listener& listener);
   void receive_handed_over();
   void take_connection(int fd);
   void start_accepting();
+  void stop_polling_accepts();
   void back_off(int error);
   void on_time(double now);
   int wait_timeout_ms(double now) const;
@@ -114,7 +115,6 @@ class Server {
   // a reload the old generation stops first (see docs/supervisor.md).
   bool awaits_supervisor_go() const noexcept { return settings_.ready_fd >= 0 && !handoff(); }
   void read_supervisor_command();
-  int accept_fd() const noexcept { return handoff() ? settings_.handoff_fd : listener_.fd.get(); }
   // Where a connection goes: the serving shard with the lowest load level,
   // then the fewest connections, ties round-robin (server/balance.h);
   // never `exclude`. Null when no shard serves.
@@ -158,7 +158,7 @@ class Server {
   Settings settings_;
   http::AccessLogFormat access_format_;
   io::UniqueFd access_log_file_;  // empty: stdout
-  io::Listener listener_;
+  std::vector<io::Listener> listeners_;  // empty when connections are handed over
   io::Poller poller_;
   io::UniqueFd notify_fd_;
   io::UniqueFd signal_fd_;

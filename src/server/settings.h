@@ -17,10 +17,10 @@ namespace subcorn::server {
 
 struct Settings {
   std::string app;           // import string, for log lines
-  std::string host = "127.0.0.1";
-  int port = 8000;
-  std::string uds;           // serve on this unix socket instead of host:port
-  int fd = -1;               // serve on this inherited socket instead
+  // The sockets to serve: bound by the supervisor (every --bind, or the
+  // ones systemd passed) and inherited; this process listens on each.
+  // Empty when connections are handed over (handoff_fd).
+  std::vector<int> listen_fds;
   int workers = 1;
   int threads = 1;
   bool main_interpreter = false; // processes mode: the app runs in this process's main interpreter
