@@ -170,7 +170,7 @@ def open_listeners(config: Config, systemd_fds: list[tuple[int, str]]) -> list[L
                 listeners.append(listener)
             return listeners
         for address in config.listen_addresses()[0]:
-            listener = _open(address, config.uds_permissions)
+            listener = _open(address, int(config.uds_permissions, 8))
             listeners.append(listener)
             _check_distinct(listeners, address)
         return listeners

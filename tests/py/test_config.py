@@ -41,7 +41,8 @@ def sample(s, tmp_path) -> object:
     """A value that is not the setting's default and passes its own check."""
     special = {"app": "sample_module:sample_app", "forwarded_allow_ips": "10.0.0.0/8",
                "reload_dirs": [str(tmp_path)], "headers": ["x-one: 1", "x-two: 2"],
-               "static": [f"/one:{tmp_path}", f"/two:{tmp_path}"]}
+               "static": [f"/one:{tmp_path}", f"/two:{tmp_path}"],
+               "uds_permissions": "0o640", "bind": ["127.0.0.1:8001", "unix:/tmp/x.sock"]}
     if s.name in special:
         return special[s.name]
     default = s.default_value()
@@ -60,11 +61,11 @@ def sample(s, tmp_path) -> object:
     return str(path)
 
 
-def as_text(value: object) -> str:
+def as_text(value: object, separator: str = ",") -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return ",".join(value)
+        return separator.join(value)
     return str(value)
 
 
@@ -93,7 +94,7 @@ def test_every_setting_is_given_by_file_env_and_cli(tmp_path):
     path = tmp_path / "all.toml"
     path.write_text("".join(f"{s.name} = {as_toml(samples[s.name])}\n" for s in settings))
     by_file = resolve(["-c", str(path)])
-    env = {s.env[0]: as_text(samples[s.name]) for s in settings}
+    env = {s.env[0]: as_text(samples[s.name], s.declared.env_separator) for s in settings}
     by_env = resolve([], env)
     by_cli = resolve([arg for s in settings for arg in as_argv(s, samples[s.name])])
     for s in settings:
