@@ -687,9 +687,13 @@ void Connection::on_tick(double now) {
   if (phase_ == Phase::ProxyHeader) {
     // No PROXY header within --timeout-request-header (or by shutdown's
     // grace): nothing is answered, there is no protocol yet to answer in.
-    if (now - request_began_ > s.timeout_request_header ||
-        (drain_deadline_ > 0 && now >= drain_deadline_))
+    if (now - request_began_ > s.timeout_request_header) {
+      shard_.log_proxy_refusal("no whole PROXY protocol header within --timeout-request-header",
+                               peer_);
       close();
+    } else if (drain_deadline_ > 0 && now >= drain_deadline_) {
+      close();
+    }
     return;
   }
   if (transport_.handshaking()) {

@@ -16,6 +16,7 @@ namespace subcorn::server {
 
 void Connection::read_proxy_header() {
   if (!peer_trusted_) {
+    shard_.log_proxy_refusal("the peer is not in --forwarded-allow-ips", peer_);
     close();
     return;
   }
@@ -40,6 +41,7 @@ void Connection::read_proxy_header() {
       if (transport_.read(scratch, static_cast<size_t>(n)) != n) close();
       return;
     case http::ProxyParse::Invalid:
+      shard_.log_proxy_refusal(error.empty() ? "no valid PROXY protocol header" : error, peer_);
       close();
       return;
     case http::ProxyParse::Done:

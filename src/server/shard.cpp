@@ -506,6 +506,12 @@ void Shard::log_error(std::string_view message, const http::RequestHead* head,
   write_all(STDERR_FILENO, engine_log_line(settings().log_json, LogLevel::Error, message, context));
 }
 
+void Shard::warn(const std::string& message) {
+  LogContext context;
+  context.worker = worker_id();
+  write_all(STDERR_FILENO, engine_log_line(settings().log_json, LogLevel::Warning, message, context));
+}
+
 void Shard::log_protocol_error(int status, std::string_view reason, std::string_view client) {
   protocol_errors_.count();
   if (protocol_errors_.take_due(now_) == 0) return;  // counted for the next summary
@@ -513,20 +519,25 @@ void Shard::log_protocol_error(int status, std::string_view reason, std::string_
   std::string message = "Invalid HTTP request received from " + std::string(client) + ": " +
                         std::to_string(status) + " " + std::string(http::reason_phrase(status));
   if (!reason.empty()) message.append(" (").append(reason).append(")");
-  LogContext context;
-  context.worker = worker_id();
-  write_all(STDERR_FILENO, engine_log_line(settings().log_json, LogLevel::Warning, message, context));
+  warn(message);
+}
+
+void Shard::log_proxy_refusal(std::string_view why, std::string_view client) {
+  proxy_refusals_.count();
+  if (proxy_refusals_.take_due(now_) == 0) return;  // counted for the next summary
+  warn("Closed a connection from " + std::string(client) + " without an answer (--proxy-protocol): " +
+       std::string(why));
 }
 
 void Shard::report_protocol_errors() {
-  long more = protocol_errors_.take_due(now_);
-  if (more == 0) return;
-  LogContext context;
-  context.worker = worker_id();
-  std::string message = std::to_string(more) + " more invalid HTTP request" + (more == 1 ? "" : "s") +
-                        " received (told one by one at most once every " +
-                        std::to_string(static_cast<int>(PROTOCOL_ERROR_INTERVAL)) + " s)";
-  write_all(STDERR_FILENO, engine_log_line(settings().log_json, LogLevel::Warning, message, context));
+  std::string every = " (told one by one at most once every " +
+                      std::to_string(static_cast<int>(PROTOCOL_ERROR_INTERVAL)) + " s)";
+  if (long more = protocol_errors_.take_due(now_))
+    warn(std::to_string(more) + " more invalid HTTP request" + (more == 1 ? "" : "s") +
+         " received" + every);
+  if (long more = proxy_refusals_.take_due(now_))
+    warn(std::to_string(more) + " more connection" + (more == 1 ? "" : "s") +
+         " closed for their PROXY protocol header" + every);
 }
 
 }  // namespace subcorn::server

@@ -150,6 +150,9 @@ class Shard {
   // interval is up, so a flood of bad requests cannot flood the log.
   void log_protocol_error(int status, std::string_view reason, std::string_view client);
   static constexpr double PROTOCOL_ERROR_INTERVAL = 10.0;
+  // --proxy-protocol: a connection closed without an answer (its peer is not
+  // trusted, its PROXY header is malformed), throttled the same way.
+  void log_proxy_refusal(std::string_view why, std::string_view client);
   // This worker's number in log lines: the shard's index, plus the worker
   // process's number in processes mode.
   int worker_id() const noexcept;
@@ -205,7 +208,9 @@ class Shard {
   http::Limits limits_;
   http::DateCache date_;
   ThrottledReport protocol_errors_{PROTOCOL_ERROR_INTERVAL};
+  ThrottledReport proxy_refusals_{PROTOCOL_ERROR_INTERVAL};
   void report_protocol_errors();  // the tick's count of those not told one by one
+  void warn(const std::string& message);
   double now_ = 0;
   py::AppContext app_;
   py::Ref scope_template_;

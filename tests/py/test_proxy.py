@@ -9,13 +9,14 @@ test_proxy_nginx.py."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import struct
 import subprocess
 
 import pytest
 
-from harness import RawConn
+from harness import RawConn, wait_for_log
 
 pytestmark = pytest.mark.subcorn_only
 
@@ -279,6 +280,11 @@ def test_proxy_protocol_closes_on_a_bad_or_missing_header(server, data):
     s = server(ASGI, "--proxy-protocol")
     assert closed_without_answer(s.port, data)
     assert get(s.port, prefix=b"PROXY UNKNOWN\r\n")["client"][0] == "127.0.0.1"  # still serving
+    # Said once, with the peer and why (throttled as invalid requests are).
+    wait_for_log(s, "without an answer (--proxy-protocol)")
+    [line] = [ln for ln in s.stderr.splitlines() if "--proxy-protocol)" in ln]
+    assert re.search(r"WARNING: +Closed a connection from 127\.0\.0\.1:\d+ without an answer "
+                     r"\(--proxy-protocol\): \S", line), line
 
 
 def test_proxy_protocol_from_an_untrusted_peer_is_closed(server):
@@ -287,6 +293,9 @@ def test_proxy_protocol_from_an_untrusted_peer_is_closed(server):
     # Closed at once, without waiting for it to speak.
     with socket.create_connection(("127.0.0.1", s.port), timeout=3) as sock:
         assert sock.recv(100) == b""
+    wait_for_log(s, "the peer is not in --forwarded-allow-ips")
+    # One line, then counted: a second one within 10 s is in the summary.
+    assert s.stderr.count("without an answer (--proxy-protocol)") == 1
 
 
 def test_proxy_protocol_header_timeout(server):
@@ -297,6 +306,7 @@ def test_proxy_protocol_header_timeout(server):
         began = time.monotonic()
         assert sock.recv(100) == b""
         assert time.monotonic() - began < 4
+    wait_for_log(s, "no whole PROXY protocol header within --timeout-request-header")
 
 
 def test_proxy_protocol_before_tls(server, tmp_path):
