@@ -1,6 +1,7 @@
 """`subcorn check APP`: the compatibility probe (python/subcorn/check.py).
 
-Each test runs `python3.14 -m subcorn check` as a subprocess against a fixture
+Each test runs `python -m subcorn check` (the Python running the tests: 3.14
+or 3.15) as a subprocess against a fixture
 app in apps/check_*.py. Some fixtures need Debian packages of libraries that
 refuse sub-interpreters or lose their accelerators there (python3-yaml,
 python3-psycopg-c, python3-sqlalchemy-ext, python3-cryptography,
