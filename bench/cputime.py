@@ -67,6 +67,19 @@ class WindowCpu:
         return self.per_thread[0] / total if total > 0 and self.per_thread else 0.0
 
 
+# A round is unbalanced when, with W workers, one thread took more than this
+# many W-ths of the server's CPU: 75% with 2 workers (50% is balanced, 100% is
+# one worker doing everything), 19% with 8. A peer's worker processes count
+# as threads: each runs its requests on one. With 1 worker there is nothing
+# to balance.
+UNBALANCED_FACTOR = 1.5
+
+
+def unbalanced(busiest_share: float, workers: int) -> bool:
+    """Whether a round's busiest thread shows its workers did not share the work."""
+    return workers > 1 and busiest_share > UNBALANCED_FACTOR / workers
+
+
 def window_cpu(before: Snapshot, after: Snapshot) -> WindowCpu:
     """CPU seconds the tree used between two snapshots.
 

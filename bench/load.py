@@ -25,6 +25,9 @@ class Load:
     threads: int
     seconds: float
     cpus: str  # taskset -c list for wrk itself
+    # Connection: close on every request: a new connection per request (the
+    # close scenario), as clients without keep-alive make.
+    close: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,8 @@ def run_wrk(url: str, load: Load) -> LoadResult:
     argv = [
         "taskset", "-c", load.cpus,
         "wrk", f"-t{load.threads}", f"-c{load.connections}", f"-d{load.seconds:g}s",
-        "--timeout", "10s", "-s", str(REPORT_SCRIPT), url,
+        "--timeout", "10s", "-s", str(REPORT_SCRIPT),
+        *(["-H", "Connection: close"] if load.close else []), url,
     ]  # fmt: skip
     try:
         done = subprocess.run(

@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import appcost, servers, tls
-from bench.cputime import snapshot, window_cpu
+from bench.cputime import UNBALANCED_FACTOR, snapshot, unbalanced, window_cpu
 from bench.load import Load, LoadError, LoadResult, run_wrk
 from bench.load_h2 import H2Load, H2LoadResult, run_h2load
 from bench.load_ws import WsLoadResult, run_wsload
@@ -113,7 +113,8 @@ def measure_once(
         if server.wire.http2:
             return run_h2load(server.url, H2Load(scenario.connections, scenario.streams,
                                                  seconds, scenario.wrk_cpus))  # fmt: skip
-        return run_wrk(server.url, Load(scenario.connections, 1, seconds, scenario.wrk_cpus))
+        return run_wrk(server.url, Load(scenario.connections, 1, seconds, scenario.wrk_cpus,
+                                        close=scenario.close))
 
     if scenario.ws:
         problem = probe_ws(scenario, server)
@@ -174,6 +175,10 @@ def measure_once(
         + (f", {sample.errors} errors" if sample.errors else "")
         + f", CPU split over threads {cpu.split()}"
     )
+    if unbalanced(sample.busiest_thread, series.workers):
+        log(f"{label}: UNBALANCED ROUND: one thread took {100 * sample.busiest_thread:.0f}% of "
+            f"the server's CPU (more than {UNBALANCED_FACTOR:g}/{series.workers} of it): its "
+            f"{series.workers} workers did not share the work; the table marks this round")
 
 
 # The WebSocket check before a row is loaded: a few messages on 2 connections,
@@ -296,7 +301,10 @@ def markdown_table(scenario: Scenario, table: list[Series], rounds: int) -> str:
     head += [f"{unit}/s (median)", f"{unit}/s range", "p50", "p99", f"CPU/{unit}",
              f"{unit}/s ÷ {base_label}", f"CPU/{unit} ÷ {base_label}"]  # fmt: skip
     # Per round, not a median: each start deals connections to workers anew.
-    head += ["2w ÷ 1w", "busiest thread, per round"] if multi else []
+    # Wherever a row has several workers, so that an unbalanced round shows.
+    busiest = any(s.workers > 1 for s in table)
+    head += ["2w ÷ 1w"] if multi else []
+    head += ["busiest thread, per round"] if busiest else []
     loader = load_generator(scenario)
     client = loader if loader in COUNTS_OWN_CPU else None
     head += [f"{client} CPU/{unit}"] if client else []
@@ -333,7 +341,8 @@ def markdown_table(scenario: Scenario, table: list[Series], rounds: int) -> str:
             one = by_key.get((series.target, 1))
             one_rps = one.median(lambda s: s.rps) if one else None
             cells.append(fmt_ratio(rps, one_rps) if series.workers != 1 else "")
-            cells.append(" ".join(f"{100 * s.busiest_thread:.0f}%" for s in series.samples))
+        if busiest:
+            cells.append(busiest_cell(series))
         if client:
             cells.append(f"{series.median(lambda s: s.client_cpu_us or 0.0):.1f} µs")
         if deflate:
@@ -345,6 +354,30 @@ def markdown_table(scenario: Scenario, table: list[Series], rounds: int) -> str:
         cells += [str(sum(s.errors for s in series.samples)), f"{len(values)}/{rounds}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def busiest_cell(series: Series) -> str:
+    """The busiest thread's share in each round, an unbalanced one marked."""
+    return " ".join(
+        f"**{100 * s.busiest_thread:.0f}% UNBALANCED**"
+        if unbalanced(s.busiest_thread, series.workers) else f"{100 * s.busiest_thread:.0f}%"
+        for s in series.samples
+    )
+
+
+def unbalanced_line(table: list[Series]) -> str | None:
+    """Under the table, when any round was unbalanced: which, loudly."""
+    found = [
+        f"{series.label} w{series.workers} round {i + 1} ({100 * s.busiest_thread:.0f}%)"
+        for series in table
+        for i, s in enumerate(series.samples)
+        if unbalanced(s.busiest_thread, series.workers)
+    ]
+    if not found:
+        return None
+    return (f"**UNBALANCED ROUNDS** (one thread took more than {UNBALANCED_FACTOR:g}/W of the "
+            f"server's CPU with W workers; that row's medians understate what its workers can "
+            f"do): {', '.join(found)}.")
 
 
 # The issue's targets for the framework scenarios, reported under their tables
@@ -647,6 +680,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         outcome = run_scenario(scenario, targets, args, workdir)
         table = outcome.table
         table_md = markdown_table(scenario, table, args.rounds)
+        if warning := unbalanced_line(table):
+            table_md += "\n\n" + warning
+            log(warning)
         if scenario.goals:
             table_md += "\n\n" + goals_line(table, outcome.app_main_us, outcome.app_sub_us)
         if scenario.cpu_goal_peer:

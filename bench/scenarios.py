@@ -99,6 +99,8 @@ class Scenario:
     # The issue's target for TLS and HTTP/2: subcorn's CPU per request at most
     # GOAL_CPU_VS_PEER (run.py) of this row's, stated under the table.
     cpu_goal_peer: Target | None = None
+    # wrk sends `Connection: close`: one connection per request.
+    close: bool = False
 
     def app(self, target: Target) -> str:
         return self.apps[target.interface or "asgi"]
@@ -221,6 +223,20 @@ def h2_scenario(name: str, wire: servers.Wire, about: str) -> Scenario:
     )
 
 
+# Connection-per-request: subcorn in both modes (processes mode's connections
+# go through the supervisor's acceptor) against gunicorn, whose workers each
+# accept on the shared socket.
+SUBCORN_PROCESSES = Target("subcorn", mode="processes")
+CLOSE_TARGETS = (
+    SUBCORN_PROCESSES,
+    Target(servers.BASE_NAME, mode="processes"),  # only when asked for (--servers)
+    Target("subcorn", mode="interpreters"),
+    Target("subcorn", "wsgi", mode="processes"),
+    GUNICORN_SYNC,
+    Target("gunicorn"),  # uvicorn's worker
+    Target("uvicorn"),
+)
+
 SCENARIOS = {
     "hello": hello_scenario(
         "hello",
@@ -229,6 +245,27 @@ SCENARIOS = {
             "1 worker, 64 keep-alive connections, `wrk -t1 -c64`; the server pinned to "
             "core 0 and wrk to core 1 (`taskset -c`). The app (bench/apps/hello.py) "
             "returns a 5-byte body, so this measures the server's own cost per request."
+        ),
+    ),
+    "close": Scenario(
+        name="close",
+        apps={"asgi": "bench.apps.hello:app", "wsgi": "bench.apps.hello:wsgi_app"},
+        targets=CLOSE_TARGETS,
+        workers=(2,),
+        connections=16,
+        # Two workers (and subcorn's supervisor) share both cores with wrk: the
+        # CPU per request of all the server's processes is the measure.
+        server_cpus="0,1",
+        wrk_cpus="0,1",
+        check_body=exact_body(b"hello"),
+        close=True,
+        baseline=SUBCORN_PROCESSES,
+        about=(
+            "2 workers, a new connection for every request: `wrk -t1 -c16 -H 'Connection: "
+            "close'`; the server and wrk share both cores (`taskset -c 0,1`). The hello app "
+            "(bench/apps/hello.py; WSGI rows its `wsgi_app`). `CPU/req` counts every process "
+            "of the server: subcorn's supervisor (which accepts and hands each connection "
+            "over in processes mode) and its workers, gunicorn's arbiter and workers."
         ),
     ),
     "cpu": Scenario(

@@ -224,10 +224,14 @@ class Target:
     # Unset, the scenario's protocol; set, this row's own (the https table's
     # regression row: subcorn over cleartext HTTP/1.1 in the same run).
     wire: Wire | None = None
+    # subcorn's --mode (the close table's processes-mode row); unset, its default
+    mode: str | None = None
 
     @property
     def label(self) -> str:
         parts = [self.server, self.worker or (self.interface or "").upper()]
+        if self.mode is not None:
+            parts.append(f"--mode {self.mode}")
         if self.worker == "gthread":
             parts.append(f"({GTHREAD_THREADS} threads)")
         if self.ws not in (None, WS_ON):
@@ -267,6 +271,8 @@ def command(
             # extension refusing sub-interpreters) fails the run instead of
             # measuring something else.
             explicit = ["--interface", interface, "--mode", "interpreters"] if interface else []
+            if target.mode is not None:
+                explicit = [*explicit[:2], "--mode", target.mode]
             metrics = (["--metrics", "--metrics-port", str(free_port())]
                        if target.server == METRICS_NAME else [])
             # HTTP/2 needs no flag: subcorn speaks it by prior knowledge and ALPN.

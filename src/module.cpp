@@ -15,6 +15,7 @@
 #include "http/access_log_format.h"
 #include "server/server.h"
 #include "server/shard.h"
+#include "supervise/acceptor.h"
 
 namespace {
 
@@ -287,6 +288,117 @@ PyObject* metrics_event(PyObject*, PyObject* args) {
   Py_RETURN_NONE;
 }
 
+// ---- the supervisor: the acceptor of processes mode (supervise/acceptor.h) -------------
+
+// Owned by a capsule the supervisor holds, as the exporter is; acceptor_stop()
+// ends its thread before the capsule goes.
+using AcceptorBox = std::unique_ptr<subcorn::supervise::Acceptor>;
+constexpr const char* ACCEPTOR_CAPSULE = "subcorn.acceptor";
+
+subcorn::supervise::Acceptor* acceptor_from(PyObject* capsule) {
+  auto* box = static_cast<AcceptorBox*>(PyCapsule_GetPointer(capsule, ACCEPTOR_CAPSULE));
+  if (!box) return nullptr;
+  if (!*box) PyErr_SetString(PyExc_ValueError, "the acceptor was stopped");
+  return box->get();
+}
+
+void free_acceptor(PyObject* capsule) {
+  auto* box = static_cast<AcceptorBox*>(PyCapsule_GetPointer(capsule, ACCEPTOR_CAPSULE));
+  if (!box) return;
+  {
+    subcorn::py::GilReleased no_gil;  // its thread is joined
+    box->reset();
+  }
+  delete box;
+}
+
+// A list of ints from Python.
+bool read_int_list(PyObject* list, std::vector<int>* out) {
+  PyObject* seq = PySequence_Fast(list, "expected a list of ints");
+  if (!seq) return false;
+  Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, i));
+    if (v == -1 && PyErr_Occurred()) {
+      Py_DECREF(seq);
+      return false;
+    }
+    out->push_back(static_cast<int>(v));
+  }
+  Py_DECREF(seq);
+  return true;
+}
+
+PyObject* acceptor_start(PyObject*, PyObject* args) {
+  PyObject* fds;
+  const char* refusal;
+  Py_ssize_t refusal_size;
+  long limit;
+  if (!PyArg_ParseTuple(args, "Oy#l", &fds, &refusal, &refusal_size, &limit)) return nullptr;
+  subcorn::supervise::AcceptorOptions options;
+  if (!read_int_list(fds, &options.listen_fds)) return nullptr;
+  options.refusal.assign(refusal, static_cast<size_t>(refusal_size));
+  options.limit_max_connections = limit;
+  std::string error;
+  AcceptorBox acceptor;
+  try {
+    acceptor = subcorn::supervise::Acceptor::start(std::move(options), &error);
+  } catch (const std::exception& e) {
+    error = std::string("cannot start the acceptor: ") + e.what();
+  }
+  if (!acceptor) return PyUnicode_FromStringAndSize(error.data(), static_cast<Py_ssize_t>(error.size()));
+  auto* box = new AcceptorBox(std::move(acceptor));
+  PyObject* capsule = PyCapsule_New(box, ACCEPTOR_CAPSULE, free_acceptor);
+  if (!capsule) delete box;
+  return capsule;
+}
+
+PyObject* acceptor_stop(PyObject*, PyObject* capsule) {
+  auto* box = static_cast<AcceptorBox*>(PyCapsule_GetPointer(capsule, ACCEPTOR_CAPSULE));
+  if (!box) return nullptr;
+  subcorn::py::GilReleased no_gil;
+  box->reset();
+  Py_RETURN_NONE;
+}
+
+PyObject* acceptor_add_worker(PyObject*, PyObject* args) {
+  PyObject* capsule;
+  int id, fd;
+  if (!PyArg_ParseTuple(args, "Oii", &capsule, &id, &fd)) return nullptr;
+  subcorn::supervise::Acceptor* a = acceptor_from(capsule);
+  if (!a) return nullptr;
+  a->add_worker(id, subcorn::io::UniqueFd(fd));
+  Py_RETURN_NONE;
+}
+
+PyObject* acceptor_set_targets(PyObject*, PyObject* args) {
+  PyObject *capsule, *ids;
+  if (!PyArg_ParseTuple(args, "OO", &capsule, &ids)) return nullptr;
+  subcorn::supervise::Acceptor* a = acceptor_from(capsule);
+  std::vector<int> targets;
+  if (!a || !read_int_list(ids, &targets)) return nullptr;
+  {
+    subcorn::py::GilReleased no_gil;  // waits for a hand-over in progress
+    a->set_targets(targets);
+  }
+  Py_RETURN_NONE;
+}
+
+PyObject* acceptor_report(PyObject*, PyObject* capsule) {
+  subcorn::supervise::Acceptor* a = acceptor_from(capsule);
+  if (!a) return nullptr;
+  subcorn::supervise::AcceptorReport r = a->take_report();
+  return Py_BuildValue("{s:l,s:l,s:l,s:i,s:l}", "over_limit", r.over_limit, "unplaced", r.unplaced,
+                       "deferred", r.deferred, "deferred_errno", r.deferred_errno,
+                       "handed_over", r.handed_over);
+}
+
+PyObject* acceptor_attention_fd(PyObject*, PyObject* capsule) {
+  subcorn::supervise::Acceptor* a = acceptor_from(capsule);
+  if (!a) return nullptr;
+  return PyLong_FromLong(a->attention_fd());
+}
+
 // ---- shard interpreters: the _shard_* functions ----------------------------------------
 
 Shard* shard_from(PyObject* handle) {
@@ -351,6 +463,20 @@ PyMethodDef methods[] = {
     {"metrics_event", metrics_event, METH_VARARGS,
      "metrics_event(exporter, what, value): 'ready'/'not_ready' (value ignored), "
      "'process_gone' (a pid), 'rejection' (a status), 'restart'/'recycle' (a worker)."},
+    {"acceptor_start", acceptor_start, METH_VARARGS,
+     "acceptor_start(listen_fds, refusal: bytes, limit_max_connections) -> acceptor | str\n\n"
+     "Processes mode: starts the thread that accepts on the listening sockets (listening "
+     "already) and hands each connection to a target worker; the error otherwise."},
+    {"acceptor_stop", acceptor_stop, METH_O, "acceptor_stop(acceptor): ends its thread."},
+    {"acceptor_add_worker", acceptor_add_worker, METH_VARARGS,
+     "acceptor_add_worker(acceptor, id, fd): takes a worker's hand-over channel (the fd is "
+     "the acceptor's from now on); read for its 'closed' reports until the worker closes it."},
+    {"acceptor_set_targets", acceptor_set_targets, METH_VARARGS,
+     "acceptor_set_targets(acceptor, ids): the workers that get new connections from now on."},
+    {"acceptor_report", acceptor_report, METH_O,
+     "acceptor_report(acceptor) -> dict: refusals and deferrals since the last call."},
+    {"acceptor_attention_fd", acceptor_attention_fd, METH_O,
+     "acceptor_attention_fd(acceptor) -> the fd that is readable when a report has news."},
     {"_shard_serve", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(shard_serve)),
      METH_FASTCALL, "Serve this shard's connections (inside a shard's interpreter)."},
     {"_shard_failed", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(shard_failed)),

@@ -30,3 +30,12 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         return
     await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
     await send({"type": "http.response.body", "body": BODY})
+
+
+WSGI_HEADERS = [("Content-Type", "text/plain"), ("Content-Length", str(len(BODY)))]
+
+
+def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """The same answer for WSGI rows (the close scenario's gunicorn sync)."""
+    start_response("200 OK", WSGI_HEADERS)
+    return [BODY]

@@ -40,3 +40,22 @@ def metrics_stop(exporter: Any, /) -> None: ...
 def metrics_event(exporter: Any, what: str, value: int, /) -> None:
     """what: "ready" / "not_ready", "process_gone" (a pid), "rejection" (a
     status), "restart" / "recycle" (a worker number)."""
+
+# Processes mode, in the supervisor (python/subcorn/_supervisor_listen.py,
+# src/supervise/acceptor.h): the thread that accepts and hands over.
+def acceptor_start(listen_fds: list[int], refusal: bytes, limit_max_connections: int, /) -> Any | str:
+    """Starts the accept thread on sockets that listen already: the
+    acceptor, or the error (one line)."""
+
+def acceptor_stop(acceptor: Any, /) -> None: ...
+def acceptor_add_worker(acceptor: Any, id: int, fd: int, /) -> None:
+    """Takes the worker's hand-over channel (the fd is the acceptor's now)."""
+
+def acceptor_set_targets(acceptor: Any, ids: list[int], /) -> None:
+    """The workers that get new connections from the moment this returns."""
+
+def acceptor_report(acceptor: Any, /) -> dict[str, int]:
+    """over_limit, unplaced, deferred, deferred_errno, handed_over: since the last call."""
+
+def acceptor_attention_fd(acceptor: Any, /) -> int:
+    """The fd that is readable when acceptor_report() has news."""

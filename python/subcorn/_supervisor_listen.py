@@ -8,15 +8,14 @@ supervisor, and once listening the socket stays so across worker restarts:
 connections made while no worker accepts wait in the backlog instead of
 being refused.
 
-In processes mode the supervisor accepts on it; what that needs when the
-process runs out of file descriptors or a limit is reached is here too, as
-the engine does it (src/server/server.cpp, src/io/fd_limit.cpp).
+In processes mode the supervisor accepts on it, on a thread of the engine's
+(src/supervise/acceptor.h, driven through `Acceptor` here), which also
+turns away what a limit refuses; the supervisor logs what it counted.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import math
 import os
 import resource
@@ -35,14 +34,6 @@ SERVICE_UNAVAILABLE = (b"HTTP/1.1 503 Service Unavailable\r\n"
                        b"connection: close\r\n\r\n"
                        b"Service Unavailable")
 
-# accept(2) errors that belong to the one connection being accepted (it was
-# reset, or the network failed under it): the next one may be fine. Any other
-# error (EMFILE, ENFILE, ENOBUFS, ENOMEM) would come back at once: back off.
-CONNECTION_ERRORS = frozenset({
-    errno.ECONNABORTED, errno.EPROTO, errno.EPERM, errno.ENETDOWN, errno.ENOPROTOOPT,
-    errno.EHOSTDOWN, errno.ENONET, errno.EHOSTUNREACH, errno.EOPNOTSUPP, errno.ENETUNREACH})
-
-
 def raise_open_file_limit() -> int:
     """Raises RLIMIT_NOFILE's soft limit to the hard one (each connection is a
     file descriptor, and many systems start processes at a soft 1024); returns
@@ -53,20 +44,6 @@ def raise_open_file_limit() -> int:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
             soft = hard
     return soft
-
-
-def refuse(conn: socket.socket, response: bytes = SERVICE_UNAVAILABLE) -> None:
-    """Answers a connection that will not be served (written without waiting:
-    it fits in any socket buffer) and closes it. What the client already sent
-    is read first: closing with unread input would answer with a reset
-    instead of the response."""
-    with contextlib.suppress(OSError):
-        conn.send(response, socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
-        conn.shutdown(socket.SHUT_WR)
-        for _ in range(16):
-            if not conn.recv(4096, socket.MSG_DONTWAIT):
-                break
-    conn.close()
 
 
 class ThrottledReport:
@@ -81,8 +58,8 @@ class ThrottledReport:
         self._pending = 0
         self._last = -math.inf
 
-    def count(self) -> None:
-        self._pending += 1
+    def count(self, events: int = 1) -> None:
+        self._pending += events
 
     def tell_due(self, now: float) -> None:
         """Logs the line if one is due at `now`."""
@@ -93,6 +70,51 @@ class ThrottledReport:
     def next_due(self) -> float:
         """When the next line falls due; infinity when nothing waits."""
         return self._last + self._interval if self._pending else math.inf
+
+
+class Acceptor:
+    """Processes mode: the engine's accept thread in this process. It accepts
+    on the listening socket and hands each connection to the target worker
+    process holding the fewest, over the worker's channel (SCM_RIGHTS); the
+    supervisor decides which workers are targets. `attention_fd` is readable
+    when `report()` has refusals or deferrals to log."""
+
+    def __init__(self, handle: object) -> None:
+        self._handle = handle
+        from subcorn import _native
+
+        self.attention_fd: int = _native.acceptor_attention_fd(handle)
+
+    @classmethod
+    def start(cls, listen_fds: list[int], refusal: bytes, limit: int) -> Acceptor:
+        from subcorn import _native
+
+        started = _native.acceptor_start(listen_fds, refusal, limit)
+        if isinstance(started, str):
+            raise OSError(started)
+        return cls(started)
+
+    def add_worker(self, pid: int, channel: int) -> None:
+        """The acceptor owns `channel` from now on."""
+        from subcorn import _native
+
+        _native.acceptor_add_worker(self._handle, pid, channel)
+
+    def set_targets(self, pids: list[int]) -> None:
+        """From the moment this returns, new connections go to these alone."""
+        from subcorn import _native
+
+        _native.acceptor_set_targets(self._handle, pids)
+
+    def report(self) -> dict[str, int]:
+        from subcorn import _native
+
+        return _native.acceptor_report(self._handle)
+
+    def stop(self) -> None:
+        from subcorn import _native
+
+        _native.acceptor_stop(self._handle)
 
 
 class BindError(Exception):

@@ -1,10 +1,14 @@
-"""One worker process as the supervisor sees it: the child, the pipe it
+"""One worker process as the supervisor sees it: the child, the socket it
 reports on, and what state it is in.
 
 A worker is the ordinary server started with `--supervised --fd N
---ready-fd M`: it serves on the inherited listening socket and writes
-`ready` to fd M once all its workers serve, and `retire` when it wants to be
-replaced (--max-requests). SIGTERM makes it drain and exit 0.
+--ready-fd M`: fd M is a socket on which it writes `ready` once all its
+workers serve, `retire` when it wants to be replaced (--max-requests) and
+`draining` once it stopped accepting (SIGTERM, SIGUSR1); SIGTERM makes it
+drain and exit 0. On the inherited listening socket it accepts only once the
+supervisor wrote `accept` on fd M (a reload's new generation waits until the
+old one drains). In processes mode it gets no listening socket but
+connections over `--handoff-fd` (another socket, the acceptor's).
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ SUPERVISOR_PID_ENV = "SUBCORN_SUPERVISOR_PID"
 _DECIDED_HERE = frozenset(
     {"app", "host", "port", "uds", "fd", "workers", "mode", "supervised", "ready_fd",
      "handoff_fd", "pid", "metrics_fd", "metrics_slot",
+     # --reload: the supervisor watches; a worker only answers its SIGHUP.
+     "reload", "reload_dirs", "reload_includes", "reload_excludes",
      # A secret: in the child's environment instead (see child_env).
      "ssl_keyfile_password"})
 
@@ -94,16 +100,16 @@ def rss_bytes(pid: int) -> int | None:
 class Worker:
     slot: int
     proc: subprocess.Popen[bytes]
-    pipe: int  # read end of the child's --ready-fd pipe; -1 once closed
+    pipe: int  # our end of the child's --ready-fd socket; -1 once closed
     started_at: float
     state: State = State.STARTING
     ready_at: float | None = None
     retire_why: str | None = None  # it asked to be replaced (or outgrew --workers-max-rss)
     ever_ready: bool = False
-    # Processes mode: the channel the supervisor hands connections over (the
-    # same socket the child reports on), and how many it holds open.
-    channel: socket.socket | None = None
-    connections: int = 0
+    # Processes mode: the supervisor's end of the channel connections are
+    # handed over on, until the acceptor takes it (take_handoff_channel).
+    handoff: int = -1
+    accept_sent: bool = False  # interpreters mode: told to accept
     _buffer: bytes = b""
 
     @classmethod
@@ -113,18 +119,21 @@ class Worker:
         """Starts a worker; `secrets` go into its environment (a command line
         is visible to every user); `metrics`: its --metrics-* arguments and
         the descriptor they name."""
-        channel = None
+        # The report channel, both ways: lines from the child, `accept` to it.
+        reports, child_reports = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        read_end, write_end = reports.detach(), child_reports.detach()
+        extra = ["--ready-fd", str(write_end)]
+        passed: tuple[int, ...] = (write_end,)
+        handoff, child_handoff = -1, -1
         if listen_fd is None:
             # Connections go to the child as fds over a SEQPACKET socket (one
-            # message each), and its reports come back on the same socket.
-            channel, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            read_end, write_end = os.dup(channel.fileno()), child_end.detach()
-            extra = ["--ready-fd", str(write_end), "--handoff-fd", str(write_end)]
-            passed: tuple[int, ...] = (write_end,)
+            # message each); it writes `closed` back on it.
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            handoff, child_handoff = ours.detach(), theirs.detach()
+            extra += ["--handoff-fd", str(child_handoff)]
+            passed += (child_handoff,)
         else:
-            read_end, write_end = os.pipe()  # both close-on-exec; pass_fds opens one to the child
-            extra = ["--ready-fd", str(write_end)]
-            passed = (listen_fd, write_end)
+            passed += (listen_fd,)
         extra += metrics[0]
         passed += metrics[1]
         env = dict(os.environ)
@@ -140,28 +149,31 @@ class Worker:
                 # SIGTERM each (a worker takes a second signal as "exit now").
                 process_group=0)
         except BaseException:
-            os.close(read_end)
-            if channel is not None:
-                channel.close()
+            for fd in (read_end, handoff):
+                if fd >= 0:
+                    os.close(fd)
             raise
         finally:
-            os.close(write_end)
+            for fd in (write_end, child_handoff):
+                if fd >= 0:
+                    os.close(fd)
         os.set_blocking(read_end, False)
-        if channel is not None:
-            channel.setblocking(False)
-        return cls(slot, proc, read_end, time.monotonic(), channel=channel)
+        return cls(slot, proc, read_end, time.monotonic(), handoff=handoff)
 
-    def hand_over(self, conn: socket.socket) -> bool:
-        """Sends an accepted connection to the child; False when it cannot
-        take it (it exited, or its channel is full)."""
-        if self.channel is None:
-            return False
-        try:
-            socket.send_fds(self.channel, [b"c"], [conn.fileno()])
-        except OSError:
-            return False
-        self.connections += 1
-        return True
+    def take_handoff_channel(self) -> int:
+        """The supervisor's end of the hand-over channel, for the acceptor
+        (which owns it from then on)."""
+        fd, self.handoff = self.handoff, -1
+        return fd
+
+    def allow_accepting(self) -> None:
+        """Interpreters mode: the worker may accept on the listening socket
+        from now on (once its first shard serves)."""
+        if self.accept_sent or self.pipe < 0:
+            return
+        self.accept_sent = True
+        with contextlib.suppress(OSError):  # it exited: SIGCHLD tells
+            os.write(self.pipe, b"accept\n")
 
     @property
     def pid(self) -> int:
@@ -176,6 +188,8 @@ class Worker:
                 data = os.read(self.pipe, 4096)
             except BlockingIOError:
                 break
+            except OSError:  # ECONNRESET: it exited with our `accept` unread
+                data = b""
             if not data:
                 return None if not lines else lines
             self._buffer += data
@@ -187,9 +201,9 @@ class Worker:
         if self.pipe >= 0:
             os.close(self.pipe)
             self.pipe = -1
-        if self.channel is not None:
-            self.channel.close()
-            self.channel = None
+        if self.handoff >= 0:
+            os.close(self.handoff)
+            self.handoff = -1
 
     def mark_ready(self) -> None:
         self.state = State.READY
@@ -203,6 +217,12 @@ class Worker:
         if self.state is not State.STOPPING:
             self.state = State.STOPPING
             self._signal(signal.SIGUSR1 if replaced else signal.SIGTERM)
+
+    def reload_in_place(self) -> None:
+        """--reload in interpreters mode: the worker replaces its shards'
+        interpreters with fresh ones that import the new code (SIGHUP; only
+        once it said `ready`: before, the engine does not handle it yet)."""
+        self._signal(signal.SIGHUP)
 
     def kill(self) -> None:
         self.state = State.STOPPING

@@ -246,6 +246,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the metrics port's address (default: %(default)s)")
     p.add_argument("--metrics-port", type=int, default=_default("metrics_port"),
                    help="the metrics port, never the app's (default: %(default)s)")
+    # --reload (development; docs/development.md): uvicorn's names and meanings.
+    # (A plain flag: `subcorn --reload main:app` must not read main:app as its value.)
+    p.add_argument("--reload", action=argparse.BooleanOptionalAction,
+                   default=_env_bool("reload", False),
+                   help="serve the new code when a watched file changes: in interpreters mode "
+                        "the interpreters are replaced in place (same process and socket), in "
+                        "processes mode the worker processes (default: off)")
+    p.add_argument("--reload-dir", action="append", dest="reload_dirs", metavar="DIR",
+                   help="watch this directory (repeatable; default: --app-dir, the current "
+                        "directory)")
+    p.add_argument("--reload-include", action="append", dest="reload_includes", metavar="GLOB",
+                   help="also watch files matching GLOB, e.g. '*.html' (repeatable; *.py always, "
+                        "unless excluded)")
+    p.add_argument("--reload-exclude", action="append", dest="reload_excludes", metavar="GLOB",
+                   help="ignore files (and directories) matching GLOB (repeatable; also always "
+                        "'.*', '.py[cod]', '.sw.*', '~*' unless included)")
     p.add_argument("--access-log", action=argparse.BooleanOptionalAction,
                    default=_env_bool("access_log", True), help="log every request (default: on)")
     p.add_argument("--access-log-format", default=_default("access_log_format"), metavar="FORMAT",

@@ -194,6 +194,13 @@ class Config:
     metrics: bool = False
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9000
+    # --reload (development, docs/development.md): the supervisor watches
+    # files and has the new code served in place. None: the defaults
+    # (--app-dir; *.py; .*, .py[cod], .sw.*, ~*); given patterns add to them.
+    reload: bool = False
+    reload_dirs: list[str] | None = None
+    reload_includes: list[str] | None = None
+    reload_excludes: list[str] | None = None
     # Set by the supervisor for its children (hidden flags).
     supervised: bool = False
     ready_fd: int | None = None
@@ -230,6 +237,7 @@ class Config:
         self._check_tls()
         self.forwarded_allow_ips = check_forwarded_allow_ips(self.forwarded_allow_ips)
         self._check_metrics()
+        self._check_reload()
         module, sep, attr = self.app.partition(":")
         if not sep or not module or not attr:
             raise ConfigError(
@@ -310,6 +318,16 @@ class Config:
         if self.metrics_port == self.port and self.port != 0 and same_host:
             raise ConfigError(f"--metrics-port {self.metrics_port} is the app's port on "
                               f"{self.metrics_host}: the metrics need a port of their own")
+
+    def _check_reload(self) -> None:
+        if not self.reload:
+            for name in ("reload_dirs", "reload_includes", "reload_excludes"):
+                if getattr(self, name):
+                    raise ConfigError(f"--{name.replace('_', '-').removesuffix('s')} needs --reload")
+            return
+        for directory in self.reload_dirs or ():
+            if not os.path.isdir(directory):
+                raise ConfigError(f"--reload-dir {directory}: no such directory")
 
     @property
     def tls(self) -> bool:

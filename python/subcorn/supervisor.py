@@ -5,7 +5,9 @@ them, and stops them on SIGINT/SIGTERM. docs/supervisor.md tells the story.
 In interpreters mode it supervises one child that holds every shard; in
 processes mode, one child per worker. Everything happens on one thread in one
 select loop: signals arrive through signal.set_wakeup_fd, the children speak
-on a pipe each (`ready`, `retire`), timers are a short heap.
+on a socket each (`ready`, `retire`, `draining`), timers are a short heap.
+In processes mode the accepting itself is the engine's, on a thread of its
+own (`Acceptor`); this loop only tells it which workers take connections.
 """
 
 from __future__ import annotations
@@ -26,11 +28,10 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from subcorn import _logging
+from subcorn import _logging, _reload
 from subcorn._supervisor_metrics import SupervisorMetrics
-from subcorn._supervisor_listen import (CONNECTION_ERRORS, SERVICE_UNAVAILABLE, BindError,
-                                        Listener, ThrottledReport, open_listener,
-                                        raise_open_file_limit, refuse)
+from subcorn._supervisor_listen import (SERVICE_UNAVAILABLE, Acceptor, BindError, Listener,
+                                        ThrottledReport, open_listener, raise_open_file_limit)
 from subcorn._supervisor_worker import State, Worker, child_args, describe_exit, rss_bytes
 from subcorn.config import Config, Mode
 
@@ -44,11 +45,12 @@ RSS_POLL_INTERVAL = 1.0
 # this (src/server/settings.h); the supervisor's SIGKILL comes a little later.
 ENGINE_WATCHDOG = 15.0
 KILL_MARGIN = 1.0
-ACCEPTS_PER_WAKE = 64
-# How long accepting pauses when the supervisor is out of file descriptors or
-# memory, or no worker process can take a connection: long enough not to
-# spin, short enough that room is used almost at once (as the engine does).
+# How long the acceptor pauses when it is out of file descriptors or memory,
+# or no worker process can take a connection (src/supervise/acceptor.cpp).
 ACCEPT_BACKOFF = 0.1
+# A replaced generation says `draining` as soon as its SIGUSR1 is read; one
+# that says nothing for this long (stopped, or an old engine) is not waited for.
+DRAIN_ACK_TIMEOUT = 2.0
 
 log = logging.getLogger("subcorn")
 
@@ -60,6 +62,9 @@ def run(config: Config, *, workers_max_rss: int | None = None) -> int:
     _logging.setup(str(config.log_level), str(config.log_format), config.log_config)
     log.info("Started server process [%d]", os.getpid())
     open_file_limit = raise_open_file_limit()
+    if config.reload and (why := _reload.missing_watcher()):
+        log.error("%s", why)
+        return 1
     try:
         listener = open_listener(config)
     except BindError as exc:
@@ -184,6 +189,10 @@ class Batch:
 
     kind: Literal["startup", "reload", "replace"]
     workers: list[Worker] = dataclasses.field(default_factory=list)
+    # Taking over: the workers it replaces that have not said `draining` yet
+    # (stopped accepting), and the timer that stops waiting for them.
+    awaiting_drain: set[Worker] = dataclasses.field(default_factory=set)
+    drain_timer: Timer | None = None
 
 
 @dataclasses.dataclass(eq=False)
@@ -207,13 +216,14 @@ class Supervisor:
         self.listener = listener
         self.listen_fd = listener.fd
         self.mode = concrete_mode(config)
-        # Processes mode: the supervisor accepts and hands each connection to
-        # the worker process holding the fewest (the kernel, left to itself,
-        # can put every keep-alive connection on one process). Interpreters
-        # mode: the one worker process accepts and balances over its shards.
+        # Processes mode: the acceptor (a thread of the engine's) accepts and
+        # hands each connection to the worker process holding the fewest (the
+        # kernel, left to itself, can put every keep-alive connection on one
+        # process). Interpreters mode: the one worker process accepts and
+        # balances over its shards.
         self.handoff = self.mode == Mode.PROCESSES
-        self.accepting = False
-        self.accept_backoff: Timer | None = None  # accepting resumes when it fires
+        self.acceptor: Acceptor | None = None
+        self.switching: list[Batch] = []  # taking over, waiting for the old to drain
         self.accept_error = ""  # why accepting backs off, for the log
         self.accept_errno = 0
         self.open_file_limit = open_file_limit
@@ -238,6 +248,11 @@ class Supervisor:
         self.started_listening = False
         self.stopping = False
         self.exit_code = 0
+        # --reload: the file watcher; when the last change was seen; whether a
+        # first start failed and the next change starts the workers again.
+        self.watcher = _reload.Watcher.for_config(config) if config.reload else None
+        self.code_changed_at = -math.inf
+        self.waiting_for_change = False
 
     # ------------------------------------------------------------ the loop
 
@@ -253,6 +268,18 @@ class Supervisor:
         # socket is what the loop reads and acts on.
         old_handlers = {sig: signal.signal(sig, _ignore) for sig in handled}
         try:
+            if self.watcher:
+                self.watcher.start()
+                self.selector.register(self.watcher, selectors.EVENT_READ, self._on_file_change)
+            if self.handoff:
+                try:
+                    self.acceptor = Acceptor.start([self.listen_fd], self.refusal,
+                                                   self.config.limit_max_connections or 0)
+                except OSError as exc:
+                    log.error("%s", exc)
+                    return 1
+                self.selector.register(self.acceptor.attention_fd, selectors.EVENT_READ,
+                                       self._on_acceptor_news)
             self._start_batch("startup")
             if self.max_rss:
                 self.timers.call_later(RSS_POLL_INTERVAL, self._check_rss)
@@ -264,6 +291,9 @@ class Supervisor:
                     key.data()
                 self.timers.run_due()
         finally:
+            if self.watcher:
+                self.watcher.stop()
+            self._stop_acceptor()
             for sig, handler in old_handlers.items():
                 signal.signal(sig, handler)
             signal.set_wakeup_fd(old_wakeup)
@@ -327,6 +357,10 @@ class Supervisor:
         log.info("Started worker process [%d]", worker.pid)
         self.workers.add(worker)
         self.selector.register(worker.pipe, selectors.EVENT_READ, lambda: self._on_output(worker))
+        if self.acceptor:
+            self.acceptor.add_worker(worker.pid, worker.take_handoff_channel())
+        elif slot.current is None:
+            worker.allow_accepting()  # nobody else accepts: it serves as soon as it can
         slot.pending, slot.batch = worker, batch
         batch.workers.append(worker)
         return worker
@@ -365,78 +399,41 @@ class Supervisor:
     # ------------------------------------------------------------ handing over
 
     def _targets(self) -> list[Worker]:
-        return [s.current for s in self.slots if s.current is not None
-                and s.current.state is State.READY and s.current.channel is not None]
+        return [s.current for s in self.slots
+                if s.current is not None and s.current.state is State.READY]
 
-    def _resume_accepting(self) -> None:
-        if (self.handoff and not self.accepting and not self.stopping
-                and self.accept_backoff is None and self._targets()):
-            if not self.started_listening:
-                self.listener.sock.listen(self.config.backlog)
-                self.listener.sock.setblocking(False)
-                self.started_listening = True
-            self.selector.register(self.listener.sock, selectors.EVENT_READ, self._on_accept)
-            self.accepting = True
-
-    def _pause_accepting(self) -> None:
-        # Connections wait in the kernel's backlog until a worker is ready.
-        if self.accepting:
-            self.selector.unregister(self.listener.sock)
-            self.accepting = False
-
-    def _on_accept(self) -> None:
-        for _ in range(ACCEPTS_PER_WAKE):
-            targets = self._targets()
-            if not targets:
-                self._pause_accepting()
-                return
-            try:
-                conn, _ = self.listener.sock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                if exc.errno in CONNECTION_ERRORS:
-                    continue
-                # EMFILE and the like: the connection waits in the backlog.
-                self._back_off(exc.strerror or str(exc), exc.errno or 0)
-                return
-            limit = self.config.limit_max_connections
-            if limit and sum(w.connections for w in self.workers) >= limit:
-                refuse(conn, self.refusal)
-                self._count(self.over_limit)
-                if self.metrics:
-                    self.metrics.refused(503)
-                continue
-            if any(w.hand_over(conn) for w in sorted(targets, key=lambda w: w.connections)):
-                conn.close()  # the worker has its own copy now
-                continue
-            # Every worker's queue is full: a worker out of file descriptors
-            # takes none until one closes. Let the next ones wait in the backlog.
-            refuse(conn, self.refusal)
-            self._count(self.unplaced)
-            if self.metrics:
-                self.metrics.refused(503)
-            self._back_off("no worker process can take a connection")
+    def _update_targets(self) -> None:
+        """Processes mode: the serving workers are the acceptor's targets; the
+        socket listens once there is one."""
+        if self.acceptor is None:
             return
+        targets = [] if self.stopping else self._targets()
+        if targets and not self.started_listening:
+            self.listener.sock.listen(self.config.backlog)
+            self.started_listening = True
+        self.acceptor.set_targets([w.pid for w in targets])
 
-    def _back_off(self, why: str, err: int = 0) -> None:
-        """Stops polling the listening socket for ACCEPT_BACKOFF: polled, it
-        would wake the loop again at once and spin."""
-        self.accept_error, self.accept_errno = why, err
-        self._count(self.deferred_accepts)
-        self._pause_accepting()
-        if self.accept_backoff is None:
-            self.accept_backoff = self.timers.call_later(ACCEPT_BACKOFF, self._end_backoff)
+    def _stop_acceptor(self) -> None:
+        if self.acceptor is not None:
+            self.selector.unregister(self.acceptor.attention_fd)
+            self.acceptor.stop()
+            self.acceptor = None
 
-    def _end_backoff(self) -> None:
-        self.accept_backoff = None
-        self._resume_accepting()
+    def _on_acceptor_news(self) -> None:
+        assert self.acceptor is not None
+        news = self.acceptor.report()
+        if news["deferred"]:
+            err = news["deferred_errno"]
+            self.accept_error, self.accept_errno = os.strerror(err), err
+            self.deferred_accepts.count(news["deferred"])
+        self.over_limit.count(news["over_limit"])
+        self.unplaced.count(news["unplaced"])
+        if self.metrics:
+            for _ in range(news["over_limit"] + news["unplaced"]):
+                self.metrics.refused(503)
+        self._tell_refusals()
 
     # ------------------------------------------------------------ refusals, once a second
-
-    def _count(self, report: ThrottledReport) -> None:
-        report.count()
-        self._tell_refusals()
 
     def _on_report_timer(self) -> None:
         self.report_timer = None
@@ -481,8 +478,8 @@ class Supervisor:
                 self._on_ready(worker)
             elif line == "retire":
                 self._retire(worker, "served its --max-requests")
-            elif line == "closed":
-                worker.connections = max(0, worker.connections - 1)
+            elif line == "draining":
+                self._on_draining(worker)
             elif line:
                 log.debug("Worker process [%d] said %r", worker.pid, line)
 
@@ -495,6 +492,8 @@ class Supervisor:
         if worker.state is not State.STARTING:
             return
         worker.mark_ready()
+        if worker.started_at < self.code_changed_at and self.mode == Mode.INTERPRETERS:
+            worker.reload_in_place()  # it may have imported the code from before the change
         slot = self.slots[worker.slot]
         batch = slot.batch
         if worker is not slot.pending or batch is None:
@@ -503,29 +502,68 @@ class Supervisor:
             self._take_over(batch)
 
     def _take_over(self, batch: Batch) -> None:
-        """The batch's workers serve from now on; the ones they replace drain."""
+        """The batch's workers serve from now on; the ones they replace drain.
+        No new connection reaches a replaced worker once the batch is
+        announced: in processes mode the acceptor's targets change at once;
+        in interpreters mode, where the workers accept themselves, the new
+        generation is told to accept only once the old one said it stopped
+        (connections meanwhile wait in the listen backlog)."""
         old = []
         for worker in batch.workers:
             slot = self.slots[worker.slot]
             if slot.current is not None:
                 old.append(slot.current)
             slot.current, slot.pending, slot.batch = worker, None, None
-        if batch.kind == "reload":
-            log.info("Reload complete: %d new worker process%s serving", len(batch.workers),
-                     "" if len(batch.workers) == 1 else "es")
-        elif batch.kind == "startup":
-            log.info("subcorn running on %s (Press CTRL+C to quit)", self.config.address)
         self.started = True
-        self._resume_accepting()
-        if self.metrics:
-            self.metrics.ready(True)
+        self._update_targets()
         for worker in old:
             log.info("Stopping worker process [%d] (replaced)", worker.pid)
             worker.terminate(replaced=True)
             if self.metrics:
                 self.metrics.recycled(worker.slot)
+        batch.awaiting_drain = {w for w in old if w in self.workers and w.pipe >= 0}
+        self.switching.append(batch)
+        if batch.awaiting_drain:
+            batch.drain_timer = self.timers.call_later(DRAIN_ACK_TIMEOUT,
+                                                       lambda: self._switched(batch))
+        else:
+            self._switched(batch)
+
+    def _on_draining(self, worker: Worker) -> None:
+        """`worker` stopped accepting, and reads no new request on a kept-alive
+        connection: a batch that waited for it may take over."""
+        for batch in list(self.switching):
+            batch.awaiting_drain.discard(worker)
+            if not batch.awaiting_drain:
+                self._switched(batch)
+
+    def _switched(self, batch: Batch) -> None:
+        """The replaced workers stopped accepting (or were waited for long
+        enough): the batch accepts, and is announced."""
+        if batch not in self.switching:
+            return
+        self.switching.remove(batch)
+        if batch.drain_timer is not None:
+            batch.drain_timer.cancel()
+        if batch.awaiting_drain:
+            log.warning("Replaced worker process(es) %s did not say they stopped accepting "
+                        "within %.0f s: their successors accept anyway",
+                        " ".join(f"[{w.pid}]" for w in batch.awaiting_drain), DRAIN_ACK_TIMEOUT)
+            batch.awaiting_drain = set()
+        if self.stopping:
+            return
         for worker in batch.workers:
-            if worker.retire_why is not None:
+            if worker is self.slots[worker.slot].current and not self.handoff:
+                worker.allow_accepting()
+        if batch.kind == "reload":
+            log.info("Reload complete: %d new worker process%s serving", len(batch.workers),
+                     "" if len(batch.workers) == 1 else "es")
+        elif batch.kind == "startup":
+            log.info("subcorn running on %s (Press CTRL+C to quit)", self.config.address)
+        if self.metrics:
+            self.metrics.ready(True)
+        for worker in batch.workers:
+            if worker.retire_why is not None and worker is self.slots[worker.slot].current:
                 self._replace(worker)
 
     def _retire(self, worker: Worker, why: str) -> None:
@@ -571,6 +609,7 @@ class Supervisor:
 
     def _on_exit(self, worker: Worker, code: int) -> None:
         how = describe_exit(code)
+        self._on_draining(worker)  # a batch waiting for it to stop waits no more
         slot = self.slots[worker.slot]
         if self.stopping:
             if code != 0 and worker.ever_ready:
@@ -582,6 +621,9 @@ class Supervisor:
             self._on_failed_start(worker, slot, how)
         elif worker is slot.current:
             slot.current = None
+            self._update_targets()
+            if slot.pending is not None:
+                slot.pending.allow_accepting()  # nobody else accepts now
             if self.metrics:
                 self.metrics.restarted(slot.index)
             stable = worker.stable(time.monotonic(), STABLE_AFTER)
@@ -601,6 +643,10 @@ class Supervisor:
         if batch is None or batch.kind == "replace":
             self._schedule_restart(slot, failed=True,
                                    why=f"Worker process [{worker.pid}] {how} before it was ready")
+        elif batch.kind == "startup" and self.watcher:
+            log.error("Worker process [%d] %s before it was ready: waiting for a file to "
+                      "change to start again (--reload)", worker.pid, how)
+            self._wait_for_change(batch)
         elif batch.kind == "startup":
             # Its own output says why (an import error, a failed lifespan startup).
             log.error("Worker process [%d] %s before it was ready: stopping", worker.pid, how)
@@ -627,13 +673,53 @@ class Supervisor:
             if slot.current is None and slot.pending is None and slot.restart is None:
                 self._schedule_restart(slot, failed=False, why="No worker process serves")
 
+    # ------------------------------------------------------------ --reload
+
+    def _on_file_change(self) -> None:
+        """Watched files changed: the new code is served, in place in
+        interpreters mode, by new worker processes in processes mode; a .py
+        file that does not compile leaves the old code serving."""
+        assert self.watcher is not None
+        changed = self.watcher.take()
+        if not changed or self.stopping:
+            return
+        error = _reload.syntax_error(changed)
+        if error is not None:
+            log.error("Detected changes in %s, but %s does not compile: the old code keeps "
+                      "serving", _reload.describe(changed), error.filename,
+                      exc_info=(type(error), error, None))
+            return
+        _reload.forget_bytecode(changed)
+        self.code_changed_at = time.monotonic()
+        log.warning("Detected changes in %s: reloading", _reload.describe(changed))
+        if self.waiting_for_change:
+            self.waiting_for_change = False
+            self._start_batch("startup")
+        elif self.mode == Mode.PROCESSES:
+            self._reload("a file changed")
+        else:
+            # A worker still starting is told once it is ready (_on_ready).
+            for slot in self.slots:
+                if slot.current is not None and slot.current.state is State.READY:
+                    slot.current.reload_in_place()
+
+    def _wait_for_change(self, batch: Batch) -> None:
+        """--reload: a first start that failed is tried again after the next
+        change (the user is fixing the code) rather than ending the server."""
+        for worker in batch.workers:
+            slot = self.slots[worker.slot]
+            if slot.pending is worker:
+                slot.pending, slot.batch = None, None
+                worker.terminate()
+        self.waiting_for_change = True
+
     # ------------------------------------------------------------ reload
 
-    def _reload(self) -> None:
+    def _reload(self, why: str = "SIGHUP") -> None:
         if self.stopping:
             return
         if not self.started:
-            log.warning("SIGHUP while starting: ignored (reload once the server is up)")
+            log.warning("Reload (%s) while starting: ignored (reload once the server is up)", why)
             return
         if self.config.tls:
             # A certificate replaced by a broken one must not take the server
@@ -642,9 +728,9 @@ class Supervisor:
 
             error = _native.check_tls(self.config.tls_settings())
             if error:
-                log.error("Reload refused (SIGHUP): %s; the running workers keep serving", error)
+                log.error("Reload refused (%s): %s; the running workers keep serving", why, error)
                 return
-        log.info("Reloading (SIGHUP): starting %d new worker process%s", len(self.slots),
+        log.info("Reloading (%s): starting %d new worker process%s", why, len(self.slots),
                  "" if len(self.slots) == 1 else "es")
         # A newer reload supersedes whatever was starting: it brings the
         # newest code, and replaces every slot anyway.
@@ -677,12 +763,16 @@ class Supervisor:
         if self.metrics:
             self.metrics.ready(False)
         self.timers.cancel_all()
-        # Stop holding the socket: once the workers have closed theirs (they
-        # do when they start to drain), new connections are refused.
-        self._pause_accepting()
-        self.listener.close()
         for worker in self.workers:
             worker.terminate()
+        # Stop holding the socket: once the workers have closed theirs (they
+        # do when they start to drain), new connections are refused. The
+        # acceptor's thread ends before the socket is closed under it (and
+        # after the workers' SIGTERM: the end of their channels tells them
+        # the supervisor is gone, which a worker would otherwise take as the
+        # signal and finish before the SIGTERM came).
+        self._stop_acceptor()
+        self.listener.close()
         grace = self.config.timeout_graceful_shutdown + ENGINE_WATCHDOG + KILL_MARGIN
         self.timers.call_later(grace, self._kill_stragglers)
 

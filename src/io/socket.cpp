@@ -126,6 +126,16 @@ bool adopt_listener(int fd, int backlog, Listener* out, std::string* error) {
   return true;
 }
 
+bool is_connection_error(int err) {
+  switch (err) {
+    case ECONNABORTED: case EPROTO: case EPERM: case ENETDOWN: case ENOPROTOOPT:
+    case EHOSTDOWN: case ENONET: case EHOSTUNREACH: case EOPNOTSUPP: case ENETUNREACH:
+      return true;
+    default:
+      return false;
+  }
+}
+
 int accept_connection(int listen_fd, bool unix_socket) {
   int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0) return -errno;
@@ -180,6 +190,23 @@ int receive_fds(int channel, int* fds, int max_fds, int* lost) {
   }
   if (count > 0) return count;
   return *lost > 0 ? -EMFILE : -EAGAIN;
+}
+
+int send_fd(int channel, int fd) {
+  char tag = 'c';  // one byte: a message with no data is not sent with its fds
+  iovec iov{&tag, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  return sendmsg(channel, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
 bool is_unix_socket(int fd) {

@@ -30,6 +30,11 @@ struct Peer {
   int port = 0;
 };
 
+// accept(2) errors that belong to the one connection being accepted (it was
+// reset, or the network failed under it): the next one may be fine. Any
+// other (EMFILE, ENFILE, ENOBUFS, ENOMEM) would come back at once.
+bool is_connection_error(int err);
+
 // Accepts one connection (non-blocking, close-on-exec, TCP_NODELAY).
 // Returns the fd, or -errno (-EAGAIN when none is waiting).
 int accept_connection(int listen_fd, bool unix_socket);
@@ -47,6 +52,10 @@ void refuse_connection(UniqueFd fd, std::string_view response);
 // open-file limit) loses them: the kernel closes them. Their number goes to
 // `*lost` and the result is -EMFILE when none arrived.
 int receive_fds(int channel, int* fds, int max_fds, int* lost);
+// Its counterpart, in the supervisor: hands `fd` to the process at the other
+// end of `channel`, one message per connection. 0, or -errno (-EAGAIN when
+// the channel is full; -EPIPE when nobody reads it any more).
+int send_fd(int channel, int fd);
 
 // A unix-domain socket, and its path ("" when unnamed).
 bool is_unix_socket(int fd);

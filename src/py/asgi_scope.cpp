@@ -54,6 +54,42 @@ ConnectionInfo make_connection_info(const std::string& peer_host, int peer_port,
   return info;
 }
 
+namespace {
+
+// (host, port) or (path, None): false when `address` is neither.
+bool read_address(PyObject* address, std::string* host, int* port) {
+  if (!address || !PyTuple_Check(address) || PyTuple_GET_SIZE(address) != 2) return false;
+  Py_ssize_t size = 0;
+  const char* text = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(address, 0), &size);
+  if (!text) {
+    PyErr_Clear();
+    return false;
+  }
+  host->assign(text, static_cast<size_t>(size));
+  PyObject* number = PyTuple_GET_ITEM(address, 1);
+  *port = number == Py_None ? 0 : static_cast<int>(PyLong_AsLong(number));
+  if (PyErr_Occurred()) {
+    PyErr_Clear();
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+ConnectionAddresses connection_addresses(const ConnectionInfo& info) {
+  ConnectionAddresses a;
+  a.unix_socket = !info.client || info.client.get() == Py_None;
+  if (!a.unix_socket) read_address(info.client.get(), &a.client_host, &a.client_port);
+  read_address(info.server.get(), &a.server_host, &a.server_port);
+  return a;
+}
+
+ConnectionInfo make_connection_info(const ConnectionAddresses& a) {
+  return make_connection_info(a.client_host, a.client_port, a.server_host, a.server_port,
+                              a.unix_socket);
+}
+
 ConnectionInfo forwarded_connection_info(const ConnectionInfo& conn,
                                          const http::ForwardedRequest& forwarded) {
   ConnectionInfo info;

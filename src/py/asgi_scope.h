@@ -31,6 +31,19 @@ ConnectionInfo make_connection_info(const std::string& peer_host, int peer_port,
                                     const std::string& local_host, int local_port,
                                     bool unix_socket);
 
+// A ConnectionInfo's addresses as plain values. Its Python objects belong to
+// one interpreter: a connection that moves to another shard carries these
+// instead and has them made again there (make_connection_info).
+struct ConnectionAddresses {
+  std::string client_host;
+  int client_port = 0;
+  std::string server_host;  // the socket path for a unix socket
+  int server_port = 0;
+  bool unix_socket = false;
+};
+ConnectionAddresses connection_addresses(const ConnectionInfo& info);
+ConnectionInfo make_connection_info(const ConnectionAddresses& addresses);
+
 // `conn` as a trusted proxy's headers describe one request (what they do
 // not say stays the connection's): client, scheme, and server and Host from
 // the forwarded host and port (a host without a port gets the scheme's

@@ -58,6 +58,60 @@ Connection::Connection(Shard& shard, io::UniqueFd socket)
   if (metrics::ShardBlock* m = shard.meter()) m->change(metrics::gauge::CONNECTIONS, 1);
 }
 
+Connection::Connection(Shard& shard, IdleConnection&& moved)
+    : shard_(shard),
+      transport_(std::move(moved.transport)),
+      session_(shard.limits()),
+      stream_(shard, *this) {
+  // The Python objects are made again in this shard's interpreter.
+  info_ = py::make_connection_info(moved.addresses);
+  if (!info_.client || !info_.server) PyErr_Clear();
+  info_.proxy_trusted = moved.proxy_trusted;
+  if (io::TlsChannel* tls = transport_.tls()) {
+    info_.secure = true;
+    info_.tls = py::make_tls_extension(tls->session_info());
+    if (!info_.tls) PyErr_Clear();
+  }
+  peer_ = std::move(moved.peer);
+  peer_trusted_ = moved.peer_trusted;
+  protocol_ = moved.http1 ? Protocol::Http1 : Protocol::Undecided;
+  last_activity_ = moved.last_activity;
+  moved_at_ = moved.moved_at;
+  interest_ = EPOLLIN | EPOLLRDHUP;
+  shard.poller().add(transport_.fd(), interest_, reinterpret_cast<uint64_t>(this));
+  if (metrics::ShardBlock* m = shard.meter()) m->change(metrics::gauge::CONNECTIONS, 1);
+}
+
+bool Connection::movable(double now, double cooldown) const {
+  bool tls_open = !transport_.tls() || transport_.tls()->state() == io::TlsChannel::State::Open;
+  return phase_ == Phase::Serving && tls_open && protocol_ != Protocol::Http2 && !h2_ && !ws_ &&
+         session_.state() == http::Http1Session::State::Idle && stream_.idle() &&
+         in_pos_ == in_.size() && !output_pending() && !want_write_ && !reading_paused_ &&
+         !linger_on_close_ && request_began_ == 0 && drain_deadline_ == 0 &&
+         (moved_at_ == 0 || now - moved_at_ >= cooldown);
+}
+
+IdleConnection Connection::move_out() {
+  shard_.poller().remove(transport_.fd());
+  IdleConnection moved;
+  moved.addresses = py::connection_addresses(info_);
+  moved.peer = peer_;
+  moved.peer_trusted = peer_trusted_;
+  moved.proxy_trusted = info_.proxy_trusted;
+  moved.http1 = protocol_ == Protocol::Http1;
+  moved.last_activity = last_activity_;
+  moved.moved_at = shard_.now();
+  moved.transport = std::move(transport_);
+  phase_ = Phase::Closed;  // nothing to close: the socket went with it
+  if (metrics::ShardBlock* m = shard_.meter())
+    m->change(metrics::gauge::CONNECTIONS + static_cast<int>(metered_as_), -1);
+  return moved;
+}
+
+void Connection::resume_after_move() {
+  if (transport_.tls()) on_readable();
+}
+
 void Connection::meter_protocol(metrics::Protocol protocol) {
   metrics::ShardBlock* m = shard_.meter();
   if (!m || protocol == metered_as_) return;
@@ -467,6 +521,7 @@ void Connection::complete_app(bool failed) {
 void Connection::end_request() {
   stream_.end();
   request_began_ = 0;
+  ++requests_finished_;
   // Without keep-alive, flush() closes once the response is out.
   if (!session_.finish_request() && !output_pending()) close();
 }
@@ -581,10 +636,21 @@ void Connection::drain() {
   }
   session_.drain();
   if (ws_) ws_->going_away(shard_.going_away_code());
-  // An idle connection is not closed at once: a client may have sent a request
-  // that is still on its way (always so for a connection accepted a moment
-  // ago), and closing would lose it. It gets a moment; a request that arrives
-  // is answered with "connection: close".
+  // Kept alive after a response, with nothing of a next request read: that
+  // next request is for whoever serves from now on (after a reload, the new
+  // generation), so the connection closes at once. A client that sent one
+  // just now sees the close and sends it again on a new connection, as HTTP
+  // clients do on a reused connection (RFC 9112 section 9.3.1).
+  if (requests_finished_ > 0 && phase_ == Phase::Serving && !ws_ &&
+      session_.state() == http::Http1Session::State::Idle && request_began_ == 0 &&
+      in_pos_ == in_.size() && !output_pending()) {
+    close();
+    return;
+  }
+  // A connection that has carried no request yet is not closed at once: its
+  // first request may be on its way (always so for a connection accepted a
+  // moment ago), and closing would lose it. It gets a moment; a request that
+  // arrives is answered with "connection: close".
   drain_deadline_ = shard_.now() + DRAIN_IDLE_GRACE;
 }
 

@@ -27,6 +27,7 @@
 #include "metrics/counters.h"
 #include "py/asgi_scope.h"
 #include "server/http2_streams.h"
+#include "server/idle_connection.h"
 #include "server/stream.h"
 #include "server/ws_stream.h"
 
@@ -42,6 +43,8 @@ class Connection final : public StreamHost, public WsHost, public Http2Carrier {
   static constexpr size_t OUTPUT_HIGH_WATER = 64 * 1024;
 
   Connection(Shard& shard, io::UniqueFd fd);
+  // One that another shard gave away (see move_out), registered here.
+  Connection(Shard& shard, IdleConnection&& moved);
   ~Connection();
 
   int fd() const noexcept { return transport_.fd(); }
@@ -57,6 +60,20 @@ class Connection final : public StreamHost, public WsHost, public Http2Carrier {
   void drain();
   // Shutdown ran out of time: cancel the app and close.
   void abort();
+
+  // --- moving to another shard (server/idle_connection.h) ---
+  // Between two requests with nothing in flight and nothing buffered, and
+  // it has not moved within `cooldown` seconds: HTTP/1.1 (or nothing said
+  // yet) past any PROXY header and TLS handshake. HTTP/2 and WebSockets
+  // stay where they are.
+  bool movable(double now, double cooldown) const;
+  // Takes it out of this shard's epoll first (so no event for it races the
+  // move) and hands over its socket and peer; the connection is Closed
+  // afterwards without closing anything, and drops its Python objects here.
+  IdleConnection move_out();
+  // After a move: input OpenSSL already took off the socket is read now
+  // (epoll will not tell of it).
+  void resume_after_move();
 
   // --- StreamHost ---
   const char* stream_start_response(Stream& s, int status) override;
@@ -89,6 +106,7 @@ class Connection final : public StreamHost, public WsHost, public Http2Carrier {
   void ws_input_resumed() override;
   void ws_http_finished(bool failed) override;
   void ws_close_transport() override { close(); }
+  std::string_view ws_client() const override { return peer_; }
 
   // --- Http2Carrier ---
   std::string& h2_output() override { return out_; }
@@ -182,8 +200,10 @@ class Connection final : public StreamHost, public WsHost, public Http2Carrier {
   double request_began_ = 0;     // first byte of a head, for the header timeout
   double app_started_at_ = 0;    // for --timeout-request
   double drain_deadline_ = 0;    // draining: an idle connection closes after this
+  long requests_finished_ = 0;   // HTTP/1.1 requests this connection carried
   double linger_began_ = 0;
   double handshake_deadline_ = 0; // TLS: --ssl-handshake-timeout
+  double moved_at_ = 0;           // the last move between shards (0: never)
 };
 
 }  // namespace subcorn::server

@@ -136,6 +136,7 @@ class Http2Streams::WsBridge final : public WsHost {
     owner_.pump();
   }
   void ws_input_resumed() override { feed(); }
+  std::string_view ws_client() const override { return owner_.carrier_.h2_peer(); }
   void ws_http_finished(bool failed) override {
     if (!failed && ws_http_state() == http::ResponseWriter::State::Idle)
       owner_.shard_.log_error("ASGI callable returned without sending handshake.");

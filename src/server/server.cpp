@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -16,7 +17,9 @@
 #include <stdexcept>
 
 #include "http/response.h"
+#include "io/clock.h"
 #include "io/engine_lock.h"
+#include "server/balance.h"
 #include "server/shard.h"
 
 namespace subcorn::server {
@@ -25,6 +28,7 @@ namespace {
 constexpr uint64_t TOKEN_SIGNAL = 1;
 constexpr uint64_t TOKEN_NOTIFY = 2;
 constexpr uint64_t TOKEN_LISTENER = 3;
+constexpr uint64_t TOKEN_SUPERVISOR = 4;
 constexpr int ACCEPTS_PER_WAKE = 128;
 // How long accepting pauses when the process is out of file descriptors or
 // memory: long enough not to spin, short enough that a freed descriptor is
@@ -46,16 +50,12 @@ void tell_supervisor(int fd, const char* line) {
   (void)!::write(fd, line, std::strlen(line));
 }
 
-// accept(2): errors that belong to the one connection being accepted (it
-// was reset, or the network failed under it); the next one may be fine.
-bool connection_error(int err) {
-  switch (err) {
-    case ECONNABORTED: case EPROTO: case EPERM: case ENETDOWN: case ENOPROTOOPT:
-    case EHOSTDOWN: case ENONET: case EHOSTUNREACH: case EOPNOTSUPP: case ENETUNREACH:
-      return true;
-    default:
-      return false;
-  }
+// The cores this process may run on.
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
 }
 
 std::string plural(long n, const char* one, const char* many) {
@@ -174,14 +174,21 @@ RunResult Server::run() {
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGUSR1);  // from a supervisor: drain, a new generation took over
   sigaddset(&mask, SIGUSR2);  // from a supervisor (its SIGUSR1): reopen the access log file
+  sigaddset(&mask, SIGHUP);   // from a supervisor (--reload): fresh interpreters, new code
   pthread_sigmask(SIG_BLOCK, &mask, &old_mask);
   signal_fd_.reset(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
   poller_.add(signal_fd_.get(), EPOLLIN, TOKEN_SIGNAL);
   poller_.add(notify_fd_.get(), EPOLLIN, TOKEN_NOTIFY);
+  if (awaits_supervisor_go()) poller_.add(settings_.ready_fd, EPOLLIN, TOKEN_SUPERVISOR);
 
   int workers = settings_.workers < 1 ? 1 : settings_.workers;
   process_max_requests_ = jittered_max_requests();
-  for (int i = 0; i < workers; ++i) start_shard(false, i);
+  // Shards import the app at once only as far as there are cores to do it:
+  // more would share them and make the first one ready later. The others
+  // start as soon as one serves (start_waiting_shards).
+  int first = std::min(workers, usable_cpus());
+  for (int i = 0; i < first; ++i) start_shard(false, i);
+  shards_waiting_ = workers - first;
 
   epoll_event events[16];
   while (shards_running_.load() > 0) {
@@ -195,6 +202,10 @@ RunResult Server::run() {
           while (::read(signal_fd_.get(), &info, sizeof info) == sizeof info) {
             if (info.ssi_signo == SIGUSR2) {
               reopen_access_log();
+              continue;
+            }
+            if (info.ssi_signo == SIGHUP) {
+              reload_shards();
               continue;
             }
             // Under a supervisor a repeated signal is not a user's impatience
@@ -217,15 +228,26 @@ RunResult Server::run() {
           uint64_t count;
           (void)!::read(notify_fd_.get(), &count, sizeof count);
           check_shards(result);
+          place_moved();
           break;
         }
         case TOKEN_LISTENER:
           accept_ready();
           break;
+        case TOKEN_SUPERVISOR:
+          read_supervisor_command();
+          check_shards(result);
+          break;
       }
     }
   }
   report_refusals(std::numeric_limits<double>::infinity());  // what the last second counted
+  {
+    // Moved while everything stopped: nobody is left to serve them.
+    io::EngineLock lock(moved_mutex_);
+    for (Moved& m : moved_) m.connection.transport.close();
+    moved_.clear();
+  }
   for (auto& shard : shards_) {
     shard->join();
     if (shard->interpreter_left_alive()) result.interpreters_left = true;
@@ -247,6 +269,7 @@ void Server::on_time(double now) {
   // Level-triggered: connections that waited meanwhile wake the loop at once.
   if (accepting_ == Accepting::BackingOff && now >= resume_accepting_at_) start_accepting();
   if (now >= next_certificate_check_) check_certificate_files(now);
+  if (now >= next_balance_at_) sample_loads(now);
   report_refusals(now);
 }
 
@@ -273,7 +296,7 @@ int Server::wait_timeout_ms(double now) const {
   double until = std::min({deferred_accepts_.next_due(), lost_handovers_.next_due(),
                            over_limit_.next_due()});
   if (stopping_) until = std::min(until, watchdog_deadline_);
-  else until = std::min(until, next_certificate_check_);
+  else until = std::min({until, next_certificate_check_, next_balance_at_});
   if (accepting_ == Accepting::BackingOff) until = std::min(until, resume_accepting_at_);
   if (std::isinf(until)) return -1;
   double ms = std::ceil(std::max(0.0, until - now) * 1000);
@@ -319,27 +342,43 @@ long Server::jittered_max_requests() {
 // --max-requests in interpreters mode: a shard that served its share is
 // replaced by a fresh interpreter in this process. The new one starts first;
 // the old one stops taking connections once it serves, then drains and ends.
+// A reload (SIGHUP) replaces every shard the same way, all of them at once
+// when every fresh one serves, so that the old and the new code do not
+// answer side by side for longer than that.
 void Server::recycle_shards() {
   if (stopping_) return;
+  bool reload_ready = reload_replacements_ready();
+  int reloaded = 0;
   size_t count = shards_.size();  // replacements started here are looked at next time
   for (size_t i = 0; i < count; ++i) {
     Shard* old = shards_[i].get();
-    if (!old->retire_requested() || old->stop_requested() || old->retire_failed) continue;
+    bool wanted = old->retire_requested() || old->reload_wanted;
+    if (!wanted || old->stop_requested() || old->retire_failed) continue;
     if (!old->replacement) {
-      if (settings_.log_info)
+      if (settings_.log_info && !old->reload_wanted)
         log(LogLevel::Info, "Interpreter of worker " + std::to_string(old->index()) +
                                    " served its --max-requests: starting a fresh one.");
       start_shard(true, old->slot());
       old->replacement = shards_.back().get();
+      old->replacement->awaiting_swap = true;
       continue;
     }
     switch (old->replacement->state()) {
       case Shard::State::Ready:
-        old->request_stop(true);
+        if (old->reload_wanted) {
+          if (!reload_ready) break;
+          ++reloaded;
+        }
+        old->replacement->awaiting_swap = false;
+        old->request_stop(true, true);
         if (metrics_)
           metrics_.slot(settings_.metrics_slot + old->slot()).recycles.fetch_add(1, std::memory_order_relaxed);
         break;
       case Shard::State::Failed:
+        if (old->reload_wanted) {
+          give_up_reload(old->replacement->failure());
+          break;
+        }
         log(LogLevel::Error, "Could not start a fresh interpreter (" + old->replacement->failure() +
                                    "); the old one keeps serving.");
         old->replacement = nullptr;  // it is reaped below once its thread ends
@@ -348,6 +387,12 @@ void Server::recycle_shards() {
       default:
         break;
     }
+  }
+  if (reloaded > 0 && settings_.log_info) {
+    char took[32];
+    std::snprintf(took, sizeof took, "%.2f s", monotonic_seconds() - reload_started_at_);
+    log(LogLevel::Info, "Reload complete: " + plural(reloaded, "fresh interpreter", "fresh interpreters") +
+                            " serving the new code (" + took + ").");
   }
   // Reap shards whose threads ended while the server goes on.
   for (size_t i = 0; i < shards_.size();) {
@@ -370,9 +415,66 @@ void Server::recycle_shards() {
   }
 }
 
+// Whether every shard a reload replaces has its fresh interpreter serving.
+bool Server::reload_replacements_ready() const {
+  for (const auto& shard : shards_) {
+    if (!shard->reload_wanted || shard->stop_requested() || shard->retire_failed) continue;
+    if (!shard->replacement || shard->replacement->state() != Shard::State::Ready) return false;
+  }
+  return true;
+}
+
+void Server::reload_shards() {
+  if (stopping_) return;
+  if (settings_.main_interpreter) {
+    // A process's main interpreter cannot be replaced in place.
+    log(LogLevel::Warning, "SIGHUP ignored: in processes mode the supervisor reloads by "
+                           "replacing worker processes (send it SIGHUP).");
+    return;
+  }
+  // Fresh interpreters still starting may have read the code before this
+  // change: they are abandoned (they stop once started), and new ones start.
+  for (auto& shard : shards_) {
+    if (!shard->replacement || shard->stop_requested()) continue;
+    shard->replacement->request_stop(true);
+    shard->replacement = nullptr;
+  }
+  int count = 0;
+  for (auto& shard : shards_) {
+    if (shard->stop_requested()) continue;
+    shard->reload_wanted = true;
+    shard->retire_failed = false;  // a reload gives a failed recycle another try
+    ++count;
+  }
+  reload_started_at_ = monotonic_seconds();
+  if (settings_.log_info)
+    log(LogLevel::Info, "Reloading in place (SIGHUP): starting " +
+                            plural(count, "fresh interpreter", "fresh interpreters") + ".");
+  recycle_shards();
+}
+
+// Every fresh interpreter imports the same code, so one that failed (an
+// import error, a failed lifespan startup) says what all would: the others
+// are stopped, and the error is logged once, not once per worker. The
+// old interpreters are not retried until the next SIGHUP.
+void Server::give_up_reload(const std::string& failure) {
+  for (auto& shard : shards_) {
+    if (!shard->reload_wanted) continue;
+    if (shard->replacement) {
+      shard->replacement->request_stop(true);
+      shard->replacement = nullptr;
+    }
+    shard->reload_wanted = false;
+    shard->retire_failed = true;
+  }
+  log(LogLevel::Error, "Reload failed: " + failure + "\nThe old code keeps serving; the next "
+                       "change is tried anew.");
+}
+
 void Server::check_shards(RunResult& result) {
   recycle_shards();
   int ready = 0;
+  bool joined = false;
   for (auto& shard : shards_) {
     if (shard->is_replacement && shard->state() == Shard::State::Failed) continue;
     if (shard->state() == Shard::State::Failed && result.exit_code == 0) {
@@ -380,10 +482,30 @@ void Server::check_shards(RunResult& result) {
       result.error = shard->failure();
       begin_shutdown(nullptr);
     }
-    if (shard->state() == Shard::State::Ready) ++ready;
+    if (shard->state() == Shard::State::Ready) {
+      ++ready;
+      if (!shard->joined) joined = shard->joined = true;
+    }
+  }
+  if (joined && !stopping_) {
+    if (settings_.log_info && !settings_.main_interpreter) {
+      for (auto& shard : shards_)
+        if (shard->joined && shard->state() == Shard::State::Ready && !shard->stop_requested() &&
+            !shard->logged_join) {
+          shard->logged_join = true;
+          log(LogLevel::Info, "shard " + std::to_string(shard->index()) + " serving (" +
+                                  std::to_string(ready) + " of " + std::to_string(settings_.workers) + ")");
+        }
+    }
+    if (ready > 0) start_waiting_shards();
+    // A shard that joins takes its share of the open connections now.
+    if (settings_.workers > 1 && std::isinf(next_balance_at_))
+      next_balance_at_ = monotonic_seconds() + balance::INTERVAL;
+    rebalance();
   }
   // Serve as soon as the first shard is ready; the others join as they come.
-  if (ready > 0 && accepting_ == Accepting::Off && !stopping_) start_accepting();
+  bool may_accept = !awaits_supervisor_go() || supervisor_go_;
+  if (ready > 0 && accepting_ == Accepting::Off && !stopping_ && may_accept) start_accepting();
   if (ready >= settings_.workers && !announced_ready_ && !stopping_) {
     announced_ready_ = true;
     tell_supervisor(settings_.ready_fd, "ready\n");
@@ -422,23 +544,103 @@ void Server::begin_shutdown(const char* why) {
   watchdog_deadline_ = monotonic_seconds() + settings_.timeout_graceful_shutdown +
                        settings_.timeout_shutdown_watchdog;
   for (auto& shard : shards_) shard->request_stop(replaced_);
+  // Nothing is accepted here any more, and each shard sees its stop before
+  // it reads another request (Shard::on_poll): the supervisor may let the
+  // next generation accept.
+  tell_supervisor(settings_.ready_fd, "draining\n");
 }
 
-Shard* Server::least_loaded() {
+// The supervisor's word on the --ready-fd socket: "accept" (once). At end of
+// file the supervisor is gone (the parent-death signal stops this process).
+void Server::read_supervisor_command() {
+  char buf[64];
+  ssize_t n = ::read(settings_.ready_fd, buf, sizeof buf);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n > 0 && std::string_view(buf, static_cast<size_t>(n)).find("accept") != std::string_view::npos)
+    supervisor_go_ = true;
+  if (n <= 0 || supervisor_go_) poller_.remove(settings_.ready_fd);
+}
+
+Shard* Server::least_loaded(const Shard* exclude) {
   Shard* best = nullptr;
+  balance::ShardLoad best_load;
   size_t count = shards_.size();
   size_t best_at = 0;
+  int64_t now_ns = io::monotonic_ns();
   for (size_t k = 0; k < count; ++k) {
     size_t at = (next_shard_ + k) % count;
     Shard* s = shards_[at].get();
-    if (s->state() != Shard::State::Ready || s->stop_requested()) continue;
-    if (!best || s->connection_count() < best->connection_count()) {
+    if (s == exclude || s->state() != Shard::State::Ready || s->stop_requested() ||
+        s->awaiting_swap)
+      continue;
+    // The smoothed load, and what runs right now: a shard whose thread is
+    // held by a slow request gets no new connection, however few it has.
+    double now_load = s->load.load() + s->running() + (s->held(now_ns) ? balance::HELD_LOAD : 0);
+    balance::ShardLoad load{balance::level(now_load), s->connection_count()};
+    if (!best || balance::less_loaded(load, best_load)) {
       best = s;
+      best_load = load;
       best_at = at;
     }
   }
   if (best) next_shard_ = (best_at + 1) % count;
   return best;
+}
+
+void Server::start_waiting_shards() {
+  if (stopping_) return;
+  int workers = settings_.workers < 1 ? 1 : settings_.workers;
+  for (; shards_waiting_ > 0; --shards_waiting_) start_shard(false, workers - shards_waiting_);
+}
+
+void Server::sample_loads(double now) {
+  next_balance_at_ = stopping_ ? std::numeric_limits<double>::infinity() : now + balance::INTERVAL;
+  for (auto& s : shards_)
+    if (s->state() == Shard::State::Ready && !s->stop_requested())
+      s->load.sample(s->cpu_seconds(), s->running(), now);
+  rebalance();
+}
+
+void Server::rebalance() {
+  if (stopping_) return;
+  std::vector<Shard*> serving;
+  std::vector<balance::ShardLoad> loads;
+  int64_t now_ns = io::monotonic_ns();
+  for (auto& s : shards_) {
+    // A fresh interpreter waiting for a reload's swap takes no part yet.
+    if (s->state() != Shard::State::Ready || s->stop_requested() || s->awaiting_swap) continue;
+    serving.push_back(s.get());
+    double load = s->load.load() + (s->held(now_ns) ? balance::HELD_LOAD : 0);
+    loads.push_back({balance::level(load), s->connection_count()});
+  }
+  std::vector<int> give = balance::plan_moves(loads);
+  for (size_t i = 0; i < serving.size(); ++i)
+    if (give[i] > 0) serving[i]->give_away(give[i]);
+}
+
+void Server::place_idle(std::vector<IdleConnection> connections, Shard* from) {
+  {
+    io::EngineLock lock(moved_mutex_);
+    for (IdleConnection& c : connections) moved_.push_back({std::move(c), from});
+  }
+  notify();
+}
+
+void Server::place_moved() {
+  std::vector<Moved> moved;
+  {
+    io::EngineLock lock(moved_mutex_);
+    moved.swap(moved_);
+  }
+  for (Moved& m : moved) {
+    if (Shard* to = least_loaded(m.from)) {
+      to->hand_over(std::move(m.connection));
+    } else {
+      // No other shard serves (everything stops): the connection ends here.
+      m.connection.transport.close();
+      connection_closed();
+    }
+  }
 }
 
 void Server::connection_closed() {
@@ -535,7 +737,7 @@ void Server::accept_ready() {
       take_connection(fd);
     } else if (fd == -EAGAIN || fd == -EINTR) {
       return;
-    } else if (!connection_error(-fd)) {
+    } else if (!io::is_connection_error(-fd)) {
       // EMFILE, ENFILE, ENOBUFS, ENOMEM: the connection stays in the
       // backlog until there is room for it. Anything unexpected backs off too.
       back_off(-fd);

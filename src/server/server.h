@@ -26,6 +26,7 @@
 #include "io/tls.h"
 #include "io/unique_fd.h"
 #include "server/engine_log.h"
+#include "server/idle_connection.h"
 #include "metrics/table.h"
 #include "server/settings.h"
 #include "server/throttled_report.h"
@@ -56,6 +57,9 @@ class Server {
 
   // From shard threads.
   void notify();          // a shard changed state
+  // Idle connections a shard gave away (asked to, or recycled): placed on
+  // the least loaded other shard by the acceptor thread.
+  void place_idle(std::vector<IdleConnection> connections, Shard* from);
   void shard_finished();  // a shard thread is about to end
   std::atomic<long> in_flight{0};
   // Counts requests for --max-requests; tells the supervisor once to retire us.
@@ -98,13 +102,37 @@ class Server {
   int wait_timeout_ms(double now) const;
   void report_refusals(double now);
   bool handoff() const noexcept { return settings_.handoff_fd >= 0; }
+  // A supervised worker that accepts itself (interpreters mode) starts to
+  // only when its supervisor says "accept" on the --ready-fd socket: during
+  // a reload the old generation stops first (see docs/supervisor.md).
+  bool awaits_supervisor_go() const noexcept { return settings_.ready_fd >= 0 && !handoff(); }
+  void read_supervisor_command();
   int accept_fd() const noexcept { return handoff() ? settings_.handoff_fd : listener_.fd.get(); }
-  Shard* least_loaded();
+  // Where a connection goes: the serving shard with the lowest load level,
+  // then the fewest connections, ties round-robin (server/balance.h);
+  // never `exclude`. Null when no shard serves.
+  Shard* least_loaded(const Shard* exclude = nullptr);
+  // Every balance::INTERVAL: samples each serving shard's load, then
+  // rebalances.
+  void sample_loads(double now);
+  // Asks shards to give idle connections away as balance::plan_moves says
+  // (also at once when a shard joins).
+  void rebalance();
+  void place_moved();
+  // Starts the shards that wait for the first ones to serve.
+  void start_waiting_shards();
   void begin_shutdown(const char* why);
   bool replaced_ = false;  // SIGUSR1: a newer generation serves (WebSockets get 1012)
   void check_shards(RunResult& result);
   void recycle_shards();
   void start_shard(bool is_replacement, int slot);
+  // SIGHUP (--reload): every shard's interpreter is replaced in place, as
+  // recycle_shards() replaces one; the swap happens once all fresh ones serve.
+  void reload_shards();
+  // A fresh interpreter of a reload failed: the others are abandoned, the
+  // old code keeps serving, and `failure` is logged once.
+  void give_up_reload(const std::string& failure);
+  bool reload_replacements_ready() const;
   // --ssl-reload: once a second, a changed certificate, key or CA file is
   // loaded; a broken set is refused (logged once per change).
   void check_certificate_files(double now);
@@ -127,8 +155,20 @@ class Server {
   std::atomic<int> shards_running_{0};
   size_t next_shard_ = 0;
   int next_index_ = 0;
+  // Start-up: the first shards (one per core) import the app alone; the
+  // rest start once one of them serves, so the first is ready about as
+  // fast as a lone one.
+  int shards_waiting_ = 0;
+  double next_balance_at_ = std::numeric_limits<double>::infinity();
+  std::mutex moved_mutex_;  // guards moved_
+  struct Moved {
+    IdleConnection connection;
+    const Shard* from;  // compared, never dereferenced: it may be gone
+  };
+  std::vector<Moved> moved_;
   long process_max_requests_ = 0;
   Accepting accepting_ = Accepting::Off;
+  bool supervisor_go_ = false;  // awaits_supervisor_go(): the supervisor said "accept"
   double resume_accepting_at_ = 0;
   int accept_error_ = 0;        // why accepting backs off, for the log
   long open_file_limit_ = -1;   // RLIMIT_NOFILE, for the log
@@ -138,6 +178,7 @@ class Server {
   ThrottledReport lost_handovers_;    // handed over, but no descriptor to receive them
   ThrottledReport over_limit_;        // answered 503 for --limit-max-connections
   bool announced_ready_ = false;
+  double reload_started_at_ = 0;  // the last SIGHUP, for "Reload complete (0.12 s)"
   bool stopping_ = false;
   double watchdog_deadline_ = 0;
   std::atomic<long> requests_{0};

@@ -1,12 +1,14 @@
 #include "server/shard.h"
 
 #include <malloc.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 
 #include "io/clock.h"
 #include "io/engine_lock.h"
@@ -93,21 +95,51 @@ void Shard::hand_over(int fd) {
   bool was_empty;
   {
     io::EngineLock lock(mutex_);
-    was_empty = inbox_.empty();
+    was_empty = inbox_.empty() && arrivals_.empty();
     inbox_.emplace_back(fd);
   }
   connections_.fetch_add(1, std::memory_order_relaxed);
-  if (was_empty) {
-    uint64_t one = 1;
-    (void)::write(wake_fd_.get(), &one, sizeof one);
-  }
+  if (was_empty) wake();
 }
 
-void Shard::request_stop(bool replaced) {
-  if (replaced) replaced_.store(true);
-  stop_requested_.store(true);
+void Shard::hand_over(IdleConnection&& moved) {
+  bool was_empty;
+  {
+    io::EngineLock lock(mutex_);
+    was_empty = inbox_.empty() && arrivals_.empty();
+    arrivals_.push_back(std::move(moved));
+  }
+  connections_.fetch_add(1, std::memory_order_relaxed);
+  if (was_empty) wake();
+}
+
+void Shard::give_away(int count) {
+  give_away_.store(count);
+  wake();
+}
+
+void Shard::wake() {
   uint64_t one = 1;
   (void)::write(wake_fd_.get(), &one, sizeof one);
+}
+
+double Shard::cpu_seconds() const {
+  if (finished_.load()) return -1;
+  // The thread's own CPU clock, read from another thread: the shard pays
+  // nothing for being measured.
+  clockid_t clock;
+  timespec t{};
+  if (pthread_getcpuclockid(const_cast<std::thread&>(thread_).native_handle(), &clock) != 0 ||
+      clock_gettime(clock, &t) != 0)
+    return -1;
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+void Shard::request_stop(bool replaced, bool move_idle) {
+  if (replaced) replaced_.store(true);
+  if (move_idle) move_idle_on_stop_.store(true);
+  stop_requested_.store(true);
+  wake();
 }
 
 std::string Shard::failure() const {
@@ -233,15 +265,23 @@ PyObject* Shard::serve(PyObject* module, PyObject* app, PyObject* loop, PyObject
 }
 
 void Shard::on_poll() {
-  now_ = monotonic_seconds();
+  int64_t began = io::monotonic_ns();
+  poll_began_ns_.store(began, std::memory_order_relaxed);
+  now_ = static_cast<double>(began) * 1e-9;
   epoll_event events[MAX_EVENTS];
   int n = poller_.wait(events, MAX_EVENTS, 0);
+  // A stop is seen before any connection's events: once the server has asked
+  // (and told its supervisor that it drains), no request read from now on
+  // starts on a kept-alive connection here.
+  if (stop_requested_.load() && !draining_) begin_drain();
   for (int i = 0; i < n; ++i) {
     uint64_t token = events[i].data.u64;
     if (token == TOKEN_WAKE) {
       uint64_t count;
       (void)::read(wake_fd_.get(), &count, sizeof count);
       adopt_handed_over();
+      if (int count = give_away_.exchange(0); count > 0 && !draining_)
+        move_idle_out(count, balance::MOVE_COOLDOWN);
       if (stop_requested_.load() && !draining_) begin_drain();
     } else if (token == TOKEN_TIMER) {
       uint64_t count;
@@ -265,13 +305,16 @@ void Shard::on_poll() {
     py::Ref r = py::Ref::steal(PyObject_CallMethodNoArgs(app_.loop.get(), app_.st->s_stop));
     if (!r) PyErr_WriteUnraisable(app_.loop.get());
   }
+  poll_began_ns_.store(0, std::memory_order_relaxed);
 }
 
 void Shard::adopt_handed_over() {
   std::vector<io::UniqueFd> fds;
+  std::vector<IdleConnection> moved;
   {
     io::EngineLock lock(mutex_);
     fds.swap(inbox_);
+    moved.swap(arrivals_);
   }
   for (io::UniqueFd& fd : fds) {
     auto conn = std::make_unique<Connection>(*this, std::move(fd));
@@ -279,17 +322,45 @@ void Shard::adopt_handed_over() {
     table_.push_back(std::move(conn));
     if (draining_) table_.back()->drain();
   }
+  for (IdleConnection& idle : moved) {
+    auto owned = std::make_unique<Connection>(*this, std::move(idle));
+    Connection* conn = owned.get();
+    conn->slot = table_.size();
+    table_.push_back(std::move(owned));
+    if (draining_) conn->drain();
+    conn->resume_after_move();
+  }
 }
 
-void Shard::connection_closed(Connection* conn) {
+void Shard::move_idle_out(int count, double cooldown) {
+  std::vector<IdleConnection> leaving;
+  for (size_t i = 0; i < table_.size() && static_cast<int>(leaving.size()) < count;) {
+    Connection* conn = table_[i].get();
+    if (conn->closed() || !conn->movable(now_, cooldown)) {
+      ++i;
+      continue;
+    }
+    leaving.push_back(conn->move_out());
+    forget(conn);  // the last entry takes slot i: look at it next
+    connections_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  if (!leaving.empty()) server_.place_idle(std::move(leaving), this);
+}
+
+void Shard::forget(Connection* conn) {
   size_t slot = conn->slot;
-  if (slot >= table_.size() || table_[slot].get() != conn) return;
   graveyard_.push_back(std::move(table_[slot]));
   if (slot + 1 != table_.size()) {
     table_[slot] = std::move(table_.back());
     table_[slot]->slot = slot;
   }
   table_.pop_back();
+}
+
+void Shard::connection_closed(Connection* conn) {
+  size_t slot = conn->slot;
+  if (slot >= table_.size() || table_[slot].get() != conn) return;
+  forget(conn);
   connections_.fetch_sub(1, std::memory_order_relaxed);
   ++closed_since_trim_;
   server_.connection_closed();
@@ -322,6 +393,8 @@ void Shard::cancel_abandoned() {
 }
 
 void Shard::begin_drain() {
+  // Recycled while the process serves on: idle connections go on elsewhere.
+  if (move_idle_on_stop_.load()) move_idle_out(INT_MAX, 0);
   draining_ = true;
   drain_deadline_ = now_ + settings().timeout_graceful_shutdown;
   std::vector<Connection*> all;
@@ -366,10 +439,12 @@ RequestSlot Shard::admit_request(bool http_request) {
     return RequestSlot();
   }
   if (http_request && meter_.get()) meter_.get()->change(metrics::gauge::IN_FLIGHT, 1);
+  running_.fetch_add(1, std::memory_order_relaxed);
   return RequestSlot(this, http_request);
 }
 
 void Shard::release_request_slot(bool http_request) {
+  running_.fetch_sub(1, std::memory_order_relaxed);
   if (settings().limit_concurrency > 0) server_.in_flight.fetch_sub(1);
   if (http_request && meter_.get()) meter_.get()->change(metrics::gauge::IN_FLIGHT, -1);
 }

@@ -21,6 +21,8 @@
 #include "py/worker_threads.h"
 #include "server/access_log.h"
 #include "server/app_adapter.h"
+#include "server/balance.h"
+#include "server/idle_connection.h"
 #include "server/request_slot.h"
 #include "server/settings.h"
 
@@ -42,14 +44,32 @@ class Shard {
   void start();
   void join();
   void hand_over(int fd);
+  // An idle connection another shard gave away (counted here from now on).
+  void hand_over(IdleConnection&& moved);
+  // Asks the shard to give up to `count` idle connections back to the
+  // server, which places them on less loaded shards (server/balance.h).
+  void give_away(int count);
   // Drain and stop. `replaced`: a fresh interpreter or process takes over
   // (a recycle, a reload), which open WebSockets are told with close 1012
-  // ("service restart") rather than 1001 ("going away").
-  void request_stop(bool replaced = false);
+  // ("service restart") rather than 1001 ("going away"). `move_idle`: other
+  // shards of this process go on serving (a --max-requests recycle), so its
+  // idle keep-alive connections move to them instead of being closed.
+  void request_stop(bool replaced = false, bool move_idle = false);
   // The close code for open WebSockets when this shard drains.
   uint16_t going_away_code() const noexcept { return replaced_.load() ? 1012 : 1001; }
   State state() const noexcept { return state_.load(); }
   int connection_count() const noexcept { return connections_.load(std::memory_order_relaxed); }
+  // Apps running now: HTTP requests (either version) and WebSockets.
+  int running() const noexcept { return running_.load(std::memory_order_relaxed); }
+  // The shard thread's CPU time so far (any thread may ask); -1 when its
+  // thread is not running.
+  double cpu_seconds() const;
+  // Its thread has been inside one wake-up for more than
+  // balance::HELD_AFTER_NS: it cannot take a connection now.
+  bool held(int64_t now_ns) const noexcept {
+    int64_t began = poll_began_ns_.load(std::memory_order_relaxed);
+    return began != 0 && now_ns - began > balance::HELD_AFTER_NS;
+  }
   int index() const noexcept { return index_; }
   int slot() const noexcept { return slot_; }
   std::string failure() const;          // the message when state() == Failed
@@ -60,7 +80,17 @@ class Shard {
   // Set by the acceptor thread only.
   Shard* replacement = nullptr;  // the fresh shard starting in its place
   bool is_replacement = false;
-  bool retire_failed = false;    // its replacement could not start: it stays
+  bool retire_failed = false;    // its replacement could not start: it stays (until a reload)
+  // A reload (SIGHUP) wants it replaced by an interpreter that imports the
+  // code anew; cleared when that is given up.
+  bool reload_wanted = false;
+  // A fresh interpreter that serves but has not taken over yet (a reload
+  // swaps all at once): it gets no connections, so the old and the new code
+  // never answer side by side.
+  bool awaiting_swap = false;
+  bool joined = false;           // seen Ready by the acceptor
+  bool logged_join = false;      // its "serving" line was logged
+  balance::LoadTracker load;     // sampled by the acceptor thread
 
   // --- from the shard's own interpreter (subcorn._native._shard_*) ---
   // Serves until a stop request has drained every connection.
@@ -119,7 +149,13 @@ class Shard {
 
  private:
   void thread_main();
+  void wake();  // the shard's eventfd: look at the inbox and the requests
   void adopt_handed_over();
+  // Gives up to `count` movable connections to the server (cooldown: how
+  // long since a connection's last move it must stay; 0 when draining).
+  void move_idle_out(int count, double cooldown);
+  // Takes a connection out of the table (to the graveyard, freed after the poll).
+  void forget(Connection* conn);
   void begin_drain();
   void tick();
   void flush_access_log();
@@ -135,10 +171,15 @@ class Shard {
   std::atomic<State> state_{State::Starting};
   mutable std::mutex mutex_;            // guards inbox_ and failure_
   std::vector<io::UniqueFd> inbox_;  // connections handed over, not adopted yet
+  std::vector<IdleConnection> arrivals_;  // idle connections from other shards, not adopted yet
   std::string failure_;
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> replaced_{false};
   std::atomic<int> connections_{0};
+  std::atomic<int> running_{0};
+  std::atomic<int64_t> poll_began_ns_{0};  // in on_poll since (0: waiting)
+  std::atomic<int> give_away_{0};       // idle connections asked for, from the acceptor
+  std::atomic<bool> move_idle_on_stop_{false};
   std::atomic<long> requests_{0};
   long max_requests_ = 0;  // with its share of the jitter
   std::atomic<bool> retire_requested_{false};

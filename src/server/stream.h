@@ -124,6 +124,12 @@ class Stream final : public py::Exchange {
   bool app_active() const noexcept { return app_ == AppState::Starting || app_ == AppState::Running; }
   // A worker thread runs the app: the stream must outlive that job.
   bool busy() const noexcept { return busy_.load(); }
+  // Between two requests: no app, no task, no body, no slot held (what a
+  // connection may move to another shard in).
+  bool idle() const noexcept {
+    return app_ == AppState::None && !cycle_ && !wsgi_call_ && !busy_.load() && !slot_ &&
+           body_.size() == 0;
+  }
 
   // --- for the AppAdapter ---
   void set_cycle(py::Ref cycle) { cycle_ = std::move(cycle); }

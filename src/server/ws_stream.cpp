@@ -41,6 +41,8 @@ void WsStream::detach_cycle() {
 
 void WsStream::start(const http::RequestHead& head, const py::ConnectionInfo& info) {
   app_ = AppState::Starting;
+  method_ = head.method;
+  target_ = head.target;
   shard_.adapter().start_websocket(*this, head,
                                    forwarded_.resolve(head, info, shard_.settings().forwarded_allow_ips));
   if (app_ == AppState::Starting) {
@@ -309,5 +311,10 @@ void WsStream::cancel() {
 }
 
 int WsStream::worker_id() const { return shard_.worker_id(); }
+
+py::Exchange::RequestLabel WsStream::request_label() const {
+  if (method_.empty()) return {};
+  return {method_, target_, peer_for_log(host_.ws_client())};
+}
 
 }  // namespace subcorn::server

@@ -64,6 +64,9 @@ class WsHost {
   // The socket must close now (the close handshake is over, or the peer
   // stopped answering pings).
   virtual void ws_close_transport() = 0;
+  // The peer, "host:port", for log lines (a proxy's forwarded client is
+  // applied by the stream).
+  virtual std::string_view ws_client() const = 0;
 
  protected:
   ~WsHost() = default;
@@ -140,6 +143,7 @@ class WsStream final : public py::WsExchange {
   bool response_complete() const override;
   void app_finished(bool failed) override;
   int worker_id() const override;
+  RequestLabel request_label() const override;
 
  private:
   struct Message {
@@ -163,6 +167,10 @@ class WsStream final : public py::WsExchange {
   RequestSlot slot_;           // counted in --limit-concurrency while the app runs
   py::Ref cycle_;
   ForwardedInfo forwarded_;  // what a trusted proxy said of the upgrade request
+  // The upgrade request's method and target, for error lines
+  // (request_label): the head is not kept once the app started.
+  std::string method_;
+  std::string target_;
 
   // Received, not yet taken by the app: the queue, and the message just
   // parsed, offered first as a view into the connection's input (no copy

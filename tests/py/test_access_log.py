@@ -164,6 +164,18 @@ def test_text_error_names_worker_and_request(server):
                      r"127\.0\.0\.1:\d+\)\nTraceback", s.stderr), s.stderr
 
 
+def test_websocket_error_names_worker_and_request(server):
+    from websockets.sync.client import connect
+    s = server(APP)
+    with connect(f"ws://127.0.0.1:{s.port}/ws-boom?room=3") as ws:
+        with pytest.raises(Exception):
+            ws.recv(timeout=5)
+    assert ws.close_code == 1011  # the app raised
+    wait_for(lambda: s.stderr, lambda e: "ws-kaboom-4417" in e)
+    assert re.search(r"ERROR:    Exception in ASGI application \(worker 0: GET /ws-boom\?room=3 "
+                     r"from 127\.0\.0\.1:\d+\)\nTraceback", s.stderr), s.stderr
+
+
 @pytest.mark.parametrize("version", sorted(CURL_VERSIONS))
 def test_timeout_line_names_worker_and_request(server, version):
     s = server(APP, "--timeout-request", "0.3")

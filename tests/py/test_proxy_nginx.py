@@ -1,8 +1,9 @@
 """subcorn behind a real nginx, started by the test as a non-root process in
 a temporary directory: the app must see the real client and the scheme the
 client used. nginx as a plain reverse proxy (the configuration in
-docs/deployment.md, verbatim), and terminating TLS in front of subcorn;
-Django's is_secure() and build_absolute_uri() behind it."""
+docs/deployment.md, verbatim), terminating TLS in front of subcorn, and as a
+TCP proxy sending the PROXY protocol (`proxy_protocol on`, the stream
+module); Django's is_secure() and build_absolute_uri() behind it."""
 
 from __future__ import annotations
 
@@ -33,23 +34,58 @@ PROXY_LOCATION = """\
         }
 """
 
+# The stream block of docs/deployment.md's "Behind a load balancer with the
+# PROXY protocol", verbatim.
+PROXY_PROTOCOL_STREAM = """\
+  stream {
+      server {
+          listen 443;
+          proxy_pass 10.0.1.5:8000;
+          proxy_protocol on;
+      }
+  }
+"""
+# Debian's libnginx-mod-stream.
+STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
+
+
+def _documented_block(marker: str, docs_block: str) -> str:
+    docs = (Path(__file__).parents[2] / "docs" / "deployment.md").read_text()
+    assert docs_block in docs, f"docs/deployment.md no longer has the {marker} block this test runs"
+    return docs_block
+
 
 class Nginx:
-    def __init__(self, workdir: Path, backend_port: int, *, tls: tuple[Path, Path] | None = None):
+    def __init__(self, workdir: Path, backend_port: int, *, tls: tuple[Path, Path] | None = None,
+                 proxy_protocol: bool = False):
         self.port = free_port()
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         listen = f"listen 127.0.0.1:{self.port}"
         if tls:
             listen += f" ssl;\n        ssl_certificate {tls[0]};\n        ssl_certificate_key {tls[1]}"
-        location = PROXY_LOCATION.replace("127.0.0.1:8000", f"127.0.0.1:{backend_port}")
+        location = _documented_block("location", PROXY_LOCATION).replace("127.0.0.1:8000", f"127.0.0.1:{backend_port}")
+        stream = ""
+        if proxy_protocol:
+            # A TCP proxy: no http block's server; nginx writes the PROXY
+            # header (v1) and then passes the client's bytes (TLS too) through.
+            stream = (_documented_block("stream", PROXY_PROTOCOL_STREAM)
+                      .replace("listen 443", f"listen 127.0.0.1:{self.port}")
+                      .replace("10.0.1.5:8000", f"127.0.0.1:{backend_port}"))
+            location, listen = "", ""
+        head = f"load_module {STREAM_MODULE};\n" if proxy_protocol else ""
+        server = f"""    server {{
+        {listen};
+        server_name shop.example;
+{location}    }}
+""" if listen else ""
         (workdir / "nginx.conf").write_text(f"""\
-worker_processes 1;
+{head}worker_processes 1;
 daemon off;
 pid {workdir}/nginx.pid;
 error_log {workdir}/error.log warn;
 events {{ worker_connections 64; }}
-http {{
+{stream}http {{
     access_log off;
     client_body_temp_path {workdir}/body;
     proxy_temp_path {workdir}/proxy;
@@ -57,11 +93,7 @@ http {{
     uwsgi_temp_path {workdir}/uwsgi;
     scgi_temp_path {workdir}/scgi;
     map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
-    server {{
-        {listen};
-        server_name shop.example;
-{location}    }}
-}}
+{server}}}
 """)
         self.proc = subprocess.Popen(
             ["nginx", "-p", str(workdir), "-c", str(workdir / "nginx.conf"), "-e",
@@ -167,3 +199,32 @@ def test_django_behind_nginx_with_tls(server, nginx, pki):
     assert seen["is_secure"] is False
     assert seen["absolute_uri"] == f"http://127.0.0.1:{s2.port}/whoami"
 
+
+
+def test_nginx_proxy_protocol_gives_the_client_address_and_port(server, nginx):
+    s = server("echo_scope:app", "--proxy-protocol")
+    n = nginx(s.port, proxy_protocol=True)
+    with client_from("127.0.0.5") as client:
+        scope = client.get(f"http://127.0.0.1:{n.port}/", headers={"X-Forwarded-For": "6.6.6.6"}).json()
+    # The PROXY header carries the client's own address and port, which
+    # nothing in HTTP can forge.
+    assert scope["client"][0] == "127.0.0.5" and scope["client"][1] != 0
+    assert scope["scheme"] == "http"
+    assert scope["server"] == ["127.0.0.1", n.port]
+    # Straight to subcorn without the header: closed without an answer.
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{s.port}/")
+
+
+def test_nginx_proxy_protocol_in_front_of_tls(server, nginx, pki):
+    cert, key, ca = pki
+    s = server("echo_scope:app", "--proxy-protocol", "--ssl-certfile", str(cert),
+               "--ssl-keyfile", str(key))
+    n = nginx(s.port, proxy_protocol=True)
+    with client_from("127.0.0.6", verify=str(ca)) as client:
+        scope = client.get(f"https://localhost:{n.port}/").json()
+    # nginx passes TLS through untouched: subcorn terminates it after the header.
+    assert scope["scheme"] == "https"
+    assert scope["client"][0] == "127.0.0.6" and scope["client"][1] != 0
+    # The header's destination is the address the client connected to: nginx's.
+    assert scope["server"] == ["127.0.0.1", n.port]

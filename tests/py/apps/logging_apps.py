@@ -4,6 +4,7 @@
 /slow     answers after 60 ms (durations)
 /sleep    answers after 2 s (--timeout-request)
 /applog   logs "app-log-record" with the "app" logger, then answers
+/ws-boom  (WebSocket) accepts, then raises RuntimeError("ws-kaboom-4417")
 anything  200 b"hello-log" with content-type text/plain and x-cache: hit
 """
 
@@ -19,6 +20,10 @@ async def app(scope, receive, send):
     if scope["type"] == "lifespan":
         return await lifespan_noop(receive, send)
     path = scope["path"]
+    if scope["type"] == "websocket":
+        await receive()
+        await send({"type": "websocket.accept"})
+        raise RuntimeError("ws-kaboom-4417")
     if path == "/boom":
         raise RuntimeError("kaboom-7331")
     if path == "/slow":

@@ -1,0 +1,35 @@
+"""For the balance tests: which worker answered (pid, interpreter id), and a
+slow endpoint that holds its shard's thread.
+
+GET /                 {"pid", "interpreter_id", "client", "scheme", "tls"}
+GET /spin?seconds=S   computes for S seconds on the shard's thread, then answers
+
+BALANCE_SLOW_IMPORT=S: every interpreter but the first one of its process
+takes S seconds longer to import this module, as an app whose start-up time
+varies does, so that one shard serves well before the next one joins."""
+
+import os
+import time
+
+from common import interpreter_id, lifespan_noop, query, respond_json
+
+if interpreter_id() != 1:
+    time.sleep(float(os.environ.get("BALANCE_SLOW_IMPORT", "0")))
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await lifespan_noop(receive, send)
+        return
+    if scope["path"] == "/spin":
+        end = time.perf_counter() + float(query(scope).get("seconds", "1"))
+        while time.perf_counter() < end:
+            pass
+    await respond_json(send, {
+        "pid": os.getpid(),
+        "interpreter_id": interpreter_id(),
+        # What the connection told this interpreter (made again when it moved).
+        "client": scope["client"],
+        "scheme": scope["scheme"],
+        "tls": "tls" in scope.get("extensions", {}),
+    })
