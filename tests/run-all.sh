@@ -4,11 +4,17 @@
 #   1. C++ unit tests of the sans-IO HTTP layer, under ASan and UBSan (ctest)
 #   2. a short libFuzzer run of every fuzz target (60 s in all by default,
 #      SUBCORN_FUZZ_SECONDS to change it); a crash fails the run
-#   3. pytest: the real server against real clients, and `pip install .`
+#   3. pytest: the real server against real clients, and `pip install .`,
+#      once under each supported Python ($SUBCORN_PYTHONS, set by ./dev:
+#      python3.14 and python3.15), the server running under that Python
 #   4. the Autobahn|Testsuite fuzzingclient against subcorn's WebSocket
-#      (tests/autobahn; it writes build/reports/autobahn.xml, counted below)
-# Ends with one line "N passed, M failed"; the exit code is the result.
+#      (tests/autobahn; it writes build/reports/autobahn.xml, counted below),
+#      under the first Python only: it tests the engine's WebSocket code, which
+#      is C++ and the same on every Python (the echo app is four lines)
+# Ends with one line "N passed, M failed" over all of them; the exit code is the result.
 set -u
+PYTHONS=${SUBCORN_PYTHONS:-python3.14 python3.15}
+FIRST_PYTHON=${PYTHONS%% *}
 cd "$(dirname "$0")/.."
 REPORTS=build/reports
 rm -rf "$REPORTS" && mkdir -p "$REPORTS"
@@ -28,13 +34,17 @@ sh tests/fuzz/run.sh "${SUBCORN_FUZZ_SECONDS:-60}" >"$REPORTS/fuzz.log" 2>&1 || 
 }
 echo "<testsuite name=\"fuzz\" tests=\"1\" failures=\"$fuzz_failures\"/>" >"$REPORTS/fuzz.xml"
 
-echo "== integration tests (pytest)"
-python3.14 -m pytest -p no:cacheprovider -q tests/py tests/examples tests/install \
-  tests/autobahn/test_results.py "$@" \
-  --junitxml="$REPORTS/pytest.xml" || status=1
+for python in $PYTHONS; do
+  echo "== integration tests (pytest, $python)"
+  started=$(date +%s)
+  "$python" -m pytest -p no:cacheprovider -q tests/py tests/examples tests/install \
+    tests/autobahn/test_results.py "$@" \
+    --junitxml="$REPORTS/pytest-$python.xml" -o junit_suite_name="pytest-$python" || status=1
+  echo "   ($python: $(( $(date +%s) - started )) s)"
+done
 
-echo "== Autobahn|Testsuite: WebSocket conformance, every case of sections 1-13 (about 20 minutes)"
-python3.14 tests/autobahn/driver.py --server subcorn --full || status=1
+echo "== Autobahn|Testsuite ($FIRST_PYTHON): WebSocket conformance, every case of sections 1-13 (about 20 minutes)"
+"$FIRST_PYTHON" tests/autobahn/driver.py --server subcorn --full || status=1
 
-python3.14 tests/summarize.py "$REPORTS"/*.xml || status=1
+"$FIRST_PYTHON" tests/summarize.py "$REPORTS"/*.xml || status=1
 exit $status

@@ -11,9 +11,11 @@ __version__ = "0.1.0"
 
 # ./dev builds the extension outside the source tree and points here, so a
 # work tree never holds a stale binary that `pip install .` could pick up.
-_dev_ext_dir = os.environ.get("SUBCORN_DEV_EXT_DIR")
-if _dev_ext_dir:
-    __path__.append(_dev_ext_dir)
+# One directory per supported Python (os.pathsep between them): each Python
+# loads only the file named with its own ABI tag (_native.cpython-315-...so).
+for _dev_ext_dir in os.environ.get("SUBCORN_DEV_EXT_DIR", "").split(os.pathsep):
+    if _dev_ext_dir:
+        __path__.append(_dev_ext_dir)
 
 
 def __getattr__(name):

@@ -40,12 +40,31 @@ def context_text(record: logging.LogRecord) -> str:
     return f" ({': '.join(parts)})" if parts else ""
 
 
+def format_exception(exc: BaseException) -> str:
+    """traceback.format_exception(exc), which must not fail while reporting
+    an error. On CPython 3.15.2 it raises for a ModuleNotFoundError of
+    `pkg.mod` whose package `pkg` cannot be imported (uvloop there: its
+    loop.cpython-314 module has no 3.15 build), because the new hint "found
+    for a different Python version" imports `pkg` again
+    (python/cpython#151631). Then the same traceback, without that hint and
+    without the exceptions chained to it."""
+    try:
+        return "".join(traceback.format_exception(exc))
+    except Exception:  # noqa: BLE001  (a bug of the formatter, not the app's)
+        tb = traceback.format_tb(exc.__traceback__)
+        head = ["Traceback (most recent call last):\n", *tb] if tb else []
+        return "".join([*head, f"{type(exc).__name__}: {exc}\n"])
+
+
 class LevelPrefixFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         prefix = f"{record.levelname}:".ljust(10)
         record.levelprefix = prefix
         record.context = context_text(record)
         return super().format(record)
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802  (logging's name)
+        return format_exception(ei[1]).rstrip("\n")
 
 
 class JsonFormatter(logging.Formatter):
@@ -67,7 +86,7 @@ class JsonFormatter(logging.Formatter):
             for name in _CONTEXT_FIELDS:
                 out[name] = getattr(record, name)
         if record.exc_info:
-            out["traceback"] = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+            out["traceback"] = format_exception(record.exc_info[1]).rstrip("\n")
         elif record.stack_info:
             out["traceback"] = record.stack_info
         return json.dumps(out, ensure_ascii=False, separators=(",", ":"))

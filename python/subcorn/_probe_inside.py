@@ -59,6 +59,24 @@ class Recorder:
             "phase": self.phase,
         })
 
+    def add_missing_build(self, name: str, found: list[str]) -> None:
+        """An extension module that is not there for this Python, while its
+        package holds builds for other Pythons (found: those files)."""
+        if any(e["module"] == name and e.get("missing_build") for e in self.events):
+            return
+        files = ", ".join(os.path.basename(f) for f in found)
+        self.events.append({
+            "module": name,
+            "origin": found[0],
+            "loaded": False,
+            "refused": False,
+            "missing_build": [os.path.basename(f) for f in found],
+            "message": f"ModuleNotFoundError: No module named {name!r} "
+                       f"(no build for Python {sys.version_info[0]}.{sys.version_info[1]}; "
+                       f"found {files})",
+            "phase": self.phase,
+        })
+
     def install(self) -> None:
         # Patching the loader classes (not sys.meta_path) sees every way an
         # extension gets loaded, and the refusal is raised in create_module
@@ -92,6 +110,22 @@ class Recorder:
 
         builtin.create_module = staticmethod(create_builtin_module)  # type: ignore[method-assign,assignment]
 
+        # A module found nowhere: is it an extension built for other Pythons
+        # only (a Debian package whose 3.15 build is missing, a wheel for the
+        # wrong version)? Looked at on the disk, without importing anything.
+        path_finder = importlib.machinery.PathFinder
+        find_spec = path_finder.find_spec
+
+        def find_spec_watched(cls: Any, fullname: str, path: Any = None, target: Any = None) -> Any:
+            spec = find_spec(fullname, path, target)
+            if spec is None:
+                found = other_builds(fullname, sys.path if path is None else path)
+                if found:
+                    recorder.add_missing_build(fullname, found)
+            return spec
+
+        path_finder.find_spec = classmethod(find_spec_watched)  # type: ignore[method-assign,assignment]
+
     def sweep(self, before: set[str]) -> None:
         """Extension modules that reached sys.modules some other way."""
         seen = {e["module"] for e in self.events}
@@ -104,6 +138,22 @@ class Recorder:
             if origin.endswith(suffixes):
                 self.events.append({"module": name, "origin": origin, "loaded": True,
                                     "refused": False, "message": None, "phase": self.phase})
+
+
+def other_builds(fullname: str, search: Any) -> list[str]:
+    """Files in the search directories that are extension module `fullname`
+    built for another Python (name.cpython-314-x86_64-linux-gnu.so on 3.15)."""
+    child = fullname.rpartition(".")[2]
+    ours = {child + suffix for suffix in importlib.machinery.EXTENSION_SUFFIXES}
+    found = []
+    for directory in search:
+        try:
+            entries = sorted(os.listdir(directory or "."))
+        except (OSError, TypeError):
+            continue
+        found += [os.path.join(directory, e) for e in entries
+                  if e.startswith(child + ".") and e.endswith(".so") and e not in ours]
+    return found
 
 
 # --app-dir, set by run(): errors are located in the app's own code first.
@@ -136,7 +186,7 @@ def describe(exc: BaseException) -> dict[str, Any]:
         "line": line + (f" (at {where})" if where else ""),
         "where": where,
         "chain": chain,
-        "traceback": "".join(traceback.format_exception(exc)),
+        "traceback": _logging.format_exception(exc),
     }
 
 

@@ -91,6 +91,21 @@ class SlowerPath:
 
 
 @dataclasses.dataclass(frozen=True)
+class MissingBuild:
+    """An extension module that has no build for the Python that ran the
+    check, while its package holds builds for other Pythons (a Debian package
+    not yet rebuilt for 3.15, a wheel for another version): importing it fails
+    in any mode. A library that imports it inside `try` does without it."""
+
+    module: str
+    package: str | None
+    version: str | None
+    system_package: str | None
+    found: list[str]  # the files there, e.g. ["loop.cpython-314-x86_64-linux-gnu.so"]
+    python: str  # "3.15"
+
+
+@dataclasses.dataclass(frozen=True)
 class Request:
     path: str
     status: int | None
@@ -106,6 +121,7 @@ class Result:
     failure: Failure | None = None
     extension_modules: list[Extension] = dataclasses.field(default_factory=list)
     slower_paths: list[SlowerPath] = dataclasses.field(default_factory=list)
+    missing_builds: list[MissingBuild] = dataclasses.field(default_factory=list)
     requests: list[Request] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
     interface: str | None = None  # "asgi" or "wsgi", once the app is imported
@@ -257,6 +273,8 @@ def _judge(app: str, sub: _Run, in_main: _InMain) -> Result:
     requests = [_request(r) for r in sub.data.get("requests", [])]
     result = Result(app, "compatible", "compatible: serves in interpreters mode",
                     extension_modules=extensions, requests=requests, output=sub.output)
+    result.missing_builds = _missing_builds(events, sub.data.get("python") or "")
+    result.notes += [_missing_build_note(m) for m in result.missing_builds]
     failure = _failure(sub.data, events)
     if failure is None and not sub.imported:
         main = in_main(())
@@ -391,6 +409,27 @@ def _extensions(events: list[dict[str, Any]]) -> list[Extension]:
     # Refused first, then the app's own libraries, then the standard library.
     return sorted(by_module.values(),
                   key=lambda x: (x.subinterpreters, x.stdlib, x.module.lower()))
+
+
+def _missing_builds(events: list[dict[str, Any]], version: str) -> list[MissingBuild]:
+    python = ".".join(version.split(".")[:2])  # "3.15.2" -> "3.15"
+    found: dict[str, MissingBuild] = {}
+    for e in events:
+        if e.get("missing_build") and e["module"] not in found:
+            found[e["module"]] = MissingBuild(e["module"], e.get("package"), e.get("version"),
+                                              e.get("system_package"), e["missing_build"],
+                                              python)
+    return list(found.values())
+
+
+def _missing_build_note(m: MissingBuild) -> str:
+    pkg = _package_text(m.package, m.version, m.system_package)
+    text = (f"{m.module}" + (f" ({pkg})" if pkg else "")
+            + f" has no build for Python {m.python} here, only {', '.join(m.found)}: ")
+    known = _probe_known.quiet_fallback(m.module)
+    if known:
+        return text + f"where the library does without {known[0]}, {known[1]}"
+    return text + "importing it fails in any mode (install a build for this Python)"
 
 
 def _slower_paths(events: list[dict[str, Any]], failure: Failure | None,

@@ -61,7 +61,9 @@ FAILING_WORKERS = 1 if IS_UVICORN else 2
 
 
 def base_command() -> list[str]:
-    """The command that runs the server, without any argument."""
+    """The command that runs the server, without any argument: under the
+    Python that runs the tests (`./dev test` runs them under each supported
+    Python, docs/python-versions.md)."""
     return [sys.executable, "-m", SERVER_KIND]
 
 

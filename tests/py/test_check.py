@@ -1,6 +1,7 @@
 """`subcorn check APP`: the compatibility probe (python/subcorn/check.py).
 
-Each test runs `python3.14 -m subcorn check` as a subprocess against a fixture
+Each test runs `python -m subcorn check` (the Python running the tests: 3.14
+or 3.15) as a subprocess against a fixture
 app in apps/check_*.py. Some fixtures need Debian packages of libraries that
 refuse sub-interpreters or lose their accelerators there (python3-yaml,
 python3-psycopg-c, python3-sqlalchemy-ext, python3-cryptography,
@@ -27,19 +28,20 @@ REFUSED = "does not support loading in subinterpreters"
 
 # The keys of `subcorn check --json`, as docs/compatibility.md lists them.
 TOP_KEYS = {"schema", "compatible", "exit_code", "app", "verdict", "reason", "failure",
-            "extension_modules", "slower_paths", "requests", "notes", "interface", "python",
-            "interpreter_config", "seconds", "output"}
+            "extension_modules", "slower_paths", "missing_builds", "requests", "notes",
+            "interface", "python", "interpreter_config", "seconds", "output"}
 FAILURE_KEYS = {"stage", "error", "module", "package", "version", "system_package", "message",
                 "path", "where", "traceback"}
 EXTENSION_KEYS = {"module", "origin", "package", "version", "system_package", "stdlib",
                   "subinterpreters"}
 SLOWER_KEYS = {"module", "package", "what", "effect", "message"}
+MISSING_BUILD_KEYS = {"module", "package", "version", "system_package", "found", "python"}
 REQUEST_KEYS = {"path", "status", "error", "ok"}
 
 
-def check(app: str, *flags: str, env: dict[str, str] | None = None,
-          timeout: float = 90, python: str = sys.executable) -> subprocess.CompletedProcess:
-    cmd = [python, "-m", "subcorn", "check", app, "--app-dir", str(APPS), *flags]
+def check(app: str, *flags: str, env: dict[str, str] | None = None, timeout: float = 90,
+          python: str = sys.executable, app_dir=APPS) -> subprocess.CompletedProcess:
+    cmd = [python, "-m", "subcorn", "check", app, "--app-dir", str(app_dir), *flags]
     return subprocess.run(cmd, check=False, env=server_env(env), cwd=HERE, capture_output=True,
                           text=True, timeout=timeout)
 
@@ -150,10 +152,56 @@ def test_lazy_import_fails_only_when_exercised():
     assert code == 3
     failure = report["failure"]
     assert (failure["stage"], failure["path"], failure["module"]) == (
-        "request", "/lazy", "uvloop.loop")
-    assert failure["message"] == f"ImportError: module uvloop.loop {REFUSED}"
+        "request", "/lazy", "httptools.parser.parser")
+    assert failure["message"] == f"ImportError: module httptools.parser.parser {REFUSED}"
     statuses = {r["path"]: r["status"] for r in report["requests"]}
     assert statuses["/"] == 200
+
+
+# An extension module built for another Python only: a package whose build
+# for this one is missing (Debian's python3-uvloop has no 3.15 build). The
+# file's tag is never the running Python's, so it is never loaded.
+OTHER_TAG = "cpython-313-x86_64-linux-gnu"
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def app_with_missing_build(tmp_path, init: str):
+    package = tmp_path / "nobuild"
+    package.mkdir()
+    (package / "__init__.py").write_text(init)
+    (package / f"_speedups.{OTHER_TAG}.so").write_bytes(b"")
+    (tmp_path / "nobuild_app.py").write_text(
+        "import nobuild\n"
+        "async def app(scope, receive, send):\n"
+        "    pass\n")
+    return tmp_path
+
+
+def test_an_extension_built_for_another_python_only_is_named(tmp_path):
+    # The package needs it: the import fails in any mode, and the report says
+    # why. (On 3.15.2, formatting this error's traceback itself raises:
+    # python/cpython#151631; the probe must report it all the same.)
+    app_dir = app_with_missing_build(tmp_path, "from ._speedups import fast\n")
+    code, report = check_json("nobuild_app:app", app_dir=app_dir)
+    assert code == 1, report
+    assert "No module named 'nobuild._speedups'" in report["reason"]
+    [missing] = report["missing_builds"]
+    assert set(missing) == MISSING_BUILD_KEYS
+    assert (missing["module"], missing["found"], missing["python"]) == (
+        "nobuild._speedups", [f"_speedups.{OTHER_TAG}.so"], PYTHON)
+    done = check("nobuild_app:app", app_dir=app_dir)
+    assert (f"  note: nobuild._speedups (package nobuild) has no build for Python {PYTHON} "
+            f"here, only _speedups.{OTHER_TAG}.so: importing it fails in any mode") in done.stdout
+
+
+def test_an_optional_extension_built_for_another_python_only_is_a_note(tmp_path):
+    app_dir = app_with_missing_build(
+        tmp_path, "try:\n    from . import _speedups\nexcept ImportError:\n    _speedups = None\n")
+    code, report = check_json("nobuild_app:app", app_dir=app_dir)
+    assert code == 0, report
+    assert [m["module"] for m in report["missing_builds"]] == ["nobuild._speedups"]
+    assert any(n.startswith(f"nobuild._speedups (package nobuild) has no build for Python "
+                            f"{PYTHON} here") for n in report["notes"]), report["notes"]
 
 
 def test_failure_only_in_a_sub_interpreter_without_an_extension_to_blame():

@@ -1,7 +1,7 @@
 """`subcorn check` fixture: imports fine, fails only when a request comes.
 
 /        200
-/lazy    imports uvloop (refused in a sub-interpreter) on first use
+/lazy    imports httptools (refused in a sub-interpreter) on first use
 /signal  installs a signal handler: works only in a main interpreter
 /broken  fails everywhere (an app bug, not a sub-interpreter problem)
 """
@@ -14,9 +14,9 @@ async def app(scope, receive, send):
         return await lifespan_noop(receive, send)
     path = scope["path"]
     if path == "/lazy":
-        import uvloop
+        import httptools
 
-        await respond(send, uvloop.__name__.encode())
+        await respond(send, httptools.__name__.encode())
     elif path == "/signal":
         import signal
 
