@@ -23,15 +23,25 @@ bool less_loaded(const ShardLoad& a, const ShardLoad& b) {
   return a.connections < b.connections;
 }
 
-std::vector<int> plan_moves(const std::vector<ShardLoad>& shards) {
+namespace {
+
+size_t least_loaded_at(const std::vector<ShardLoad>& shards) {
+  size_t best = 0;
+  for (size_t i = 1; i < shards.size(); ++i)
+    if (less_loaded(shards[i], shards[best])) best = i;
+  return best;
+}
+
+}  // namespace
+
+std::vector<int> plan_moves(const std::vector<ShardLoad>& shards, int arriving) {
   std::vector<int> give(shards.size(), 0);
   if (shards.size() < 2) return give;
-  std::vector<ShardLoad> after = shards;  // as the moves planned so far leave them
+  std::vector<ShardLoad> after = shards;  // as the arrivals and the moves planned so far leave them
+  for (; arriving > 0; --arriving) ++after[least_loaded_at(after)].connections;
   std::vector<bool> gave_by_load(shards.size(), false);
   for (int moves = 0; moves < MOVES_PER_INTERVAL; ++moves) {
-    size_t to = 0;
-    for (size_t i = 1; i < after.size(); ++i)
-      if (less_loaded(after[i], after[to])) to = i;
+    size_t to = least_loaded_at(after);
     // Count rule: the most connections, among shards at least as loaded.
     size_t from = to;
     for (size_t i = 0; i < after.size(); ++i) {

@@ -76,6 +76,11 @@ bool less_loaded(const ShardLoad& a, const ShardLoad& b);
 //   (a shard that joined, or the first one that served at startup);
 // - load: a shard at least LOAD_RULE_LEVELS levels above it gives one
 //   connection per interval, as long as it keeps one.
-std::vector<int> plan_moves(const std::vector<ShardLoad>& shards);
+// `arriving`: connections on their way to these shards and on none of them
+// now (a retiring shard's idle ones, not placed yet). They will land where
+// new connections go, on the least loaded shard one by one, and the plan
+// counts them there: otherwise a shard that will get them looks empty and
+// the others give it connections it will not need.
+std::vector<int> plan_moves(const std::vector<ShardLoad>& shards, int arriving = 0);
 
 }  // namespace subcorn::server::balance

@@ -627,15 +627,27 @@ void Server::rebalance() {
   if (stopping_) return;
   std::vector<Shard*> serving;
   std::vector<balance::ShardLoad> loads;
+  int arriving = 0;
   int64_t now_ns = io::monotonic_ns();
   for (auto& s : shards_) {
+    // A recycled shard's idle connections are about to be placed on the
+    // others. (All its connections are counted: a busy one, which stays, is
+    // an overcount until it has handed the idle ones over; at worst a move
+    // waits until then.)
+    if (s->idle_leaving()) arriving += s->connection_count();
     // A fresh interpreter waiting for a reload's swap takes no part yet.
     if (s->state() != Shard::State::Ready || s->stop_requested() || s->awaiting_swap) continue;
     serving.push_back(s.get());
     double load = s->load.load() + (s->held(now_ns) ? balance::HELD_LOAD : 0);
     loads.push_back({balance::level(load), s->connection_count()});
   }
-  std::vector<int> give = balance::plan_moves(loads);
+  {
+    // Given away, not placed yet. Read after the shards: a connection that
+    // leaves one meanwhile is counted twice, never not at all.
+    io::EngineLock lock(moved_mutex_);
+    arriving += static_cast<int>(moved_.size());
+  }
+  std::vector<int> give = balance::plan_moves(loads, arriving);
   for (size_t i = 0; i < serving.size(); ++i)
     if (give[i] > 0) serving[i]->give_away(give[i]);
 }

@@ -395,7 +395,12 @@ void Shard::cancel_abandoned() {
 
 void Shard::begin_drain() {
   // Recycled while the process serves on: idle connections go on elsewhere.
-  if (move_idle_on_stop_.load()) move_idle_out(INT_MAX, 0);
+  if (move_idle_on_stop_.load()) {
+    move_idle_out(INT_MAX, 0);
+    // Only now that they are in the server's hands (Server::rebalance
+    // counts them as arriving until then).
+    move_idle_on_stop_.store(false);
+  }
   draining_ = true;
   drain_deadline_ = now_ + settings().timeout_graceful_shutdown;
   std::vector<Connection*> all;

@@ -57,6 +57,9 @@ class Shard {
   // shards of this process go on serving (a --max-requests recycle), so its
   // idle keep-alive connections move to them instead of being closed.
   void request_stop(bool replaced = false, bool move_idle = false);
+  // Asked to stop with `move_idle`, its idle connections not handed to the
+  // server yet: they are about to arrive on the other shards.
+  bool idle_leaving() const noexcept { return move_idle_on_stop_.load(); }
   // The close code for open WebSockets when this shard drains.
   uint16_t going_away_code() const noexcept { return replaced_.load() ? 1012 : 1001; }
   State state() const noexcept { return state_.load(); }
@@ -194,6 +197,8 @@ class Shard {
   std::atomic<int> running_{0};
   std::atomic<int64_t> poll_began_ns_{0};  // in on_poll since (0: waiting)
   std::atomic<int> give_away_{0};       // idle connections asked for, from the acceptor
+  // Asked to move its idle connections out when it stops, and not done yet
+  // (cleared once they are in the server's hands: see idle_leaving()).
   std::atomic<bool> move_idle_on_stop_{false};
   std::atomic<long> requests_{0};
   long max_requests_ = 0;  // with its share of the jitter

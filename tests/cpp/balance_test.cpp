@@ -82,6 +82,19 @@ TEST(BalancePlan, ABusyShardGivesOneConnectionPerIntervalAndKeepsOne) {
   EXPECT_EQ(plan_moves({{1, 3}, {0, 3}}), (std::vector<int>{0, 0}));
 }
 
+TEST(BalancePlan, ConnectionsOnTheirWayCountWhereTheyWillLand) {
+  // A recycled shard's 2 idle connections are on their way: they will land
+  // on the fresh shard (0), which then has as many as the other. Counted
+  // nowhere, the other would give one away too and leave 1 against 3.
+  EXPECT_EQ(plan_moves({{0, 2}, {0, 0}}, 2), (std::vector<int>{0, 0}));
+  EXPECT_EQ(plan_moves({{0, 0}, {0, 2}}, 2), (std::vector<int>{0, 0}));
+  // Not enough to even it out: the rest moves as before.
+  EXPECT_EQ(plan_moves({{0, 6}, {0, 0}}, 2), (std::vector<int>{2, 0}));
+  // They land by load first, like a new connection: on the idle shard.
+  EXPECT_EQ(plan_moves({{4, 3}, {0, 0}}, 3), (std::vector<int>{1, 0}));
+  EXPECT_EQ(plan_moves({{0, 0}, {0, 0}, {0, 0}}, 5), (std::vector<int>{0, 0, 0}));
+}
+
 TEST(BalancePlan, AtMostMovesPerIntervalInAll) {
   std::vector<int> give = plan_moves({{0, 1000}, {0, 0}});
   EXPECT_EQ(give[0], MOVES_PER_INTERVAL);
