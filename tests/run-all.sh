@@ -43,7 +43,7 @@ for python in $PYTHONS; do
   echo "   ($python: $(( $(date +%s) - started )) s)"
 done
 
-echo "== Autobahn|Testsuite ($FIRST_PYTHON): WebSocket conformance, every case of sections 1-13 (about 20 minutes)"
+echo "== Autobahn|Testsuite ($FIRST_PYTHON): WebSocket conformance, every case of sections 1-13 (10 to 15 minutes)"
 "$FIRST_PYTHON" tests/autobahn/driver.py --server subcorn --full || status=1
 
 "$FIRST_PYTHON" tests/summarize.py "$REPORTS"/*.xml || status=1
