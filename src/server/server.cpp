@@ -511,12 +511,17 @@ void Server::check_shards(RunResult& result) {
   }
   if (joined && !stopping_) {
     if (settings_.log_info && !settings_.main_interpreter) {
+      // "k of W" counts the shards that serve on: a shard a recycle or a
+      // reload replaces is still Ready while it stops.
+      int serving = 0;
+      for (auto& shard : shards_)
+        if (shard->state() == Shard::State::Ready && !shard->stop_requested()) ++serving;
       for (auto& shard : shards_)
         if (shard->joined && shard->state() == Shard::State::Ready && !shard->stop_requested() &&
             !shard->logged_join) {
           shard->logged_join = true;
           log(LogLevel::Info, "shard " + std::to_string(shard->index()) + " serving (" +
-                                  std::to_string(ready) + " of " + std::to_string(settings_.workers) + ")");
+                                  std::to_string(serving) + " of " + std::to_string(settings_.workers) + ")");
         }
     }
     if (ready > 0) start_waiting_shards();

@@ -166,6 +166,8 @@ def test_the_same_after_a_max_requests_recycle(server):
         spread = wait_spread(conns, BALANCED_WITHIN)
         assert busy not in spread, (busy, before, spread)  # the retired shard serves no one
         stays_spread(conns, spread)
+        # The join line counts the shards that serve on, not the one stopping.
+        assert "shard 2 serving (2 of 2)" in s.stderr, s.stderr
     finally:
         close_all(conns)
 
