@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <cstdio>
 #include <cstring>
 
 namespace subcorn::io {
@@ -149,14 +151,10 @@ int receive_fds(int channel, int* fds, int max_fds, int* lost) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
     const int* received = reinterpret_cast<const int*>(CMSG_DATA(c));
+    // Already nonblocking and TCP_NODELAY (send_fd).
     for (size_t i = 0; i < k; ++i) {
       int fd = received[i];
       if (count < max_fds) {
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-        if (!is_unix_socket(fd)) {
-          int one = 1;
-          setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        }
         fds[count++] = fd;
       } else {
         close(fd);
@@ -182,6 +180,23 @@ int send_fd(int channel, int fd) {
   c->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
   return sendmsg(channel, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+int send_closed_report(int channel, long count) {
+  char line[32];
+  int length = std::snprintf(line, sizeof line, "closed %ld\n", count);
+  ssize_t sent = send(channel, line, static_cast<size_t>(length), MSG_DONTWAIT | MSG_NOSIGNAL);
+  return sent == length ? 0 : sent < 0 ? -errno : -EAGAIN;
+}
+
+long closed_report_count(std::string_view message) {
+  constexpr std::string_view tag = "closed";
+  if (!message.starts_with(tag) || message.size() < tag.size() + 2 || message[tag.size()] != ' ')
+    return 0;
+  message.remove_prefix(tag.size() + 1);
+  long count = 0;
+  auto [end, error] = std::from_chars(message.data(), message.data() + message.size(), count);
+  return error == std::errc() && count > 0 ? count : 0;
 }
 
 bool is_unix_socket(int fd) {

@@ -48,7 +48,7 @@ int accept_connection(int listen_fd, bool unix_socket);
 void refuse_connection(UniqueFd fd, std::string_view response);
 
 // Receives connections another process accepted (SCM_RIGHTS over a unix
-// socket): stores their fds in `fds`. Returns the number received, 0 at end
+// socket; send_fd sent them): stores their fds in `fds`. Returns the number received, 0 at end
 // of file, or -errno (-EAGAIN when none is waiting). A message whose
 // connections could not be given a descriptor here (this process is at its
 // open-file limit) loses them: the kernel closes them. Their number goes to
@@ -56,8 +56,17 @@ void refuse_connection(UniqueFd fd, std::string_view response);
 int receive_fds(int channel, int* fds, int max_fds, int* lost);
 // Its counterpart, in the supervisor: hands `fd` to the process at the other
 // end of `channel`, one message per connection. 0, or -errno (-EAGAIN when
-// the channel is full; -EPIPE when nobody reads it any more).
+// the channel is full; -EPIPE when nobody reads it any more). The fd is a
+// connection io::accept_connection made nonblocking and TCP_NODELAY: both
+// belong to the socket, so the receiver gets it that way.
 int send_fd(int channel, int fd);
+// The receiver's word back on the same channel: `count` connections it was
+// handed have ended ("closed N"; without waiting). 0, or -errno (-EAGAIN
+// when the channel is full: report them again later).
+int send_closed_report(int channel, long count);
+// How many ended connections a message on the channel reports (0 when it is
+// not a report).
+long closed_report_count(std::string_view message);
 
 // A unix-domain socket, and its path ("" when unnamed).
 bool is_unix_socket(int fd);

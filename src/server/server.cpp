@@ -263,6 +263,7 @@ RunResult Server::run() {
         }
       }
     }
+    report_closed();
   }
   report_refusals(std::numeric_limits<double>::infinity());  // what the last second counted
   {
@@ -684,7 +685,16 @@ void Server::place_moved() {
 
 void Server::connection_closed() {
   open_connections_.fetch_sub(1, std::memory_order_relaxed);
-  if (handoff()) tell_supervisor(settings_.handoff_fd, "closed\n");
+  if (handoff()) closed_unreported_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Server::report_closed() {
+  if (!handoff() || closed_unreported_.load(std::memory_order_relaxed) == 0) return;
+  long count = closed_unreported_.exchange(0, std::memory_order_relaxed);
+  // The channel is full only when the acceptor lags far behind: the count
+  // goes out with the next report instead of being lost.
+  if (count > 0 && io::send_closed_report(settings_.handoff_fd, count) == -EAGAIN)
+    closed_unreported_.fetch_add(count, std::memory_order_relaxed);
 }
 
 void Server::start_accepting() {
@@ -742,7 +752,7 @@ void Server::take_connection(int fd) {
     io::refuse_connection(io::UniqueFd(fd), refusal());
     if (metrics_) metrics_.count_rejection(503);
     // The supervisor counted it as ours: keep its count true.
-    if (handoff()) tell_supervisor(settings_.handoff_fd, "closed\n");
+    if (handoff()) closed_unreported_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   open_connections_.fetch_add(1, std::memory_order_relaxed);
@@ -765,7 +775,7 @@ void Server::receive_handed_over() {
     for (int i = 0; i < lost; ++i) {
       // Another thread took the free descriptor first.
       lost_handovers_.count();
-      tell_supervisor(settings_.handoff_fd, "closed\n");
+      closed_unreported_.fetch_add(1, std::memory_order_relaxed);
     }
     if (n == -EAGAIN || n == -EINTR) return;
     if (n == -EMFILE || n == -ENFILE || n == -ENOBUFS || n == -ENOMEM) {

@@ -72,9 +72,15 @@ class Server {
   // --max-requests plus a random share of --max-requests-jitter, so that
   // workers started together are not all recycled at once (as gunicorn does).
   long jittered_max_requests();
-  // A connection closed: counted here for --limit-max-connections, and by
-  // the supervisor that handed it over.
+  // A connection closed: counted here for --limit-max-connections, and for
+  // the supervisor that handed it over (report_closed tells it).
   void connection_closed();
+  // Tells the supervisor how many handed-over connections ended since the
+  // last report, in one "closed N" message. Called at the end of every
+  // wake-up of a shard and of the main loop: a busy worker writes once per
+  // wake-up instead of once per connection, and the acceptor wakes as
+  // seldom (docs/supervisor.md).
+  void report_closed();
   // What new connections start TLS with; empty for plain TCP. Any thread: a
   // reload may replace it meanwhile, and a connection keeps the one it got.
   io::TlsContext tls_context() const;
@@ -110,6 +116,8 @@ class Server {
   int wait_timeout_ms(double now) const;
   void report_refusals(double now);
   bool handoff() const noexcept { return settings_.handoff_fd >= 0; }
+  // Handed-over connections ended and not yet reported (report_closed).
+  std::atomic<long> closed_unreported_{0};
   // A supervised worker that accepts itself (interpreters mode) starts to
   // only when its supervisor says "accept" on the --ready-fd socket: during
   // a reload the old generation stops first (see docs/supervisor.md).

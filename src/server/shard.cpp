@@ -295,6 +295,7 @@ void Shard::on_poll() {
     }
   }
   flush_access_log();
+  server_.report_closed();
   // A connection a worker thread still answers on is freed once it is done.
   std::erase_if(graveyard_, [](const std::unique_ptr<Connection>& c) { return !c->busy(); });
   // The loop stops once every connection is closed and every task whose
@@ -365,6 +366,10 @@ void Shard::connection_closed(Connection* conn) {
   connections_.fetch_sub(1, std::memory_order_relaxed);
   ++closed_since_trim_;
   server_.connection_closed();
+  // Inside a wake-up the report waits for its end (on_poll), with every
+  // other connection that ends in it; outside (an app's task finished the
+  // response) it goes now.
+  if (poll_began_ns_.load(std::memory_order_relaxed) == 0) server_.report_closed();
 }
 
 void Shard::watch_abandoned(py::Ref cycle) {

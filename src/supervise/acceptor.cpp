@@ -65,6 +65,7 @@ std::unique_ptr<Acceptor> Acceptor::start(AcceptorOptions options, std::string* 
       *error = "cannot use listening socket " + std::to_string(fd) + ": " + std::strerror(errno);
       return nullptr;
     }
+    a->unix_listener_.push_back(io::is_unix_socket(fd));
   }
   // Signals are the supervisor's main thread's business (its wakeup fd):
   // the thread starts with every signal blocked.
@@ -148,7 +149,7 @@ void Acceptor::run() {
       } else if (token >= TOKEN_FIRST_WORKER) {
         read_reports(token - TOKEN_FIRST_WORKER);
       } else if (accepting_ == Accepting::Polling) {
-        accept_from(options_.listen_fds[token - TOKEN_FIRST_LISTENER]);
+        accept_from(token - TOKEN_FIRST_LISTENER);
       }
     }
   }
@@ -182,17 +183,19 @@ void Acceptor::pause_for_a_moment(double now) {
   resume_at_ = now + ACCEPT_BACKOFF;
 }
 
-void Acceptor::accept_from(int listen_fd) {
+void Acceptor::accept_from(size_t listener) {
+  int listen_fd = options_.listen_fds[listener];
   for (int i = 0; i < ACCEPTS_PER_WAKE; ++i) {
     {
       // The targets were just taken away: what waits stays in the backlog.
       io::EngineLock lock(mutex_);
       if (targets_.empty()) return;
     }
-    // The worker sets TCP_NODELAY as it receives the connection.
-    io::UniqueFd conn(accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    // Nonblocking and TCP_NODELAY, as the worker serves it (io::send_fd).
+    int accepted = io::accept_connection(listen_fd, unix_listener_[listener]);
+    io::UniqueFd conn(accepted >= 0 ? accepted : -1);
     if (!conn) {
-      int err = errno;
+      int err = -accepted;
       if (err == EAGAIN || err == EINTR) return;
       if (io::is_connection_error(err)) continue;
       // EMFILE, ENFILE, ENOBUFS, ENOMEM: the connection waits in the
@@ -258,8 +261,8 @@ void Acceptor::read_reports(uint64_t key) {
   for (;;) {
     ssize_t n = recv(w.channel.get(), message, sizeof message, MSG_DONTWAIT);
     if (n > 0) {
-      if (std::string_view(message, static_cast<size_t>(n)).starts_with("closed"))
-        w.connections = std::max(0L, w.connections - 1);
+      long closed = io::closed_report_count(std::string_view(message, static_cast<size_t>(n)));
+      w.connections = std::max(0L, w.connections - closed);
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;

@@ -7,7 +7,8 @@
 // Which workers may get connections is the supervisor's decision
 // (set_targets); which of them gets the next one is decided here: the one
 // holding the fewest connections, ties round-robin. A worker's count goes
-// up at the hand-over and down when it writes "closed" on its channel,
+// up at the hand-over and down by the count in each "closed N" report it
+// writes on its channel (io::send_closed_report),
 // which this thread reads. Beyond --limit-max-connections (all workers
 // together, draining ones too) a connection is answered with `refusal` and
 // closed; so is one no target can take (every channel full), after which
@@ -52,7 +53,7 @@ class Acceptor {
   Acceptor(const Acceptor&) = delete;
   Acceptor& operator=(const Acceptor&) = delete;
 
-  // Takes worker `id`'s channel. It is read (for "closed") until the worker
+  // Takes worker `id`'s channel. It is read (for "closed N") until the worker
   // closes its end; it gets connections only once it is a target.
   void add_worker(int id, io::UniqueFd channel);
   // The workers that get new connections from now on, replacing the last
@@ -76,7 +77,7 @@ class Acceptor {
 
   explicit Acceptor(AcceptorOptions options);
   void run();
-  void accept_from(int listen_fd);
+  void accept_from(size_t listener);  // an index in options_.listen_fds
   // Passes `fd` to the least-loaded target that can take it; false when
   // none can (every channel full, or no target). Under mutex_.
   bool hand_over(int fd);
@@ -92,6 +93,7 @@ class Acceptor {
   long total_connections() const;             // under mutex_
 
   AcceptorOptions options_;
+  std::vector<bool> unix_listener_;  // by listener: a unix socket (no TCP_NODELAY)
   io::Poller poller_;
   io::UniqueFd stop_fd_;       // eventfd: the destructor wakes the thread
   io::UniqueFd wake_fd_;       // eventfd: the targets changed

@@ -5,11 +5,14 @@
 #include "supervise/acceptor.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -69,7 +72,7 @@ struct FakeWorker {
     EXPECT_EQ(lost, 0);
     return n == 1 ? UniqueFd(fds[0]) : UniqueFd();
   }
-  void report_closed() { ASSERT_EQ(send(end.get(), "closed\n", 7, 0), 7); }
+  void report_closed(long count = 1) { ASSERT_EQ(io::send_closed_report(end.get(), count), 0); }
 };
 
 FakeWorker add_worker(Acceptor& a, int id) {
@@ -123,9 +126,8 @@ TEST(Acceptor, EachConnectionGoesToTheWorkerHoldingFewest) {
   for (auto& fd : at2) EXPECT_TRUE(fd);
   EXPECT_EQ(a->connections(1), 2);
   EXPECT_EQ(a->connections(2), 2);
-  // Worker 1's two close: the next two connections are both its.
-  w1.report_closed();
-  w1.report_closed();
+  // Worker 1's two close (reported together): the next two connections are both its.
+  w1.report_closed(2);
   ASSERT_TRUE(eventually([&] { return a->connections(1) == 0; }));
   UniqueFd c5 = connect_to(l.port), c6 = connect_to(l.port);
   EXPECT_TRUE(w1.receive());
@@ -134,13 +136,78 @@ TEST(Acceptor, EachConnectionGoesToTheWorkerHoldingFewest) {
   EXPECT_EQ(a->take_report().handed_over, 6);
 }
 
+TEST(Acceptor, ReportsAddUpAndWhatIsNotAReportCountsNothing) {
+  TestListener l = listen_loopback();
+  auto a = start({l.fd.get()});
+  FakeWorker w = add_worker(*a, 1);
+  a->set_targets({1});
+  std::vector<UniqueFd> clients, held;
+  for (int i = 0; i < 5; ++i) clients.push_back(connect_to(l.port));
+  for (int i = 0; i < 5; ++i) held.push_back(w.receive());
+  ASSERT_EQ(a->connections(1), 5);
+  ASSERT_EQ(send(w.end.get(), "ready\n", 6, 0), 6);
+  w.report_closed(3);
+  ASSERT_TRUE(eventually([&] { return a->connections(1) == 2; }));
+  // More than it holds never makes the count negative.
+  w.report_closed(7);
+  ASSERT_TRUE(eventually([&] { return a->connections(1) == 0; }));
+}
+
+TEST(ClosedReport, TheCountItCarries) {
+  EXPECT_EQ(io::closed_report_count("closed 1\n"), 1);
+  EXPECT_EQ(io::closed_report_count("closed 16\n"), 16);
+  EXPECT_EQ(io::closed_report_count("closed 123456789"), 123456789);
+  EXPECT_EQ(io::closed_report_count("closed"), 0);
+  EXPECT_EQ(io::closed_report_count("closed\n"), 0);
+  EXPECT_EQ(io::closed_report_count("closed \n"), 0);
+  EXPECT_EQ(io::closed_report_count("closed -3\n"), 0);
+  EXPECT_EQ(io::closed_report_count("closed 0\n"), 0);
+  EXPECT_EQ(io::closed_report_count("closedx 2\n"), 0);
+  EXPECT_EQ(io::closed_report_count("ready\n"), 0);
+  EXPECT_EQ(io::closed_report_count(""), 0);
+}
+
+TEST(ClosedReport, WhatIsSentIsWhatIsRead) {
+  int pair[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+  UniqueFd a(pair[0]), b(pair[1]);
+  for (long count : {1L, 2L, 99L, 1000000L}) {
+    ASSERT_EQ(io::send_closed_report(a.get(), count), 0);
+    char message[64];
+    ssize_t n = recv(b.get(), message, sizeof message, 0);
+    ASSERT_GT(n, 0);
+    EXPECT_EQ(io::closed_report_count(std::string_view(message, static_cast<size_t>(n))), count);
+  }
+}
+
+TEST(ClosedReport, AFullChannelSaysSoAndLosesNothing) {
+  int pair[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+  UniqueFd a(pair[0]), b(pair[1]);
+  int sent = 0, result = 0;
+  while ((result = io::send_closed_report(a.get(), 1)) == 0) ++sent;
+  EXPECT_EQ(result, -EAGAIN);
+  int read = 0;
+  char message[64];
+  while (recv(b.get(), message, sizeof message, MSG_DONTWAIT) > 0) ++read;
+  EXPECT_EQ(read, sent);
+}
+
 TEST(Acceptor, HandsOverTheClientsOwnConnection) {
   TestListener l = listen_loopback();
   auto a = start({l.fd.get()});
   FakeWorker w = add_worker(*a, 7);
   a->set_targets({7});
   UniqueFd client = connect_to(l.port);
-  expect_same_connection(client, w.receive());
+  UniqueFd received = w.receive();
+  // The worker gets it ready to serve: nonblocking, and without Nagle's delay.
+  ASSERT_TRUE(received);
+  EXPECT_TRUE(fcntl(received.get(), F_GETFL) & O_NONBLOCK);
+  int nodelay = 0;
+  socklen_t size = sizeof nodelay;
+  ASSERT_EQ(getsockopt(received.get(), IPPROTO_TCP, TCP_NODELAY, &nodelay, &size), 0);
+  EXPECT_EQ(nodelay, 1);
+  expect_same_connection(client, received);
 }
 
 TEST(Acceptor, NewTargetsTakeEveryConnectionOnceSetTargetsReturns) {
