@@ -25,6 +25,8 @@ namespace {
 constexpr uint64_t TOKEN_WAKE = 1;
 constexpr uint64_t TOKEN_TIMER = 2;
 constexpr int MAX_EVENTS = 256;
+// Epoll passes in one wake-up when each pass adopted new connections (on_poll).
+constexpr int MAX_POLL_PASSES = 3;
 // After this many connections closed, the next tick gives freed heap memory
 // back to the system: the allocator keeps it otherwise, and a burst of
 // connections would leave the process at its peak for good.
@@ -270,28 +272,36 @@ void Shard::on_poll() {
   poll_began_ns_.store(began, std::memory_order_relaxed);
   now_ = static_cast<double>(began) * 1e-9;
   epoll_event events[MAX_EVENTS];
-  int n = poller_.wait(events, MAX_EVENTS, 0);
   // A stop is seen before any connection's events: once the server has asked
   // (and told its supervisor that it drains), no request read from now on
   // starts on a kept-alive connection here.
   if (stop_requested_.load() && !draining_) begin_drain();
-  for (int i = 0; i < n; ++i) {
-    uint64_t token = events[i].data.u64;
-    if (token == TOKEN_WAKE) {
-      uint64_t count;
-      (void)::read(wake_fd_.get(), &count, sizeof count);
-      adopt_handed_over();
-      if (int count = give_away_.exchange(0); count > 0 && !draining_)
-        move_idle_out(count, balance::MOVE_COOLDOWN);
-      if (stop_requested_.load() && !draining_) begin_drain();
-    } else if (token == TOKEN_TIMER) {
-      uint64_t count;
-      (void)::read(timer_fd_.get(), &count, sizeof count);
-      meter_tick(count);
-      tick();
-    } else {
-      auto* conn = reinterpret_cast<Connection*>(token);
-      if (!conn->closed()) conn->on_events(events[i].events);
+  // New connections were adopted: their request has usually arrived with
+  // them, so it is read in this same wake-up (one more epoll_wait) rather
+  // than in another turn of the asyncio loop. (A few passes at most: the
+  // app's tasks wait for this callback to return.)
+  bool adopted = true;
+  for (int pass = 0; adopted && pass < MAX_POLL_PASSES; ++pass) {
+    adopted = false;
+    int n = poller_.wait(events, MAX_EVENTS, 0);
+    for (int i = 0; i < n; ++i) {
+      uint64_t token = events[i].data.u64;
+      if (token == TOKEN_WAKE) {
+        uint64_t count;
+        (void)::read(wake_fd_.get(), &count, sizeof count);
+        adopted = adopt_handed_over();
+        if (int count = give_away_.exchange(0); count > 0 && !draining_)
+          move_idle_out(count, balance::MOVE_COOLDOWN);
+        if (stop_requested_.load() && !draining_) begin_drain();
+      } else if (token == TOKEN_TIMER) {
+        uint64_t count;
+        (void)::read(timer_fd_.get(), &count, sizeof count);
+        meter_tick(count);
+        tick();
+      } else {
+        auto* conn = reinterpret_cast<Connection*>(token);
+        if (!conn->closed()) conn->on_events(events[i].events);
+      }
     }
   }
   flush_access_log();
@@ -310,7 +320,7 @@ void Shard::on_poll() {
   poll_began_ns_.store(0, std::memory_order_relaxed);
 }
 
-void Shard::adopt_handed_over() {
+bool Shard::adopt_handed_over() {
   std::vector<io::UniqueFd> fds;
   std::vector<IdleConnection> moved;
   {
@@ -318,6 +328,7 @@ void Shard::adopt_handed_over() {
     fds.swap(inbox_);
     moved.swap(arrivals_);
   }
+  if (fds.empty() && moved.empty()) return false;
   for (io::UniqueFd& fd : fds) {
     auto conn = std::make_unique<Connection>(*this, std::move(fd));
     conn->slot = table_.size();
@@ -332,6 +343,7 @@ void Shard::adopt_handed_over() {
     if (draining_) conn->drain();
     conn->resume_after_move();
   }
+  return true;
 }
 
 void Shard::move_idle_out(int count, double cooldown) {

@@ -168,7 +168,7 @@ class Shard {
  private:
   void thread_main();
   void wake();  // the shard's eventfd: look at the inbox and the requests
-  void adopt_handed_over();
+  bool adopt_handed_over();  // whether there was any
   // Gives up to `count` movable connections to the server (cooldown: how
   // long since a connection's last move it must stay; 0 when draining).
   void move_idle_out(int count, double cooldown);
