@@ -109,7 +109,7 @@ class Worker:
         handoff, child_handoff = -1, -1
         if listen_fds is None:
             # Connections go to the child as fds over a SEQPACKET socket (one
-            # message each); it writes `closed` back on it.
+            # message each); it writes `closed N` back on it.
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             handoff, child_handoff = ours.detach(), theirs.detach()
             pipes["handoff_fd"] = child_handoff
