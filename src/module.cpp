@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "metrics/exporter.h"
+#include "py/engine_capsule.h"
 #include "py/gil.h"
 #include "py/module_state.h"
 #include "py/ref.h"
@@ -310,32 +311,15 @@ PyObject* serve(PyObject* module, PyObject* settings_dict) {
 
 // The exporter, owned by a capsule the supervisor holds; metrics_stop()
 // ends it before the capsule goes.
-using ExporterBox = std::unique_ptr<subcorn::metrics::Exporter>;
-constexpr const char* EXPORTER_CAPSULE = "subcorn.metrics_exporter";
-
-subcorn::metrics::Exporter* exporter_from(PyObject* capsule) {
-  auto* box = static_cast<ExporterBox*>(PyCapsule_GetPointer(capsule, EXPORTER_CAPSULE));
-  if (!box) return nullptr;
-  if (!*box) PyErr_SetString(PyExc_ValueError, "the metrics exporter was stopped");
-  return box->get();
-}
-
-void free_exporter(PyObject* capsule) {
-  auto* box = static_cast<ExporterBox*>(PyCapsule_GetPointer(capsule, EXPORTER_CAPSULE));
-  if (!box) return;
-  {
-    subcorn::py::GilReleased no_gil;  // its thread is joined
-    box->reset();
-  }
-  delete box;
-}
+constexpr subcorn::py::EngineCapsule<subcorn::metrics::Exporter> EXPORTER{
+    "subcorn.metrics_exporter", "the metrics exporter was stopped"};
 
 PyObject* metrics_start(PyObject*, PyObject* args) {
   const char* host;
   int port, slots;
   if (!PyArg_ParseTuple(args, "sii", &host, &port, &slots)) return nullptr;
   std::string error;
-  ExporterBox exporter;
+  std::unique_ptr<subcorn::metrics::Exporter> exporter;
   try {
     exporter = subcorn::metrics::Exporter::start(host, port, slots, &error);
   } catch (const std::exception& e) {
@@ -343,20 +327,13 @@ PyObject* metrics_start(PyObject*, PyObject* args) {
   }
   if (!exporter) return PyUnicode_FromStringAndSize(error.data(), static_cast<Py_ssize_t>(error.size()));
   int fd = exporter->table_fd(), bound = exporter->port();
-  auto* box = new ExporterBox(std::move(exporter));
-  PyObject* capsule = PyCapsule_New(box, EXPORTER_CAPSULE, free_exporter);
-  if (!capsule) {
-    delete box;
-    return nullptr;
-  }
+  PyObject* capsule = EXPORTER.wrap(std::move(exporter));
+  if (!capsule) return nullptr;
   return Py_BuildValue("(Nii)", capsule, fd, bound);
 }
 
 PyObject* metrics_stop(PyObject*, PyObject* capsule) {
-  auto* box = static_cast<ExporterBox*>(PyCapsule_GetPointer(capsule, EXPORTER_CAPSULE));
-  if (!box) return nullptr;
-  subcorn::py::GilReleased no_gil;
-  box->reset();
+  if (!EXPORTER.stop(capsule)) return nullptr;
   Py_RETURN_NONE;
 }
 
@@ -365,7 +342,7 @@ PyObject* metrics_event(PyObject*, PyObject* args) {
   const char* what;
   int value;
   if (!PyArg_ParseTuple(args, "Osi", &capsule, &what, &value)) return nullptr;
-  subcorn::metrics::Exporter* e = exporter_from(capsule);
+  subcorn::metrics::Exporter* e = EXPORTER.get(capsule);
   if (!e) return nullptr;
   std::string_view event = what;
   auto slot_ok = [&] { return value >= 0 && value < e->table().slot_count(); };
@@ -389,25 +366,8 @@ PyObject* metrics_event(PyObject*, PyObject* args) {
 
 // Owned by a capsule the supervisor holds, as the exporter is; acceptor_stop()
 // ends its thread before the capsule goes.
-using AcceptorBox = std::unique_ptr<subcorn::supervise::Acceptor>;
-constexpr const char* ACCEPTOR_CAPSULE = "subcorn.acceptor";
-
-subcorn::supervise::Acceptor* acceptor_from(PyObject* capsule) {
-  auto* box = static_cast<AcceptorBox*>(PyCapsule_GetPointer(capsule, ACCEPTOR_CAPSULE));
-  if (!box) return nullptr;
-  if (!*box) PyErr_SetString(PyExc_ValueError, "the acceptor was stopped");
-  return box->get();
-}
-
-void free_acceptor(PyObject* capsule) {
-  auto* box = static_cast<AcceptorBox*>(PyCapsule_GetPointer(capsule, ACCEPTOR_CAPSULE));
-  if (!box) return;
-  {
-    subcorn::py::GilReleased no_gil;  // its thread is joined
-    box->reset();
-  }
-  delete box;
-}
+constexpr subcorn::py::EngineCapsule<subcorn::supervise::Acceptor> ACCEPTOR{
+    "subcorn.acceptor", "the acceptor was stopped"};
 
 // A list of ints from Python.
 bool read_int_list(PyObject* list, std::vector<int>* out) {
@@ -437,24 +397,18 @@ PyObject* acceptor_start(PyObject*, PyObject* args) {
   options.refusal.assign(refusal, static_cast<size_t>(refusal_size));
   options.limit_max_connections = limit;
   std::string error;
-  AcceptorBox acceptor;
+  std::unique_ptr<subcorn::supervise::Acceptor> acceptor;
   try {
     acceptor = subcorn::supervise::Acceptor::start(std::move(options), &error);
   } catch (const std::exception& e) {
     error = std::string("cannot start the acceptor: ") + e.what();
   }
   if (!acceptor) return PyUnicode_FromStringAndSize(error.data(), static_cast<Py_ssize_t>(error.size()));
-  auto* box = new AcceptorBox(std::move(acceptor));
-  PyObject* capsule = PyCapsule_New(box, ACCEPTOR_CAPSULE, free_acceptor);
-  if (!capsule) delete box;
-  return capsule;
+  return ACCEPTOR.wrap(std::move(acceptor));
 }
 
 PyObject* acceptor_stop(PyObject*, PyObject* capsule) {
-  auto* box = static_cast<AcceptorBox*>(PyCapsule_GetPointer(capsule, ACCEPTOR_CAPSULE));
-  if (!box) return nullptr;
-  subcorn::py::GilReleased no_gil;
-  box->reset();
+  if (!ACCEPTOR.stop(capsule)) return nullptr;
   Py_RETURN_NONE;
 }
 
@@ -462,7 +416,7 @@ PyObject* acceptor_add_worker(PyObject*, PyObject* args) {
   PyObject* capsule;
   int id, fd;
   if (!PyArg_ParseTuple(args, "Oii", &capsule, &id, &fd)) return nullptr;
-  subcorn::supervise::Acceptor* a = acceptor_from(capsule);
+  subcorn::supervise::Acceptor* a = ACCEPTOR.get(capsule);
   if (!a) return nullptr;
   a->add_worker(id, subcorn::io::UniqueFd(fd));
   Py_RETURN_NONE;
@@ -471,7 +425,7 @@ PyObject* acceptor_add_worker(PyObject*, PyObject* args) {
 PyObject* acceptor_set_targets(PyObject*, PyObject* args) {
   PyObject *capsule, *ids;
   if (!PyArg_ParseTuple(args, "OO", &capsule, &ids)) return nullptr;
-  subcorn::supervise::Acceptor* a = acceptor_from(capsule);
+  subcorn::supervise::Acceptor* a = ACCEPTOR.get(capsule);
   std::vector<int> targets;
   if (!a || !read_int_list(ids, &targets)) return nullptr;
   {
@@ -482,7 +436,7 @@ PyObject* acceptor_set_targets(PyObject*, PyObject* args) {
 }
 
 PyObject* acceptor_report(PyObject*, PyObject* capsule) {
-  subcorn::supervise::Acceptor* a = acceptor_from(capsule);
+  subcorn::supervise::Acceptor* a = ACCEPTOR.get(capsule);
   if (!a) return nullptr;
   subcorn::supervise::AcceptorReport r = a->take_report();
   return Py_BuildValue("{s:l,s:l,s:l,s:i,s:l}", "over_limit", r.over_limit, "unplaced", r.unplaced,
@@ -491,7 +445,7 @@ PyObject* acceptor_report(PyObject*, PyObject* capsule) {
 }
 
 PyObject* acceptor_attention_fd(PyObject*, PyObject* capsule) {
-  subcorn::supervise::Acceptor* a = acceptor_from(capsule);
+  subcorn::supervise::Acceptor* a = ACCEPTOR.get(capsule);
   if (!a) return nullptr;
   return PyLong_FromLong(a->attention_fd());
 }
