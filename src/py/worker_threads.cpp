@@ -1,5 +1,10 @@
 #include "py/worker_threads.h"
 
+#include <pthread.h>
+#include <time.h>
+
+#include <algorithm>
+
 #include "io/engine_lock.h"
 #include "py/gil.h"
 
@@ -37,7 +42,32 @@ void WorkerThreads::stop() {
   threads_.clear();
 }
 
+namespace {
+
+int64_t cpu_ns(clockid_t clock) {
+  timespec t{};
+  if (clock_gettime(clock, &t) != 0) return 0;
+  return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+
+}  // namespace
+
+double WorkerThreads::cpu_seconds() const {
+  io::EngineLock lock(mutex_);
+  int64_t total = ended_cpu_ns_;
+  for (clockid_t clock : cpu_clocks_) total += cpu_ns(clock);
+  return static_cast<double>(total) * 1e-9;
+}
+
 void WorkerThreads::run(PyInterpreterState* interp) {
+  // This thread's CPU clock is read by cpu_seconds() while it lives, and
+  // what it spent is kept when it ends.
+  clockid_t clock;
+  bool clocked = pthread_getcpuclockid(pthread_self(), &clock) == 0;
+  if (clocked) {
+    io::EngineLock lock(mutex_);
+    cpu_clocks_.push_back(clock);
+  }
   PyThreadState* tstate = PyThreadState_New(interp);
   for (;;) {
     std::function<void()> job;
@@ -55,6 +85,11 @@ void WorkerThreads::run(PyInterpreterState* interp) {
   restore_thread(tstate);
   PyThreadState_Clear(tstate);
   PyThreadState_DeleteCurrent();
+  if (clocked) {
+    io::EngineLock lock(mutex_);
+    ended_cpu_ns_ += cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+    std::erase(cpu_clocks_, clock);
+  }
 }
 
 }  // namespace subcorn::py

@@ -7,7 +7,10 @@
 
 #include <Python.h>
 
+#include <time.h>
+
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -31,15 +34,23 @@ class WorkerThreads {
   // Runs the queued jobs, then ends the threads. Call with the GIL held:
   // it releases it while waiting.
   void stop();
+  // The CPU time the threads have spent, in seconds, up to now (a job that
+  // computes counts while it runs). Any thread may ask: the shard's load
+  // measure (server/balance.h) reads it from the server's thread.
+  double cpu_seconds() const;
 
  private:
   void run(PyInterpreterState* interp);
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::function<void()>> jobs_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
+  // Under mutex_: the CPU clocks of the threads running now, and what the
+  // ended ones spent.
+  std::vector<clockid_t> cpu_clocks_;
+  int64_t ended_cpu_ns_ = 0;
 };
 
 }  // namespace subcorn::py

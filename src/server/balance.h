@@ -46,7 +46,8 @@ constexpr int LOAD_RULE_LEVELS = 2;
 // One shard's smoothed load, sampled by the Server.
 class LoadTracker {
  public:
-  // `cpu_seconds`: the shard thread's CPU clock now (negative: unknown);
+  // `cpu_seconds`: the CPU clock of the shard's thread and its --threads
+  // workers now (negative: unknown);
   // `running`: apps running now.
   void sample(double cpu_seconds, int running, double now);
   double load() const noexcept { return load_; }

@@ -129,13 +129,15 @@ void Shard::wake() {
 double Shard::cpu_seconds() const {
   if (finished_.load()) return -1;
   // The thread's own CPU clock, read from another thread: the shard pays
-  // nothing for being measured.
+  // nothing for being measured. The --threads workers count theirs as each
+  // request ends.
   clockid_t clock;
   timespec t{};
   if (pthread_getcpuclockid(const_cast<std::thread&>(thread_).native_handle(), &clock) != 0 ||
       clock_gettime(clock, &t) != 0)
     return -1;
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9 +
+         workers_.cpu_seconds();
 }
 
 void Shard::request_stop(bool replaced, bool move_idle) {

@@ -194,6 +194,48 @@ def test_a_busy_shard_gets_no_new_connections(server):
         slow.close()
 
 
+def test_threads_that_compute_count_more_than_threads_that_wait(server):
+    """WSGI with --threads: each shard runs one request in a worker thread,
+    one computing, the other waiting (as on a database). The load counts the
+    worker threads' CPU, so new connections go to the waiting one; counted
+    by apps running alone, the two would look alike and share them."""
+    s = server("balance_app:wsgi_app", "--interface", "wsgi", "--threads", "2", workers=2)
+    all_shards_served(s)
+
+    def one_try() -> tuple[list[int], int]:
+        conns = [RawConn(s.port), RawConn(s.port)]
+        try:
+            on = {ask(c)["interpreter_id"]: c for c in conns}
+            while len(on) < 2:  # one connection on each shard
+                conns.append(RawConn(s.port))
+                on.setdefault(ask(conns[-1])["interpreter_id"], conns[-1])
+            (computing, spinner), (waiting, sleeper) = on.items()
+            spinner.request("GET", "/spin?seconds=4")
+            sleeper.request("GET", "/sleep?seconds=4")
+            time.sleep(2.0)  # the smoothed loads (time constant 1 s) tell them apart
+            answered_by = []
+            for _ in range(4):
+                conns.append(RawConn(s.port))
+                answered_by.append(ask(conns[-1])["interpreter_id"])
+            assert spinner.read_response(timeout=15).status == 200
+            assert sleeper.read_response(timeout=15).status == 200
+            return answered_by, waiting
+        finally:
+            close_all(conns)
+
+    # Counted by apps running alone the two tie, and the new connections
+    # alternate (2 and 2) every time. The computing thread needs a core to
+    # show: when the machine's other load starves it, the try is repeated.
+    tries = []
+    for _ in range(3):
+        answered_by, waiting = one_try()
+        tries.append((answered_by, waiting))
+        if answered_by.count(waiting) >= 3:
+            return
+    raise AssertionError(f"new connections went to the shard whose thread computes "
+                         f"(answers, waiting shard): {tries}\n{s.describe()}")
+
+
 def test_tls_connections_move_with_their_session(server, tmp_path):
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1")

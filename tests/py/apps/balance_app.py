@@ -33,3 +33,25 @@ async def app(scope, receive, send):
         "scheme": scope["scheme"],
         "tls": "tls" in scope.get("extensions", {}),
     })
+
+
+def wsgi_app(environ, start_response):
+    """The same as WSGI, for --threads, with one more endpoint:
+    GET /sleep?seconds=S waits S seconds without computing (a query's wait)."""
+    params = dict(p.split("=", 1) for p in environ.get("QUERY_STRING", "").split("&") if "=" in p)
+    seconds = float(params.get("seconds", "1"))
+    if environ["PATH_INFO"] == "/spin":
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+    elif environ["PATH_INFO"] == "/sleep":
+        time.sleep(seconds)
+    import json
+    body = json.dumps({
+        "pid": os.getpid(),
+        "interpreter_id": interpreter_id(),
+        "client": [environ["REMOTE_ADDR"], int(environ["REMOTE_PORT"])],
+    }).encode()
+    start_response("200 OK", [("Content-Type", "application/json"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
