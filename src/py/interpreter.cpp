@@ -1,5 +1,7 @@
 #include "py/interpreter.h"
 
+#include <mutex>
+
 #include "py/gil.h"
 #include "py/ref.h"
 
@@ -40,6 +42,22 @@ void SubInterpreter::attach_main() {
   restore_thread(main_tstate_);
 }
 
+namespace {
+
+// Py_EndInterpreter runs one at a time in this process. Ending two own-GIL
+// interpreters at once can crash inside CPython: with both having imported
+// concurrent.interpreters, CPython 3.14.10 alone (no subcorn: two threads,
+// each creating, using and destroying an interpreter with _interpreters)
+// segfaults about once in 200 runs in the _interpqueues module's exit
+// callback, on a lock another interpreter's finalization freed; inside
+// subcorn the same race corrupted the heap (glibc: "tcache_thread_shutdown():
+// unaligned tcache chunk detected") or segfaulted a worker at SIGTERM about
+// once in 300 starts. Shards end only at shutdown, a reload or a recycle, so
+// waiting for each other there costs nothing that matters.
+std::mutex ending_mutex;
+
+}  // namespace
+
 void SubInterpreter::finish(bool end) {
   if (main_only_) {  // the main interpreter is finalized by the process, not here
     PyThreadState_Clear(main_tstate_);
@@ -48,6 +66,10 @@ void SubInterpreter::finish(bool end) {
     return;
   }
   if (end) {
+    // While another interpreter ends, this one waits without its GIL.
+    PyThreadState* waiting = PyEval_SaveThread();
+    std::lock_guard<std::mutex> one_at_a_time(ending_mutex);
+    restore_thread(waiting);
     Py_EndInterpreter(tstate_);  // leaves no thread state attached
   } else {
     PyEval_SaveThread();

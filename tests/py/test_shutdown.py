@@ -103,3 +103,25 @@ def test_exits_despite_stuck_and_busy_threads(server, attempt):
     assert rc in CLEAN_EXITS, s.describe()
     assert time.monotonic() - t0 < grace + 8
     assert "Fatal Python error" not in s.output
+
+
+@pytest.mark.subcorn_only
+def test_interpreters_end_one_at_a_time(server, tmp_path):
+    # Two own-GIL interpreters ending at once can crash CPython itself (its
+    # _interpqueues module, imported by concurrent.interpreters: see
+    # src/py/interpreter.cpp), so a process ends its shards' interpreters one
+    # after the other. Each one's exit callbacks take 0.3 s here: run at once,
+    # they would overlap.
+    log = tmp_path / "ending.log"
+    s = server("ending_app:app", workers=3, env={"ENDING_LOG": str(log)})
+    seen = {httpx.get(s.url + "/").text for _ in range(12)}
+    assert seen, s.describe()
+    assert s.stop() == 0, s.describe()
+    events = [line.split() for line in log.read_text().splitlines()]
+    begins = {who: float(t) for what, who, t in events if what == "begin"}
+    ends = {who: float(t) for what, who, t in events if what == "end"}
+    assert len(begins) == 3 and begins.keys() == ends.keys(), events
+    spans = sorted((begins[who], ends[who]) for who in begins)
+    for (_, earlier_end), (later_begin, _) in zip(spans, spans[1:]):
+        assert later_begin >= earlier_end, f"two interpreters ended at once: {spans}"
+    assert "Fatal Python error" not in s.output
