@@ -44,17 +44,33 @@ void SubInterpreter::attach_main() {
 
 namespace {
 
-// Py_EndInterpreter runs one at a time in this process. Ending two own-GIL
-// interpreters at once can crash inside CPython: with both having imported
-// concurrent.interpreters, CPython 3.14.10 alone (no subcorn: two threads,
-// each creating, using and destroying an interpreter with _interpreters)
-// segfaults about once in 200 runs in the _interpqueues module's exit
-// callback, on a lock another interpreter's finalization freed; inside
-// subcorn the same race corrupted the heap (glibc: "tcache_thread_shutdown():
-// unaligned tcache chunk detected") or segfaulted a worker at SIGTERM about
-// once in 300 starts. Shards end only at shutdown, a reload or a recycle, so
-// waiting for each other there costs nothing that matters.
+// The modules whose instances in different interpreters share process-wide
+// state: an interpreter that imported one ends only while no other such
+// interpreter ends. Ending two own-GIL interpreters that imported
+// concurrent.interpreters (which imports _interpqueues) at once crashes
+// CPython 3.14.10 itself: without subcorn (two threads, each creating, using
+// and destroying an interpreter with _interpreters) it segfaults about once
+// in 200 runs in _interpqueues' exit callback, on a lock that the other
+// interpreter's finalization freed. Inside subcorn the same race corrupted
+// the heap (glibc: "tcache_thread_shutdown(): unaligned tcache chunk
+// detected") or segfaulted a worker at SIGTERM about once in 300 starts.
+// Other interpreters end side by side: ending one takes 70 ms for a small
+// app and more for a big one, too long to queue 16 of them for no reason.
+constexpr const char* SHARED_STATE_MODULES[] = {"_interpqueues", "_interpchannels"};
 std::mutex ending_mutex;
+
+bool imported_shared_state_module() {
+  for (const char* name : SHARED_STATE_MODULES) {
+    Ref key = Ref::steal(PyUnicode_FromString(name));
+    Ref module = key ? Ref::steal(PyImport_GetModule(key.get())) : Ref();
+    if (!key || module) {  // imported (or it cannot tell: as if it were)
+      PyErr_Clear();
+      return true;
+    }
+    PyErr_Clear();
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -66,10 +82,13 @@ void SubInterpreter::finish(bool end) {
     return;
   }
   if (end) {
-    // While another interpreter ends, this one waits without its GIL.
-    PyThreadState* waiting = PyEval_SaveThread();
-    std::lock_guard<std::mutex> one_at_a_time(ending_mutex);
-    restore_thread(waiting);
+    std::unique_lock<std::mutex> one_at_a_time(ending_mutex, std::defer_lock);
+    if (imported_shared_state_module()) {
+      // While another such interpreter ends, this one waits without its GIL.
+      PyThreadState* waiting = PyEval_SaveThread();
+      one_at_a_time.lock();
+      restore_thread(waiting);
+    }
     Py_EndInterpreter(tstate_);  // leaves no thread state attached
   } else {
     PyEval_SaveThread();

@@ -24,8 +24,8 @@ class SubInterpreter {
   // With `end` the interpreter is finalized (Py_EndInterpreter: it waits for
   // its non-daemon threads, so only when none is left); without, it is left
   // alive and detached, for the process to exit around it. Either way this
-  // thread is detached from Python afterwards. Interpreters of one process
-  // end one at a time: see interpreter.cpp.
+  // thread is detached from Python afterwards. Interpreters that imported
+  // concurrent.interpreters end one at a time: see interpreter.cpp.
   void finish(bool end);
 
  private:

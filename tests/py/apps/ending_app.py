@@ -2,7 +2,8 @@
 finalized when Py_EndInterpreter clears the modules, appends "begin ID T"
 and, 0.3 s later, "end ID T" to the file ENDING_LOG names. It imports
 concurrent.interpreters (common.py), as the apps whose interpreters crashed
-CPython when two ended at once."""
+CPython when two ended at once, unless ENDING_WITHOUT_CONCURRENT_INTERPRETERS
+is set."""
 
 import os
 import time
@@ -10,7 +11,11 @@ import time
 from common import interpreter_id, lifespan_noop, respond
 
 LOG = os.environ["ENDING_LOG"]
-ME = interpreter_id()
+if os.environ.get("ENDING_WITHOUT_CONCURRENT_INTERPRETERS"):
+    import _interpreters  # the interpreter's id without importing _interpqueues
+    ME = _interpreters.get_current()[0]
+else:
+    ME = interpreter_id()
 
 
 class _Sentinel:
