@@ -2,6 +2,8 @@
 
 /block?s=N   sleeps N seconds in the handler itself, holding its shard's
              thread (the loop cannot run: the shard misses its ticks)
+/spin?s=N    keeps its shard's thread on the CPU for N seconds (a busy
+             shard, however slowly the client sends its requests)
 /status/N    answers status N
 /pid         the worker process's pid
 anything     b"hello"
@@ -23,6 +25,11 @@ async def app(scope, receive, send):
     if path == "/block":
         time.sleep(float(query(scope).get("s", "1")))
         return await respond(send, b"unblocked")
+    if path == "/spin":
+        until = time.monotonic() + float(query(scope).get("s", "0.1"))
+        while time.monotonic() < until:
+            pass
+        return await respond(send, b"spun")
     if path.startswith("/status/"):
         return await respond(send, b"as asked", status=int(path.removeprefix("/status/")))
     if path == "/pid":
