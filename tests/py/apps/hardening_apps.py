@@ -3,6 +3,8 @@
 import asyncio
 import hashlib
 
+from ws_events import record
+
 
 def wsgi_read_body(environ, start_response):
     """Reads wsgi.input in 64 KiB pieces; answers the length and sha256."""
@@ -88,7 +90,8 @@ async def asgi_start_only(scope, receive, send):
 
 async def asgi_receive_with_timeout(scope, receive, send):
     """Waits for the body with asyncio.wait_for, which cancels the receive()
-    that timed out; then receives again. Answers the body it got."""
+    that timed out; then receives again. Answers the body it got. Each
+    timeout is recorded (ws_events), so a test knows when to send the body."""
     if scope["type"] != "http":
         return
     timeouts = 0
@@ -98,6 +101,7 @@ async def asgi_receive_with_timeout(scope, receive, send):
             break
         except TimeoutError:
             timeouts += 1
+            record("receive_timed_out", count=timeouts)
     body = message.get("body", b"")
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"%d %s" % (timeouts, body)})
