@@ -274,10 +274,6 @@ void Shard::on_poll() {
   poll_began_ns_.store(began, std::memory_order_relaxed);
   now_ = static_cast<double>(began) * 1e-9;
   epoll_event events[MAX_EVENTS];
-  // A stop is seen before any connection's events: once the server has asked
-  // (and told its supervisor that it drains), no request read from now on
-  // starts on a kept-alive connection here.
-  if (stop_requested_.load() && !draining_) begin_drain();
   // New connections were adopted: their request has usually arrived with
   // them, so it is read in this same wake-up (one more epoll_wait) rather
   // than in another turn of the asyncio loop. (A few passes at most: the
@@ -286,6 +282,15 @@ void Shard::on_poll() {
   for (int pass = 0; adopted && pass < MAX_POLL_PASSES; ++pass) {
     adopted = false;
     int n = poller_.wait(events, MAX_EVENTS, 0);
+    // A stop is seen before any connection's events: once the server has
+    // asked (and told its supervisor that it drains), no request read from
+    // now on starts on a kept-alive connection here. Checked after each
+    // wait, not once before the first: a pass may take long (an app runs in
+    // it, the thread loses its CPU), and the events of the next one can
+    // hold a request sent after the stop, ahead of the wake-up that says
+    // so (epoll keeps a level-triggered descriptor it reported queued in
+    // the order it was reported, not in the order it became ready).
+    if (stop_requested_.load() && !draining_) begin_drain();
     for (int i = 0; i < n; ++i) {
       uint64_t token = events[i].data.u64;
       if (token == TOKEN_WAKE) {
