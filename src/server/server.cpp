@@ -512,11 +512,14 @@ void Server::check_shards(RunResult& result) {
   }
   if (joined && !stopping_) {
     if (settings_.log_info && !settings_.main_interpreter) {
-      // "k of W" counts the shards that serve on: a shard a recycle or a
-      // reload replaces is still Ready while it stops.
+      // "k of W" counts the shards that serve on: not one that a recycle or
+      // a reload replaces, which is still Ready while it stops or while its
+      // replacement waits for the others (an in-place reload's swap).
       int serving = 0;
-      for (auto& shard : shards_)
-        if (shard->state() == Shard::State::Ready && !shard->stop_requested()) ++serving;
+      for (auto& shard : shards_) {
+        bool replaced = shard->replacement && shard->replacement->state() == Shard::State::Ready;
+        if (shard->state() == Shard::State::Ready && !shard->stop_requested() && !replaced) ++serving;
+      }
       for (auto& shard : shards_)
         if (shard->joined && shard->state() == Shard::State::Ready && !shard->stop_requested() &&
             !shard->logged_join) {

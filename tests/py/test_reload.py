@@ -130,6 +130,10 @@ def test_a_change_replaces_the_interpreters_in_place(server, tmp_path):
     wait_for_log(s, "Reload complete")
     assert {a["version"] for a in answers(s)} == {"v2"}
     assert not {a["interpreter"] for a in before} & {a["interpreter"] for a in answers(s)}
+    # Each fresh interpreter's join counts the shards that serve on, never
+    # the old one its replacement waits to take over from.
+    joins = re.findall(r"shard \d+ serving \((\d+) of 2\)", s.stderr)
+    assert len(joins) == 4 and all(int(k) <= 2 for k in joins), joins
     # (Shown relative to the current directory when below it: here it is not.)
     assert len(re.findall(rf"Detected changes in '{app}': reloading", s.stderr)) == 1
     assert s.stderr.count("Started worker process") == 1
@@ -224,7 +228,7 @@ def test_an_import_error_keeps_the_old_code_logged_once(server, tmp_path):
     write_app(tmp_path, "v1")
     s = start(server, tmp_path, workers=2)
     pid = get(s)["pid"]
-    interpreters_before = {a["interpreter"] for a in answers(s)}
+    interpreters_before = every_interpreter(s, 2)
     app = write_app(tmp_path, "v2", extra='raise RuntimeError("boom at import")')
     # It compiles: only importing it in the fresh interpreters shows the error.
     wait_for_log(s, "Reload failed")
