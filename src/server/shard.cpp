@@ -129,8 +129,8 @@ void Shard::wake() {
 double Shard::cpu_seconds() const {
   if (finished_.load()) return -1;
   // The thread's own CPU clock, read from another thread: the shard pays
-  // nothing for being measured. The --threads workers count theirs as each
-  // request ends.
+  // nothing for being measured. The --threads workers' clocks are read the
+  // same way (WorkerThreads::cpu_seconds), a running request included.
   clockid_t clock;
   timespec t{};
   if (pthread_getcpuclockid(const_cast<std::thread&>(thread_).native_handle(), &clock) != 0 ||
